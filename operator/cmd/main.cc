@@ -1,0 +1,183 @@
+// mc-operator: connects to the apiserver of a kubeconfig and serves health and metrics.
+// Exit codes: 0 clean stop, 1 runtime failure (apiserver unreachable), 2 bad flags or config.
+#include <fmt/format.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <unistd.h>
+
+#include "mc/operator/http_server.h"
+#include "mc/operator/kube_client.h"
+#include "mc/operator/logging.h"
+#include "mc/operator/version.h"
+
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+constexpr auto kConnectDeadline = std::chrono::seconds(30);
+
+struct Options {
+  std::string kubeconfig;
+  std::string context;
+  std::string metricsAddress = ":8080";
+  std::string healthAddress = ":8081";
+  std::string logFormat;
+};
+
+int usageError(const std::string& message) {
+  fmt::print(stderr, "mc-operator: {}\n", message);
+  return kExitUsage;
+}
+
+// Reaches the apiserver (GET /version), retrying transport errors with backoff until a
+// deadline; a TLS or credential failure will not heal, so it ends the attempt at once.
+asio::awaitable<int> connect(mc::kube::KubeClient& client, std::atomic<bool>& connected) {
+  auto deadline = std::chrono::steady_clock::now() + kConnectDeadline;
+  auto backoff = std::chrono::milliseconds(250);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const std::string versionPath = "/version";
+  for (;;) {
+    auto version = co_await client.get(versionPath);
+    if (version) {
+      std::string gitVersion = "unknown";
+      if (auto* v = version->as_object().if_contains("gitVersion"); v && v->is_string()) {
+        gitVersion = v->as_string();
+      }
+      spdlog::info("connected to apiserver {} (Kubernetes {}) with {}", client.config().server,
+                   gitVersion, client.config().origin);
+      connected = true;
+      co_return 0;
+    }
+    const auto& error = version.error();
+    if (!error.retryable()) {
+      fmt::print(stderr, "mc-operator: cannot use apiserver {} ({}): {}\n", client.config().server,
+                 client.config().origin, error.describe());
+      co_return kExitUsage;
+    }
+    if (std::chrono::steady_clock::now() + backoff > deadline) {
+      fmt::print(stderr, "mc-operator: apiserver {} unreachable for {} s: {}\n",
+                 client.config().server, kConnectDeadline.count(), error.describe());
+      co_return kExitRuntime;
+    }
+    spdlog::warn("apiserver {} not reachable yet: {}", client.config().server, error.describe());
+    timer.expires_after(backoff);
+    co_await timer.async_wait(asio::use_awaitable);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(4000));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  options.logFormat = isatty(STDERR_FILENO) ? "text" : "json";
+  CLI::App app{"mc-operator: Maestro Conductor, a progressive-delivery canary controller"};
+  app.set_version_flag("--version", std::string("mc-operator ") + mc::kVersion);
+  app.add_option("--kubeconfig", options.kubeconfig,
+                 "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)");
+  app.add_option("--context", options.context, "kubeconfig context (default: current-context)");
+  app.add_option("--metrics-bind-address", options.metricsAddress,
+                 "host:port for /metrics (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--health-probe-bind-address", options.healthAddress,
+                 "host:port for /healthz and /readyz")
+      ->capture_default_str();
+  app.add_option("--log-format", options.logFormat,
+                 "json (default off a terminal) or text (default on a terminal)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    return usageError(fmt::format("{} (see --help)", e.what()));
+  }
+
+  auto format = mc::logging::parseFormat(options.logFormat);
+  if (!format) {
+    return usageError(format.error().message);
+  }
+  for (const auto& [flag, address] : {std::pair{"--metrics-bind-address", options.metricsAddress},
+                                      std::pair{"--health-probe-bind-address", options.healthAddress}}) {
+    if (auto parsed = mc::http::splitHostPort(address); !parsed) {
+      return usageError(fmt::format("{}: {}", flag, parsed.error().message));
+    }
+  }
+  auto config = mc::kube::loadKubeconfig({options.kubeconfig, options.context, false});
+  if (!config) {
+    return usageError(config.error().message);
+  }
+  mc::logging::setup(*format);
+
+  asio::io_context io;
+  auto client = mc::kube::KubeClient::create(io.get_executor(), *config);
+  if (!client) {
+    return usageError(client.error().message);
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  prometheus::BuildGauge()
+      .Name("mc_build_info")
+      .Help("Build information of the running mc-operator; always 1")
+      .Register(*registry)
+      .Add({{"version", mc::kVersion}})
+      .Set(1);
+
+  std::atomic<bool> connected{false};
+  auto metrics = mc::http::HttpServer::bind(io.get_executor(), options.metricsAddress);
+  auto health = mc::http::HttpServer::bind(io.get_executor(), options.healthAddress);
+  for (const auto* server : {&metrics, &health}) {
+    if (!*server) {
+      fmt::print(stderr, "mc-operator: {}\n", server->error().message);
+      return kExitRuntime;
+    }
+  }
+  (*metrics)->route("/metrics", [registry](const mc::http::Request&) {
+    return mc::http::Response{
+        200, {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
+        prometheus::TextSerializer().Serialize(registry->Collect())};
+  });
+  (*health)->route("/healthz", [](const mc::http::Request&) {
+    return mc::http::Response{200, {}, "ok\n"};
+  });
+  (*health)->route("/readyz", [&connected](const mc::http::Request&) {
+    return connected ? mc::http::Response{200, {}, "ok\n"}
+                     : mc::http::Response{503, {}, "not connected to the apiserver yet\n"};
+  });
+  (*metrics)->start();
+  (*health)->start();
+  spdlog::info("mc-operator {} serving /metrics on port {}, /healthz and /readyz on port {}",
+               mc::kVersion, (*metrics)->port(), (*health)->port());
+
+  int exitCode = 0;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (!ec) {
+      spdlog::info("received signal {}, stopping", signal);
+      io.stop();
+    }
+  });
+  asio::co_spawn(io, connect(**client, connected), [&](std::exception_ptr e, int code) {
+    if (e) {
+      std::rethrow_exception(e);
+    }
+    if (code != 0) {
+      exitCode = code;
+      io.stop();
+    }
+  });
+  io.run();
+  return exitCode;
+}

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
+
+#include "mc/operator/error.h"
+#include "mc/operator/http.h"
+
+namespace mc::http {
+
+struct TlsOptions {
+  std::string caPem;  // empty: the system trust store
+  std::string clientCertPem;
+  std::string clientKeyPem;
+  bool insecureSkipVerify = false;
+};
+
+// An HTTP/1.1 client for one origin (scheme, host, port), over TCP or TLS, with keep-alive:
+// idle connections are reused, a request that finds its reused connection closed is sent once
+// more on a fresh one. Transport failures come back as Transient or Timeout errors; any HTTP
+// status is a Response (mapping statuses to errors is the caller's business).
+// Callable from any coroutine on the executor it was made with; not thread-safe otherwise.
+class HttpClient {
+ public:
+  // `baseUrl` is "http(s)://host:port"; Invalid if it or the TLS material is bad.
+  static Result<std::unique_ptr<HttpClient>> create(boost::asio::any_io_executor executor,
+                                                    const std::string& baseUrl,
+                                                    const TlsOptions& tls = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  boost::asio::awaitable<Result<Response>> send(Request request);
+
+  const std::string& baseUrl() const;
+
+ private:
+  struct Impl;
+  explicit HttpClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+using HttpClientPtr = std::unique_ptr<HttpClient>;
+
+// Runs one request to completion on a private io_context: for start-up checks, tools and
+// tests, never on a reconcile path.
+Result<Response> fetchBlocking(const std::string& url, Request request = {},
+                               const TlsOptions& tls = {});
+
+}  // namespace mc::http

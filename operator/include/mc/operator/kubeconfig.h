@@ -1,0 +1,40 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "mc/operator/error.h"
+
+namespace mc::kube {
+
+// Everything needed to reach one apiserver as one user. PEM material is held in memory so a
+// rotated file on disk does not change a running client halfway through.
+struct RestConfig {
+  std::string server;         // "https://127.0.0.1:6443", no trailing slash
+  std::string caPem;          // empty: the system trust store
+  std::string clientCertPem;  // with clientKeyPem: client-certificate auth
+  std::string clientKeyPem;
+  std::string bearerToken;
+  std::string tokenFile;  // if set, the token is re-read from here (service-account rotation)
+  bool insecureSkipTlsVerify = false;
+  std::string origin;  // where it came from, for messages: "kubeconfig /x, context admin"
+};
+
+struct KubeconfigOptions {
+  std::filesystem::path path;  // empty: $KUBECONFIG (first entry), then ~/.kube/config
+  std::string context;         // empty: current-context
+  bool allowInsecure = false;  // insecure-skip-tls-verify is refused unless this is set
+};
+
+// Loads a kubeconfig file. Errors are Invalid and name the file and the field at fault.
+Result<RestConfig> loadKubeconfig(const KubeconfigOptions& options);
+
+// Parses kubeconfig text; relative file paths are resolved against `baseDir`, as kubectl does.
+Result<RestConfig> parseKubeconfig(std::string_view yaml, const std::filesystem::path& baseDir,
+                                   const KubeconfigOptions& options);
+
+// The path loadKubeconfig would read for `options`.
+std::filesystem::path resolveKubeconfigPath(const KubeconfigOptions& options);
+
+}  // namespace mc::kube

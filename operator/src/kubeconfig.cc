@@ -1,0 +1,242 @@
+#include "mc/operator/kubeconfig.h"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+namespace mc::kube {
+namespace {
+
+Error invalid(const std::string& origin, std::string_view field, std::string_view what) {
+  return makeError(ErrorKind::Invalid, fmt::format("{}: {}: {}", origin, field, what));
+}
+
+Result<std::string> readFile(const std::filesystem::path& path, const std::string& origin,
+                             std::string_view field) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return invalid(origin, field, fmt::format("cannot read file {}", path.string()));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Result<std::string> decodeBase64(std::string_view encoded, const std::string& origin,
+                                 std::string_view field) {
+  std::string compact;
+  for (char c : encoded) {
+    if (c != '\n' && c != '\r' && c != ' ') {
+      compact.push_back(c);
+    }
+  }
+  if (compact.size() % 4 != 0) {
+    return invalid(origin, field, "not valid base64");
+  }
+  std::string out(compact.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(compact.data()),
+                          static_cast<int>(compact.size()));
+  if (n < 0) {
+    return invalid(origin, field, "not valid base64");
+  }
+  // EVP_DecodeBlock counts the padding as zero bytes; drop them.
+  size_t padding = 0;
+  if (!compact.empty() && compact.back() == '=') {
+    padding = (compact.size() >= 2 && compact[compact.size() - 2] == '=') ? 2 : 1;
+  }
+  out.resize(static_cast<size_t>(n) - padding);
+  return out;
+}
+
+// Finds the entry `name` in a kubeconfig list such as `clusters: [{name, cluster: {...}}]`.
+std::optional<YAML::Node> findNamed(const YAML::Node& list, std::string_view name,
+                                    std::string_view inner) {
+  if (!list || !list.IsSequence()) {
+    return std::nullopt;
+  }
+  for (const auto& entry : list) {
+    if (entry["name"] && entry["name"].as<std::string>() == name) {
+      return entry[std::string(inner)];
+    }
+  }
+  return std::nullopt;
+}
+
+std::string scalar(const YAML::Node& node, std::string_view key) {
+  auto value = node[std::string(key)];
+  return value && value.IsScalar() ? value.as<std::string>() : std::string();
+}
+
+// "<x>-data" (base64) wins over "<x>" (a file path), as in client-go.
+Result<std::string> fileOrData(const YAML::Node& node, std::string_view key,
+                               const std::filesystem::path& baseDir, const std::string& origin,
+                               std::string_view fieldPrefix) {
+  std::string dataKey = fmt::format("{}-data", key);
+  if (auto data = scalar(node, dataKey); !data.empty()) {
+    return decodeBase64(data, origin, fmt::format("{}.{}", fieldPrefix, dataKey));
+  }
+  if (auto file = scalar(node, key); !file.empty()) {
+    std::filesystem::path path(file);
+    if (path.is_relative()) {
+      path = baseDir / path;
+    }
+    return readFile(path, origin, fmt::format("{}.{}", fieldPrefix, key));
+  }
+  return std::string();
+}
+
+bool looksLikePem(std::string_view text) { return text.find("-----BEGIN ") != text.npos; }
+
+}  // namespace
+
+std::filesystem::path resolveKubeconfigPath(const KubeconfigOptions& options) {
+  if (!options.path.empty()) {
+    return options.path;
+  }
+  if (const char* env = std::getenv("KUBECONFIG"); env != nullptr && *env != '\0') {
+    std::string_view list(env);
+    return std::filesystem::path(std::string(list.substr(0, list.find(':'))));
+  }
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home != nullptr ? home : "") / ".kube" / "config";
+}
+
+Result<RestConfig> loadKubeconfig(const KubeconfigOptions& options) {
+  auto path = resolveKubeconfigPath(options);
+  auto origin = fmt::format("kubeconfig {}", path.string());
+  auto text = readFile(path, origin, "file");
+  if (!text) {
+    return makeError(ErrorKind::Invalid, fmt::format("{}: cannot read the file", origin));
+  }
+  KubeconfigOptions resolved = options;
+  resolved.path = path;
+  return parseKubeconfig(*text, path.parent_path(), resolved);
+}
+
+Result<RestConfig> parseKubeconfig(std::string_view yaml, const std::filesystem::path& baseDir,
+                                   const KubeconfigOptions& options) {
+  std::string origin =
+      options.path.empty() ? std::string("kubeconfig") : fmt::format("kubeconfig {}", options.path.string());
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return invalid(origin, "file", fmt::format("not valid YAML: {}", e.what()));
+  }
+  if (!root.IsMap()) {
+    return invalid(origin, "file", "not a kubeconfig (expected a mapping)");
+  }
+
+  try {
+    std::string contextName = options.context;
+    if (contextName.empty()) {
+      contextName = scalar(root, "current-context");
+      if (contextName.empty()) {
+        return invalid(origin, "current-context", "not set, and no --context given");
+      }
+    }
+    auto context = findNamed(root["contexts"], contextName, "context");
+    if (!context || !context->IsMap()) {
+      return invalid(origin, "contexts", fmt::format("no context named \"{}\"", contextName));
+    }
+    std::string clusterName = scalar(*context, "cluster");
+    std::string userName = scalar(*context, "user");
+    std::string contextField = fmt::format("contexts[{}].context", contextName);
+    if (clusterName.empty()) {
+      return invalid(origin, contextField + ".cluster", "not set");
+    }
+    auto cluster = findNamed(root["clusters"], clusterName, "cluster");
+    if (!cluster || !cluster->IsMap()) {
+      return invalid(origin, contextField + ".cluster",
+                     fmt::format("no cluster named \"{}\" in clusters", clusterName));
+    }
+
+    RestConfig config;
+    config.origin = fmt::format("{}, context {}", origin, contextName);
+    std::string clusterField = fmt::format("clusters[{}].cluster", clusterName);
+    config.server = scalar(*cluster, "server");
+    if (config.server.empty()) {
+      return invalid(origin, clusterField + ".server", "not set");
+    }
+    while (!config.server.empty() && config.server.back() == '/') {
+      config.server.pop_back();
+    }
+    if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0) {
+      return invalid(origin, clusterField + ".server",
+                     fmt::format("\"{}\" is not an http(s) URL", config.server));
+    }
+    auto ca = fileOrData(*cluster, "certificate-authority", baseDir, origin, clusterField);
+    if (!ca) {
+      return ca.error();
+    }
+    config.caPem = std::move(*ca);
+    if (!config.caPem.empty() && !looksLikePem(config.caPem)) {
+      return invalid(origin, clusterField + ".certificate-authority", "not a PEM certificate");
+    }
+    config.insecureSkipTlsVerify = scalar(*cluster, "insecure-skip-tls-verify") == "true";
+    if (config.insecureSkipTlsVerify && !options.allowInsecure) {
+      return invalid(origin, clusterField + ".insecure-skip-tls-verify",
+                     "refused: TLS verification of the apiserver may not be turned off");
+    }
+
+    if (!userName.empty()) {
+      auto user = findNamed(root["users"], userName, "user");
+      std::string userField = fmt::format("users[{}].user", userName);
+      if (!user) {
+        return invalid(origin, contextField + ".user",
+                       fmt::format("no user named \"{}\" in users", userName));
+      }
+      if (user->IsMap()) {
+        auto cert = fileOrData(*user, "client-certificate", baseDir, origin, userField);
+        if (!cert) {
+          return cert.error();
+        }
+        auto key = fileOrData(*user, "client-key", baseDir, origin, userField);
+        if (!key) {
+          return key.error();
+        }
+        if (cert->empty() != key->empty()) {
+          return invalid(origin, userField,
+                         "client-certificate and client-key must be given together");
+        }
+        config.clientCertPem = std::move(*cert);
+        config.clientKeyPem = std::move(*key);
+        config.bearerToken = scalar(*user, "token");
+        if (auto tokenFile = scalar(*user, "tokenFile"); !tokenFile.empty()) {
+          std::filesystem::path path(tokenFile);
+          if (path.is_relative()) {
+            path = baseDir / path;
+          }
+          config.tokenFile = path.string();
+          if (config.bearerToken.empty()) {
+            auto token = readFile(path, origin, userField + ".tokenFile");
+            if (!token) {
+              return token.error();
+            }
+            config.bearerToken = std::move(*token);
+            while (!config.bearerToken.empty() && std::isspace(
+                       static_cast<unsigned char>(config.bearerToken.back()))) {
+              config.bearerToken.pop_back();
+            }
+          }
+        }
+        if ((*user)["exec"] || (*user)["auth-provider"]) {
+          return invalid(origin, userField,
+                         "exec and auth-provider credentials are not supported; use a client "
+                         "certificate or a token");
+        }
+      }
+    }
+    return config;
+  } catch (const YAML::Exception& e) {
+    return invalid(origin, "file", fmt::format("unexpected structure: {}", e.what()));
+  }
+}
+
+}  // namespace mc::kube

@@ -1,0 +1,167 @@
+#include "mc/operator/kubeconfig.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "mc/e2e/process.h"
+
+namespace mc::kube {
+namespace {
+
+constexpr const char* kCaPem = "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n";
+// base64 of kCaPem, as kubectl writes certificate-authority-data.
+constexpr const char* kCaData =
+    "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClEwRT0KLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=";
+
+class KubeconfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = e2e::makeTempDir("mc-kubeconfig"); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
+  Result<RestConfig> parse(const std::string& yaml, KubeconfigOptions options = {}) {
+    options.path = dir_ / "config";
+    return parseKubeconfig(yaml, dir_, options);
+  }
+  // The error message, which must name the field at fault.
+  std::string errorOf(const std::string& yaml, KubeconfigOptions options = {}) {
+    auto result = parse(yaml, options);
+    EXPECT_FALSE(result) << "expected an error for:\n" << yaml;
+    if (result) {
+      return {};
+    }
+    EXPECT_EQ(result.error().kind, ErrorKind::Invalid);
+    return result.error().message;
+  }
+
+  std::filesystem::path dir_;
+};
+
+std::string config(const std::string& cluster, const std::string& user,
+                   const std::string& extraContexts = "") {
+  return fmt::format(R"(apiVersion: v1
+kind: Config
+current-context: main
+clusters:
+- name: c1
+  cluster:
+{}
+users:
+- name: u1
+  user:
+{}
+contexts:
+- name: main
+  context: {{cluster: c1, user: u1}}
+{})",
+                     cluster, user, extraContexts);
+}
+
+TEST_F(KubeconfigTest, CurrentContextWithInlineDataAndToken) {
+  auto result = parse(config(fmt::format("    server: https://127.0.0.1:6443/\n"
+                                         "    certificate-authority-data: {}",
+                                         kCaData),
+                             "    token: abc"));
+  ASSERT_TRUE(result) << result.error().describe();
+  EXPECT_EQ(result->server, "https://127.0.0.1:6443");
+  EXPECT_EQ(result->caPem, kCaPem);
+  EXPECT_EQ(result->bearerToken, "abc");
+  EXPECT_TRUE(result->clientCertPem.empty());
+  EXPECT_NE(result->origin.find("context main"), std::string::npos);
+}
+
+TEST_F(KubeconfigTest, FilesAreResolvedRelativeToTheKubeconfig) {
+  write("ca.crt", kCaPem);
+  write("client.crt", "-----BEGIN CERTIFICATE-----\ncert\n");
+  write("client.key", "-----BEGIN EC PRIVATE KEY-----\nkey\n");
+  write("token", "from-file\n");
+  auto result = parse(config("    server: https://h:1\n    certificate-authority: ca.crt",
+                             "    client-certificate: client.crt\n"
+                             "    client-key: " + (dir_ / "client.key").string() + "\n"
+                             "    tokenFile: token"));
+  ASSERT_TRUE(result) << result.error().describe();
+  EXPECT_EQ(result->caPem, kCaPem);
+  EXPECT_EQ(result->clientCertPem, "-----BEGIN CERTIFICATE-----\ncert\n");
+  EXPECT_EQ(result->clientKeyPem, "-----BEGIN EC PRIVATE KEY-----\nkey\n");
+  EXPECT_EQ(result->bearerToken, "from-file");
+  EXPECT_EQ(result->tokenFile, (dir_ / "token").string());
+}
+
+TEST_F(KubeconfigTest, ContextFlagPicksAnotherContext) {
+  std::string yaml = config("    server: https://one:1", "    token: t") +
+                     "- name: other\n  context: {cluster: c2}\n"
+                     "clusters2: []\n";
+  // c2 is not defined: the error must name the context's cluster field.
+  auto message = errorOf(yaml, {.context = "other"});
+  EXPECT_NE(message.find("contexts[other].context.cluster"), std::string::npos) << message;
+  EXPECT_NE(message.find("\"c2\""), std::string::npos) << message;
+}
+
+TEST_F(KubeconfigTest, InsecureSkipVerifyIsRefusedUnlessAllowed) {
+  std::string yaml = config("    server: https://h:1\n    insecure-skip-tls-verify: true", "    token: t");
+  auto message = errorOf(yaml);
+  EXPECT_NE(message.find("clusters[c1].cluster.insecure-skip-tls-verify"), std::string::npos)
+      << message;
+  auto allowed = parse(yaml, {.allowInsecure = true});
+  ASSERT_TRUE(allowed);
+  EXPECT_TRUE(allowed->insecureSkipTlsVerify);
+}
+
+TEST_F(KubeconfigTest, ErrorsNameTheField) {
+  struct Case {
+    std::string yaml;
+    std::string field;
+  };
+  std::vector<Case> cases = {
+      {"[not, a, map]", "file"},
+      {"clusters: [\n", "file"},
+      {"apiVersion: v1\nkind: Config\n", "current-context"},
+      {"current-context: nope\ncontexts: []\n", "no context named \"nope\""},
+      {config("    certificate-authority-data: x", "    token: t"), "clusters[c1].cluster.server"},
+      {config("    server: 127.0.0.1:6443", "    token: t"), "is not an http(s) URL"},
+      {config("    server: https://h:1\n    certificate-authority-data: '***'", "    token: t"),
+       "clusters[c1].cluster.certificate-authority-data: not valid base64"},
+      {config("    server: https://h:1\n    certificate-authority-data: aGVsbG8=", "    token: t"),
+       "clusters[c1].cluster.certificate-authority: not a PEM certificate"},
+      {config("    server: https://h:1\n    certificate-authority: missing.crt", "    token: t"),
+       "clusters[c1].cluster.certificate-authority: cannot read file"},
+      {config("    server: https://h:1", "    client-certificate-data: eA=="),
+       "users[u1].user: client-certificate and client-key must be given together"},
+      {config("    server: https://h:1", "    exec: {command: aws}"),
+       "users[u1].user: exec and auth-provider credentials are not supported"},
+      {config("    server: https://h:1", "    tokenFile: /nonexistent/token"),
+       "users[u1].user.tokenFile: cannot read file"},
+  };
+  for (const auto& c : cases) {
+    auto message = errorOf(c.yaml);
+    EXPECT_NE(message.find(c.field), std::string::npos)
+        << "message \"" << message << "\" does not name \"" << c.field << "\"";
+  }
+}
+
+TEST_F(KubeconfigTest, LoadNamesAMissingFile) {
+  auto result = loadKubeconfig({.path = dir_ / "absent"});
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find((dir_ / "absent").string()), std::string::npos);
+}
+
+TEST_F(KubeconfigTest, PathFallsBackToTheKubeconfigVariable) {
+  const char* saved = std::getenv("KUBECONFIG");
+  std::string previous = saved != nullptr ? saved : "";
+  setenv("KUBECONFIG", "/a/first:/b/second", 1);
+  EXPECT_EQ(resolveKubeconfigPath({}), std::filesystem::path("/a/first"));
+  EXPECT_EQ(resolveKubeconfigPath({.path = "/explicit"}), std::filesystem::path("/explicit"));
+  if (saved != nullptr) {
+    setenv("KUBECONFIG", previous.c_str(), 1);
+  } else {
+    unsetenv("KUBECONFIG");
+  }
+}
+
+}  // namespace
+}  // namespace mc::kube
