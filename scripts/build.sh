@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Configures and builds MC into build/ (or $MC_BUILD_DIR). Extra arguments go to cmake.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+build=${MC_BUILD_DIR:-build}
+cmake -S . -B "$build" -G Ninja -DMC_WERROR=ON "$@" >/dev/null
+cmake --build "$build"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test: set-up if needed, then
+#   1. an ASan+UBSan build, running the unit and integration tests;
+#   2. the regular build (warnings are errors), running every ctest label: unit, integration, e2e.
+# MC_TEST_SKIP_SANITIZE=1 skips the first pass (for a quick local run).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/setup.sh
+export PATH="$PATH:/usr/local/go/bin"
+jobs=$(nproc)
+
+if [ -z "${MC_TEST_SKIP_SANITIZE:-}" ]; then
+  echo "[test] sanitizer build (ASan+UBSan)"
+  MC_BUILD_DIR=build-asan scripts/build.sh -DCMAKE_BUILD_TYPE=Debug -DMC_SANITIZE=ON -DMC_BUILD_BENCH=OFF
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan -L 'unit|integration' --output-on-failure -j "$jobs"
+fi
+
+echo "[test] regular build"
+scripts/build.sh -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ctest --test-dir build --output-on-failure -j "$jobs"
