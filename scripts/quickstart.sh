@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/setup.sh
-scripts/build.sh -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMC_BUILD_TESTS=OFF -DMC_BUILD_BENCH=OFF
+MC_BUILD_TARGET=mc-operator scripts/build.sh
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/mc-quickstart.XXXXXX")
 # The control plane goes down with this script, whichever way it ends.

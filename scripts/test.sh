@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/setup.sh
+scripts/format.sh --check
 export PATH="$PATH:/usr/local/go/bin"
 jobs=$(nproc)
 
@@ -18,5 +19,5 @@ if [ -z "${MC_TEST_SKIP_SANITIZE:-}" ]; then
 fi
 
 echo "[test] regular build"
-scripts/build.sh -DCMAKE_BUILD_TYPE=RelWithDebInfo
+scripts/build.sh -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMC_SANITIZE=OFF -DMC_BUILD_TESTS=ON
 ctest --test-dir build --output-on-failure -j "$jobs"

@@ -5,6 +5,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -14,7 +15,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
-#include <unistd.h>
 
 #include "mc/operator/http_server.h"
 #include "mc/operator/kube_client.h"
@@ -109,8 +109,9 @@ int main(int argc, char** argv) {
   if (!format) {
     return usageError(format.error().message);
   }
-  for (const auto& [flag, address] : {std::pair{"--metrics-bind-address", options.metricsAddress},
-                                      std::pair{"--health-probe-bind-address", options.healthAddress}}) {
+  for (const auto& [flag, address] :
+       {std::pair{"--metrics-bind-address", options.metricsAddress},
+        std::pair{"--health-probe-bind-address", options.healthAddress}}) {
     if (auto parsed = mc::http::splitHostPort(address); !parsed) {
       return usageError(fmt::format("{}: {}", flag, parsed.error().message));
     }
@@ -145,9 +146,9 @@ int main(int argc, char** argv) {
     }
   }
   (*metrics)->route("/metrics", [registry](const mc::http::Request&) {
-    return mc::http::Response{
-        200, {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
-        prometheus::TextSerializer().Serialize(registry->Collect())};
+    return mc::http::Response{200,
+                              {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
+                              prometheus::TextSerializer().Serialize(registry->Collect())};
   });
   (*health)->route("/healthz", [](const mc::http::Request&) {
     return mc::http::Response{200, {}, "ok\n"};

@@ -8,17 +8,28 @@ namespace mc {
 
 std::string_view toString(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::NotFound: return "NotFound";
-    case ErrorKind::AlreadyExists: return "AlreadyExists";
-    case ErrorKind::Conflict: return "Conflict";
-    case ErrorKind::Gone: return "Gone";
-    case ErrorKind::Invalid: return "Invalid";
-    case ErrorKind::Forbidden: return "Forbidden";
-    case ErrorKind::Unauthorized: return "Unauthorized";
-    case ErrorKind::TooManyRequests: return "TooManyRequests";
-    case ErrorKind::Timeout: return "Timeout";
-    case ErrorKind::Transient: return "Transient";
-    case ErrorKind::Terminal: return "Terminal";
+    case ErrorKind::NotFound:
+      return "NotFound";
+    case ErrorKind::AlreadyExists:
+      return "AlreadyExists";
+    case ErrorKind::Conflict:
+      return "Conflict";
+    case ErrorKind::Gone:
+      return "Gone";
+    case ErrorKind::Invalid:
+      return "Invalid";
+    case ErrorKind::Forbidden:
+      return "Forbidden";
+    case ErrorKind::Unauthorized:
+      return "Unauthorized";
+    case ErrorKind::TooManyRequests:
+      return "TooManyRequests";
+    case ErrorKind::Timeout:
+      return "Timeout";
+    case ErrorKind::Transient:
+      return "Transient";
+    case ErrorKind::Terminal:
+      return "Terminal";
   }
   return "Unknown";
 }

@@ -32,8 +32,9 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);
 Result<std::pair<std::string, unsigned short>> splitHostPort(const std::string& address) {
   auto colon = address.rfind(':');
   if (colon == std::string::npos) {
-    return makeError(ErrorKind::Invalid,
-                     fmt::format("\"{}\" is not host:port (e.g. 127.0.0.1:8080 or :8080)", address));
+    return makeError(
+        ErrorKind::Invalid,
+        fmt::format("\"{}\" is not host:port (e.g. 127.0.0.1:8080 or :8080)", address));
   }
   std::string host = address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -168,10 +169,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(asio::any_io_executor execu
 }
 
 void HttpServer::route(std::string path, Handler handler) {
-  asio::dispatch(impl_->strand, [impl = impl_, path = std::move(path),
-                                 handler = std::move(handler)]() mutable {
-    impl->routes[std::move(path)] = std::move(handler);
-  });
+  asio::dispatch(impl_->strand,
+                 [impl = impl_, path = std::move(path), handler = std::move(handler)]() mutable {
+                   impl->routes[std::move(path)] = std::move(handler);
+                 });
 }
 
 void HttpServer::start() { asio::co_spawn(impl_->strand, impl_->acceptLoop(), asio::detached); }

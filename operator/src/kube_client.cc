@@ -22,16 +22,26 @@ ErrorKind kindFromReason(std::string_view reason, int status) {
   if (reason == "TooManyRequests") return ErrorKind::TooManyRequests;
   if (reason == "Timeout" || reason == "ServerTimeout") return ErrorKind::Timeout;
   switch (status) {
-    case 400: return ErrorKind::Invalid;
-    case 401: return ErrorKind::Unauthorized;
-    case 403: return ErrorKind::Forbidden;
-    case 404: return ErrorKind::NotFound;
-    case 409: return ErrorKind::Conflict;
-    case 410: return ErrorKind::Gone;
-    case 422: return ErrorKind::Invalid;
-    case 429: return ErrorKind::TooManyRequests;
-    case 504: return ErrorKind::Timeout;
-    default: return status >= 500 ? ErrorKind::Transient : ErrorKind::Terminal;
+    case 400:
+      return ErrorKind::Invalid;
+    case 401:
+      return ErrorKind::Unauthorized;
+    case 403:
+      return ErrorKind::Forbidden;
+    case 404:
+      return ErrorKind::NotFound;
+    case 409:
+      return ErrorKind::Conflict;
+    case 410:
+      return ErrorKind::Gone;
+    case 422:
+      return ErrorKind::Invalid;
+    case 429:
+      return ErrorKind::TooManyRequests;
+    case 504:
+      return ErrorKind::Timeout;
+    default:
+      return status >= 500 ? ErrorKind::Transient : ErrorKind::Terminal;
   }
 }
 
@@ -44,7 +54,8 @@ Error errorFromResponse(const http::Response& response) {
   auto body = boost::json::parse(response.body, ec);
   if (!ec && body.is_object()) {
     const auto& status = body.as_object();
-    if (auto* kind = status.if_contains("kind"); kind && kind->is_string() && kind->as_string() == "Status") {
+    if (auto* kind = status.if_contains("kind");
+        kind && kind->is_string() && kind->as_string() == "Status") {
       if (auto* r = status.if_contains("reason"); r && r->is_string()) {
         reason = r->as_string();
       }

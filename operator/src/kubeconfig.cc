@@ -121,8 +121,8 @@ Result<RestConfig> loadKubeconfig(const KubeconfigOptions& options) {
 
 Result<RestConfig> parseKubeconfig(std::string_view yaml, const std::filesystem::path& baseDir,
                                    const KubeconfigOptions& options) {
-  std::string origin =
-      options.path.empty() ? std::string("kubeconfig") : fmt::format("kubeconfig {}", options.path.string());
+  std::string origin = options.path.empty() ? std::string("kubeconfig")
+                                            : fmt::format("kubeconfig {}", options.path.string());
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -220,8 +220,8 @@ Result<RestConfig> parseKubeconfig(std::string_view yaml, const std::filesystem:
               return token.error();
             }
             config.bearerToken = std::move(*token);
-            while (!config.bearerToken.empty() && std::isspace(
-                       static_cast<unsigned char>(config.bearerToken.back()))) {
+            while (!config.bearerToken.empty() &&
+                   std::isspace(static_cast<unsigned char>(config.bearerToken.back()))) {
               config.bearerToken.pop_back();
             }
           }

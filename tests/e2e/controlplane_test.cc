@@ -1,6 +1,8 @@
 // The local control plane is a real Kubernetes: Deployments get Ready pods (kwok plays the
 // kubelet), namespaces are deleted by the namespace controller, and `up` fails fast and
 // leaves nothing behind.
+#include "mc/e2e/controlplane.h"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -11,7 +13,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
 
 namespace mc::e2e {
@@ -38,8 +39,9 @@ std::vector<int> processesMentioning(const std::string& needle) {
 }
 
 int countReadyPods(const ControlPlane& cp, const std::string& ns) {
-  auto out = cp.kubectl({"get", "pods", "-n", ns, "-l", "app=web", "-o",
-                         R"(jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end})"});
+  auto out = cp.kubectl(
+      {"get", "pods", "-n", ns, "-l", "app=web", "-o",
+       R"(jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end})"});
   if (out.exitCode != 0) {
     return -1;
   }

@@ -61,8 +61,7 @@ TEST_F(McOperatorTest, ConnectsServesHealthAndMetricsAndStopsOnSigterm) {
                    fmt::format("127.0.0.1:{}", metricsPort), "--health-probe-bind-address",
                    fmt::format("127.0.0.1:{}", healthPort), "--log-format", "json"});
   auto health = fmt::format("http://127.0.0.1:{}", healthPort);
-  ASSERT_TRUE(pollUntil([&] { return statusOf(health + "/readyz") == 200; }, 30s))
-      << op.logTail();
+  ASSERT_TRUE(pollUntil([&] { return statusOf(health + "/readyz") == 200; }, 30s)) << op.logTail();
   EXPECT_EQ(statusOf(health + "/healthz"), 200);
 
   auto metrics = http::fetchBlocking(fmt::format("http://127.0.0.1:{}/metrics", metricsPort));
@@ -135,9 +134,10 @@ TEST_F(McOperatorTest, BadFlagsExitTwoWithOneClearLine) {
 TEST_F(McOperatorTest, WrongCaIsAClearTlsError) {
   auto& cp = ControlPlaneEnvironment::get();
   auto otherCa = dir_ / "other-ca.crt";
-  auto made = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", (dir_ / "other-ca.key").string(),
-                   "-out", otherCa.string(), "-subj", "/CN=not-the-cluster-ca", "-days", "1"});
+  auto made =
+      run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+           "-nodes", "-keyout", (dir_ / "other-ca.key").string(), "-out", otherCa.string(), "-subj",
+           "/CN=not-the-cluster-ca", "-days", "1"});
   ASSERT_EQ(made.exitCode, 0) << made.output;
   auto kubeconfig = dir_ / "wrong-ca.kubeconfig";
   std::ofstream(kubeconfig) << replaceAll(readFile(cp.kubeconfig()), cp.caFile().string(),

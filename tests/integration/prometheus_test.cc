@@ -1,4 +1,6 @@
 // A real Prometheus scrapes a target this test serves, and PromQL returns what was served.
+#include "mc/e2e/prometheus.h"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <prometheus/gauge.h>
@@ -13,7 +15,6 @@
 #include <thread>
 
 #include "mc/e2e/poll.h"
-#include "mc/e2e/prometheus.h"
 #include "mc/operator/http_client.h"
 #include "mc/operator/http_server.h"
 
@@ -24,8 +25,8 @@ namespace asio = boost::asio;
 
 // The single sample value of an instant query, or nullopt if Prometheus has none (yet).
 std::optional<double> queryValue(const std::string& prometheusUrl, const std::string& promql) {
-  auto url = prometheusUrl + "/api/v1/query?query=" +
-             boost::urls::encode(promql, boost::urls::unreserved_chars);
+  auto url = prometheusUrl +
+             "/api/v1/query?query=" + boost::urls::encode(promql, boost::urls::unreserved_chars);
   auto response = http::fetchBlocking(url);
   if (!response || response->status != 200) {
     return std::nullopt;

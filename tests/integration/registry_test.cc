@@ -40,9 +40,8 @@ class RegistryTest : public ::testing::Test {
     location += (location.find('?') == std::string::npos ? "?" : "&");
     location += "digest=" + sha256Digest(data);
     auto put = http::fetchBlocking(
-        location, {.method = "PUT",
-                   .headers = {{"Content-Type", "application/octet-stream"}},
-                   .body = data});
+        location,
+        {.method = "PUT", .headers = {{"Content-Type", "application/octet-stream"}}, .body = data});
     ASSERT_TRUE(put) << put.error().describe();
     ASSERT_EQ(put->status, 201) << put->body;
     EXPECT_EQ(put->header("Docker-Content-Digest"), sha256Digest(data));
@@ -65,10 +64,9 @@ TEST_F(RegistryTest, PushesAndPullsByDigest) {
        {{"mediaType", "application/vnd.oci.image.config.v1+json"},
         {"digest", sha256Digest(configBlob)},
         {"size", configBlob.size()}}},
-      {"layers",
-       boost::json::array{{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
-                           {"digest", sha256Digest(layer)},
-                           {"size", layer.size()}}}}};
+      {"layers", boost::json::array{{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                                     {"digest", sha256Digest(layer)},
+                                     {"size", layer.size()}}}}};
   std::string manifestText = boost::json::serialize(manifest);
   std::string manifestDigest = sha256Digest(manifestText);
   auto put = http::fetchBlocking(
@@ -81,9 +79,9 @@ TEST_F(RegistryTest, PushesAndPullsByDigest) {
   EXPECT_EQ(put->header("Docker-Content-Digest"), manifestDigest);
 
   // By digest: the same bytes back, and the registry names the same digest.
-  auto byDigest = http::fetchBlocking(
-      registry_.url() + "/v2/" + repo + "/manifests/" + manifestDigest,
-      {.headers = {{"Accept", "application/vnd.oci.image.manifest.v1+json"}}});
+  auto byDigest =
+      http::fetchBlocking(registry_.url() + "/v2/" + repo + "/manifests/" + manifestDigest,
+                          {.headers = {{"Accept", "application/vnd.oci.image.manifest.v1+json"}}});
   ASSERT_TRUE(byDigest);
   ASSERT_EQ(byDigest->status, 200);
   EXPECT_EQ(byDigest->body, manifestText);
@@ -97,7 +95,8 @@ TEST_F(RegistryTest, PushesAndPullsByDigest) {
   ASSERT_TRUE(byTag);
   EXPECT_EQ(byTag->header("Docker-Content-Digest"), manifestDigest);
 
-  auto blob = http::fetchBlocking(registry_.url() + "/v2/" + repo + "/blobs/" + sha256Digest(layer));
+  auto blob =
+      http::fetchBlocking(registry_.url() + "/v2/" + repo + "/blobs/" + sha256Digest(layer));
   ASSERT_TRUE(blob);
   ASSERT_EQ(blob->status, 200);
   EXPECT_EQ(blob->body, layer);
@@ -112,7 +111,8 @@ TEST_F(RegistryTest, UnknownDigestIsNotFound) {
 }
 
 TEST_F(RegistryTest, WrongDigestIsRejected) {
-  auto opened = http::fetchBlocking(registry_.url() + "/v2/mc/demo/blobs/uploads/", {.method = "POST"});
+  auto opened =
+      http::fetchBlocking(registry_.url() + "/v2/mc/demo/blobs/uploads/", {.method = "POST"});
   ASSERT_TRUE(opened);
   std::string location = opened->header("Location");
   if (location.front() == '/') {

@@ -10,10 +10,11 @@ TEST(ErrorTest, RetryableKindsAreTheTransientOnes) {
     ErrorKind kind;
     bool retryable;
   };
-  for (auto [kind, retryable] : {Case{ErrorKind::TooManyRequests, true}, Case{ErrorKind::Timeout, true},
-                                 Case{ErrorKind::Transient, true}, Case{ErrorKind::Conflict, false},
-                                 Case{ErrorKind::Gone, false}, Case{ErrorKind::Invalid, false},
-                                 Case{ErrorKind::Terminal, false}, Case{ErrorKind::NotFound, false}}) {
+  for (auto [kind, retryable] :
+       {Case{ErrorKind::TooManyRequests, true}, Case{ErrorKind::Timeout, true},
+        Case{ErrorKind::Transient, true}, Case{ErrorKind::Conflict, false},
+        Case{ErrorKind::Gone, false}, Case{ErrorKind::Invalid, false},
+        Case{ErrorKind::Terminal, false}, Case{ErrorKind::NotFound, false}}) {
     EXPECT_EQ(makeError(kind, "x").retryable(), retryable) << toString(kind);
   }
 }

@@ -17,8 +17,8 @@ namespace mc::kube {
 namespace {
 
 http::Response status(int code, std::string_view reason, std::string_view message) {
-  boost::json::object body{{"kind", "Status"}, {"apiVersion", "v1"},   {"status", "Failure"},
-                           {"message", message}, {"reason", reason}, {"code", code}};
+  boost::json::object body{{"kind", "Status"},   {"apiVersion", "v1"}, {"status", "Failure"},
+                           {"message", message}, {"reason", reason},   {"code", code}};
   return http::Response{code, {}, boost::json::serialize(body)};
 }
 

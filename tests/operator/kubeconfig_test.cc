@@ -82,8 +82,10 @@ TEST_F(KubeconfigTest, FilesAreResolvedRelativeToTheKubeconfig) {
   write("token", "from-file\n");
   auto result = parse(config("    server: https://h:1\n    certificate-authority: ca.crt",
                              "    client-certificate: client.crt\n"
-                             "    client-key: " + (dir_ / "client.key").string() + "\n"
-                             "    tokenFile: token"));
+                             "    client-key: " +
+                                 (dir_ / "client.key").string() +
+                                 "\n"
+                                 "    tokenFile: token"));
   ASSERT_TRUE(result) << result.error().describe();
   EXPECT_EQ(result->caPem, kCaPem);
   EXPECT_EQ(result->clientCertPem, "-----BEGIN CERTIFICATE-----\ncert\n");
@@ -103,7 +105,8 @@ TEST_F(KubeconfigTest, ContextFlagPicksAnotherContext) {
 }
 
 TEST_F(KubeconfigTest, InsecureSkipVerifyIsRefusedUnlessAllowed) {
-  std::string yaml = config("    server: https://h:1\n    insecure-skip-tls-verify: true", "    token: t");
+  std::string yaml =
+      config("    server: https://h:1\n    insecure-skip-tls-verify: true", "    token: t");
   auto message = errorOf(yaml);
   EXPECT_NE(message.find("clusters[c1].cluster.insecure-skip-tls-verify"), std::string::npos)
       << message;
