@@ -3,7 +3,9 @@
 # kube-controller-manager, kube-scheduler and kwok (which plays the kubelet for fake nodes).
 #
 #   controlplane.sh up [--dir DIR] [--owner-pid PID] [--apiserver-port N] [--nodes N]
+#                      [--apiserver-arg ARG]...
 #   controlplane.sh down DIR
+#   controlplane.sh stop|start DIR COMPONENT   (e.g. kube-apiserver: for fault tests)
 #
 # `up` starts every component in one new process group, on free ports, with certificates made
 # here, waits until /readyz is ok, the nodes are Ready and the default ServiceAccount exists,
@@ -19,7 +21,7 @@ startup_deadline=${MC_CONTROLPLANE_DEADLINE:-120}
 die() { echo "controlplane: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,14p' "$self" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "$self" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -31,9 +33,11 @@ tool_bins() {
 # A TCP port nobody listens on now, and not yet handed out by this script.
 taken_ports=" "
 free_port() {
-  local port listening
-  listening=$(awk 'NR > 1 && $4 == "0A" { split($2, a, ":"); printf " %d ", strtonum("0x" a[2]) }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+  local port listening=" " local_address state
+  # /proc/net/tcp* list local addresses as HEXIP:HEXPORT; state 0A is LISTEN.
+  while read -r _ local_address _ state _; do
+    [ "$state" = "0A" ] && listening+="$((16#${local_address##*:})) "
+  done < <(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null)
   for _ in $(seq 1 200); do
     port=$((20000 + RANDOM % 40000))
     if [[ "$listening" != *" $port "* && "$taken_ports" != *" $port "* ]]; then
@@ -116,9 +120,11 @@ declare -A pids=()
 start_component() {
   local name=$1
   shift
+  # The command is kept so `start` can run the component again after a `stop`.
+  printf '%q ' "$(command -v "$1")" "${@:2}" > "$dir/cmd.$name"
   "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
   pids[$name]=$!
-  echo "$name ${pids[$name]}" >> "$dir/pids"
+  echo "${pids[$name]}" > "$dir/pid.$name"
 }
 
 # Fails with the component's name and the end of its log.
@@ -173,6 +179,8 @@ start_watcher() {
 # Runs in a new session (see cmd_up): every process started here shares its process group.
 cmd_start() {
   dir=$1 owner=$2 api_port=$3 nodes=$4
+  shift 4
+  local apiserver_args=("$@")
   deadline=$(($(date +%s) + startup_deadline))
   local bins path
   bins=$(tool_bins) || exit 1
@@ -214,7 +222,8 @@ cmd_start() {
     --service-account-signing-key-file="$pki/sa.key" \
     --service-cluster-ip-range=10.0.0.0/24 --authorization-mode=RBAC,Node \
     --allow-privileged=true --enable-priority-and-fairness=false \
-    --audit-log-path="$dir/logs/audit.log" --audit-policy-file="$(dirname "$self")/audit-policy.yaml"
+    --audit-log-path="$dir/logs/audit.log" --audit-policy-file="$(dirname "$self")/audit-policy.yaml" \
+    "${apiserver_args[@]}"
   write_kubeconfig "$dir/kubeconfig" admin "$server" "$pki"
   local curl_admin=(curl -sf --max-time 2 --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key")
   wait_for kube-apiserver "ready" "${curl_admin[@]}" "$server/readyz"
@@ -265,9 +274,11 @@ EOF
 }
 
 cmd_up() {
-  local dir="" owner="" api_port="" nodes=1
+  local dir="" owner="" api_port="" nodes=1 apiserver_args=()
   while [ $# -gt 0 ]; do
     case $1 in
+      --apiserver-arg) apiserver_args+=("$2"); shift 2 ;;
+      --apiserver-arg=*) apiserver_args+=("${1#--apiserver-arg=}"); shift ;;
       --dir) dir=$2; shift 2 ;;
       --owner-pid) owner=$2; shift 2 ;;
       --apiserver-port) api_port=$2; shift 2 ;;
@@ -283,7 +294,7 @@ cmd_up() {
   local start
   start=$(date +%s%3N)
   # setsid gives the components a process group of their own, which `down` stops as one.
-  if ! setsid -w "$self" __start "$dir" "$owner" "$api_port" "$nodes"; then
+  if ! setsid -w "$self" __start "$dir" "$owner" "$api_port" "$nodes" "${apiserver_args[@]}"; then
     if [ -n "${MC_KEEP_FAILED:-}" ]; then
       touch "$dir/keep"
       echo "controlplane: kept $dir for inspection" >&2
@@ -306,21 +317,50 @@ EOF
 cmd_down() {
   local dir=${1:-}
   [ -n "$dir" ] || usage
-  if [ -f "$dir/pgid" ]; then
-    local pgid i
-    pgid=$(cat "$dir/pgid")
-    kill -TERM -- "-$pgid" 2>/dev/null || true
-    for i in $(seq 1 50); do
-      kill -0 -- "-$pgid" 2>/dev/null || break
+  local groups=() pgid i
+  [ -f "$dir/pgid" ] && groups+=("$(cat "$dir/pgid")")
+  [ -f "$dir/pgids" ] && mapfile -t -O "${#groups[@]}" groups < "$dir/pgids"
+  if [ ${#groups[@]} -gt 0 ]; then
+    # A throwaway control plane needs no graceful shutdown: TERM, 2 s, then KILL.
+    for pgid in "${groups[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
+    for i in $(seq 1 10); do
+      alive=false
+      for pgid in "${groups[@]}"; do kill -0 -- "-$pgid" 2>/dev/null && alive=true; done
+      $alive || break
       sleep 0.2
     done
-    kill -KILL -- "-$pgid" 2>/dev/null || true
+    for pgid in "${groups[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null || true; done
   fi
   rm -rf "$dir"
 }
 
+# Stops one component (TERM, then KILL) and waits until it is gone.
+cmd_stop() {
+  local dir=$1 name=$2 pid i
+  pid=$(cat "$dir/pid.$name" 2>/dev/null) || die "no component $name in $dir"
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.2
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Starts a stopped component again, with its original command, in a process group of its own
+# that `down` (and so the owner watch) stops too: a process can only join a group of its own
+# session, and the caller is not in the control plane's.
+cmd_start_component() {
+  local dir=$1 name=$2
+  [ -f "$dir/cmd.$name" ] || die "no component $name in $dir"
+  setsid bash -c "exec $(cat "$dir/cmd.$name")" </dev/null >>"$dir/logs/$name.log" 2>&1 &
+  echo $! > "$dir/pid.$name"
+  echo $! >> "$dir/pgids"
+}
+
 case ${1:-} in
   up) shift; cmd_up "$@" ;;
+  stop) shift; [ $# -eq 2 ] || usage; cmd_stop "$@" ;;
+  start) shift; [ $# -eq 2 ] || usage; cmd_start_component "$@" ;;
   down) shift; cmd_down "$@" ;;
   __start) shift; cmd_start "$@" ;;
   *) usage ;;

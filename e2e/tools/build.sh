@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the test tools (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok) from
-# the Go modules pinned under e2e/tools/*/go.mod into a cache outside the clone:
+# Builds the test tools (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok,
+# clientgo-bench) from the Go modules pinned under e2e/tools/*/go.mod into a cache outside the clone:
 #   ${MC_CACHE:-$HOME/.cache/mc}/tools/<module>-<hash of go.mod+go.sum>/bin
 # A second run with the same pins does nothing. Prints the bin folders, one per line, on stdout.
 #
@@ -60,6 +60,12 @@ if [ "${1:-}" = "--check" ]; then
   check_only=true
   shift
 fi
+# The client-go informer that MC's informer benchmark is measured against (bench/).
+build_clientgo-bench() {
+  log "building clientgo-bench (client-go $(pinned_version clientgo-bench k8s.io/client-go))"
+  (cd "$here/clientgo-bench" && go build -ldflags "-s -w" -o "$1/clientgo-bench" .)
+}
+
 modules=("$@")
 if [ ${#modules[@]} -eq 0 ]; then
   for d in "$here"/*/go.mod; do modules+=("$(basename "$(dirname "$d")")"); done

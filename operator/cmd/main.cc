@@ -50,7 +50,7 @@ asio::awaitable<int> connect(mc::kube::KubeClient& client, std::atomic<bool>& co
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const std::string versionPath = "/version";
   for (;;) {
-    auto version = co_await client.get(versionPath);
+    auto version = co_await client.getPath(versionPath);
     if (version) {
       std::string gitVersion = "unknown";
       if (auto* v = version->as_object().if_contains("gitVersion"); v && v->is_string()) {

@@ -4,10 +4,12 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -40,8 +42,8 @@ struct Connection {
   beast::flat_buffer buffer;
 
   beast::tcp_stream& tcp() {
-    return std::visit(
-        [](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(*s); }, stream);
+    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(*s); },
+                      stream);
   }
 };
 
@@ -78,6 +80,7 @@ struct HttpClient::Impl {
   std::vector<std::unique_ptr<Connection>> idle;
 
   std::string origin() const { return fmt::format("{}:{}", host, port); }
+  Result<bhttp::request<bhttp::string_body>> makeRequest(Request& request) const;
 
   asio::awaitable<Result<std::unique_ptr<Connection>>> connect(std::chrono::milliseconds timeout) {
     tcp::resolver resolver(executor);
@@ -116,8 +119,8 @@ struct HttpClient::Impl {
         std::string detail = hec.message();
         long verify = SSL_get_verify_result(stream.native_handle());
         if (verify != X509_V_OK) {
-          detail = fmt::format("certificate verify failed: {}",
-                               X509_verify_cert_error_string(verify));
+          detail =
+              fmt::format("certificate verify failed: {}", X509_verify_cert_error_string(verify));
         }
         // A certificate the CA does not vouch for will not start vouching on a retry.
         co_return makeError(ErrorKind::Terminal,
@@ -168,7 +171,8 @@ struct HttpClient::Impl {
     if (ec) {
       // A reused connection the server had closed: safe to resend if the request never went
       // out, or if sending it twice does no harm.
-      retry = reused && isStaleConnection(ec) && (!wrote || isIdempotent(std::string(req.method_string())));
+      retry = reused && isStaleConnection(ec) &&
+              (!wrote || isIdempotent(std::string(req.method_string())));
       co_return transportError(ec, fmt::format("{} {}", req.method_string(), req.target()),
                                origin());
     }
@@ -207,7 +211,8 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(asio::any_io_executor exe
   if (scheme == "https") {
     impl->tls = true;
   } else if (scheme != "http") {
-    return makeError(ErrorKind::Invalid, fmt::format("\"{}\": scheme must be http or https", baseUrl));
+    return makeError(ErrorKind::Invalid,
+                     fmt::format("\"{}\": scheme must be http or https", baseUrl));
   }
   impl->port = url->has_port() ? std::string(url->port()) : (impl->tls ? "443" : "80");
   if (impl->host.empty()) {
@@ -243,27 +248,181 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(asio::any_io_executor exe
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
-asio::awaitable<Result<Response>> HttpClient::send(Request request) {
+void StreamCancel::cancel() {
+  std::function<void()> closer;
+  {
+    std::lock_guard lock(mutex_);
+    cancelled_ = true;
+    closer = closer_;
+  }
+  if (closer) {
+    closer();
+  }
+}
+
+bool StreamCancel::cancelled() const {
+  std::lock_guard lock(mutex_);
+  return cancelled_;
+}
+
+void StreamCancel::setCloser(std::function<void()> closer) {
+  std::lock_guard lock(mutex_);
+  closer_ = std::move(closer);
+}
+
+Result<bhttp::request<bhttp::string_body>> HttpClient::Impl::makeRequest(Request& request) const {
   bhttp::request<bhttp::string_body> req;
   auto verb = bhttp::string_to_verb(request.method);
   if (verb == bhttp::verb::unknown) {
-    co_return makeError(ErrorKind::Invalid, fmt::format("unknown HTTP method {}", request.method));
+    return makeError(ErrorKind::Invalid, fmt::format("unknown HTTP method {}", request.method));
   }
   req.method(verb);
   req.target(request.target);
   req.version(11);
-  bool defaultPort = impl_->port == (impl_->tls ? "443" : "80");
-  req.set(bhttp::field::host, defaultPort ? impl_->host : impl_->origin());
+  bool defaultPort = port == (tls ? "443" : "80");
+  req.set(bhttp::field::host, defaultPort ? host : origin());
   req.set(bhttp::field::user_agent, fmt::format("mc-operator/{}", kVersion));
   for (const auto& [name, value] : request.headers) {
     req.set(name, value);
   }
   req.body() = std::move(request.body);
   req.prepare_payload();
+  return req;
+}
+
+asio::awaitable<Result<Response>> HttpClient::send(Request request) {
+  auto made = impl_->makeRequest(request);
+  if (!made) {
+    co_return made.error();
+  }
+  auto& req = *made;
   bool retry = false;
   auto result = co_await impl_->sendOnce(req, request.timeout, retry);
   if (!result && retry) {
     result = co_await impl_->sendOnce(req, request.timeout, retry);
+  }
+  co_return result;
+}
+
+namespace {
+
+Response headOf(const bhttp::response_header<>& head) {
+  Response out;
+  out.status = static_cast<int>(head.result_int());
+  for (const auto& field : head) {
+    out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  return out;
+}
+
+// Reads a response body piece by piece into `sink` until it ends, the sink says stop, or an
+// error; `idle` bounds the wait for each piece.
+template <class Stream>
+asio::awaitable<boost::system::error_code> pump(Stream& stream, beast::tcp_stream& tcp,
+                                                beast::flat_buffer& buffer,
+                                                bhttp::response_parser<bhttp::buffer_body>& parser,
+                                                std::chrono::milliseconds idle,
+                                                const BodySink& sink) {
+  std::array<char, 64 * 1024> piece;
+  while (!parser.is_done()) {
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    tcp.expires_after(idle);
+    auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, kNoThrow);
+    if (ec == bhttp::error::need_buffer) {
+      ec = {};
+    }
+    size_t got = piece.size() - parser.get().body().size;
+    if (got > 0 && !sink(std::string_view(piece.data(), got))) {
+      co_return boost::system::error_code{};
+    }
+    if (ec) {
+      co_return ec;
+    }
+  }
+  co_return boost::system::error_code{};
+}
+
+// Parameters are held by value or refer to the caller's coroutine frame: a reference to a
+// temporary of the caller's full expression would dangle once this coroutine suspends.
+template <class Stream>
+asio::awaitable<Result<Response>> streamOn(Stream& stream, beast::tcp_stream& tcp,
+                                           bhttp::request<bhttp::string_body>& req,
+                                           std::chrono::milliseconds idle, const BodySink& sink,
+                                           std::string origin) {
+  auto what = fmt::format("{} {}", req.method_string(), req.target());
+  tcp.expires_after(idle);
+  auto [wec, wn] = co_await bhttp::async_write(stream, req, kNoThrow);
+  if (wec) {
+    co_return transportError(wec, what, origin);
+  }
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.body_limit(boost::none);
+  auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+  if (hec) {
+    co_return transportError(hec, what, origin);
+  }
+  Response head = headOf(parser.get().base());
+  if (head.status == 200) {
+    auto ec = co_await pump(stream, tcp, buffer, parser, idle, sink);
+    if (ec) {
+      co_return transportError(ec, what, origin);
+    }
+    co_return head;
+  }
+  // An error status: collect its (small) body for the caller to map.
+  std::string body;
+  auto collect = [&body](std::string_view piece) {
+    body.append(piece);
+    return body.size() < (1u << 20);
+  };
+  auto ec = co_await pump(stream, tcp, buffer, parser, idle, collect);
+  if (ec) {
+    co_return transportError(ec, what, origin);
+  }
+  head.body = std::move(body);
+  co_return head;
+}
+
+}  // namespace
+
+asio::awaitable<Result<Response>> HttpClient::stream(Request request, BodySink sink,
+                                                     std::shared_ptr<StreamCancel> cancel) {
+  auto made = impl_->makeRequest(request);
+  if (!made) {
+    co_return made.error();
+  }
+  auto conn = co_await impl_->connect(request.timeout);
+  if (!conn) {
+    co_return conn.error();
+  }
+  std::shared_ptr<Connection> connection = std::move(*conn);
+  auto& tcp = connection->tcp();
+  if (cancel) {
+    // Closing the socket on the executor ends the pending read with an error; the weak
+    // pointer makes a late cancel harmless once the stream is gone.
+    cancel->setCloser([weak = std::weak_ptr<Connection>(connection), executor = impl_->executor] {
+      asio::post(executor, [weak] {
+        if (auto alive = weak.lock()) {
+          boost::system::error_code ignored;
+          alive->tcp().socket().close(ignored);
+        }
+      });
+    });
+    if (cancel->cancelled()) {
+      cancel->setCloser({});
+      co_return makeError(ErrorKind::Terminal, "stream cancelled");
+    }
+  }
+  auto result = co_await std::visit(
+      [&](auto& s) { return streamOn(*s, tcp, *made, request.timeout, sink, impl_->origin()); },
+      connection->stream);
+  if (cancel) {
+    cancel->setCloser({});
+    if (cancel->cancelled()) {
+      co_return makeError(ErrorKind::Terminal, "stream cancelled");
+    }
   }
   co_return result;
 }
@@ -287,7 +446,9 @@ Result<Response> fetchBlocking(const std::string& url, Request request, const Tl
   std::optional<Result<Response>> result;
   asio::co_spawn(
       io,
-      [&]() -> asio::awaitable<void> { result.emplace(co_await (*client)->send(std::move(request))); },
+      [&]() -> asio::awaitable<void> {
+        result.emplace(co_await (*client)->send(std::move(request)));
+      },
       [](std::exception_ptr e) {
         if (e) {
           std::rethrow_exception(e);

@@ -82,7 +82,8 @@ class KubeClientTest : public ::testing::Test {
   Result<boost::json::value> get(KubeClient& client, std::string path) {
     std::optional<Result<boost::json::value>> result;
     boost::asio::co_spawn(
-        io_, [&]() -> boost::asio::awaitable<void> { result.emplace(co_await client.get(path)); },
+        io_,
+        [&]() -> boost::asio::awaitable<void> { result.emplace(co_await client.getPath(path)); },
         [](std::exception_ptr e) {
           if (e) std::rethrow_exception(e);
         });

@@ -2,8 +2,11 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 
 #include "mc/operator/error.h"
 #include "mc/operator/http.h"
@@ -16,6 +19,24 @@ struct TlsOptions {
   std::string clientKeyPem;
   bool insecureSkipVerify = false;
 };
+
+// Stops a streaming request from any thread: the connection is closed and stream() returns.
+class StreamCancel {
+ public:
+  void cancel();
+  bool cancelled() const;
+
+ private:
+  friend class HttpClient;
+  void setCloser(std::function<void()> closer);  // called by stream() on its executor
+
+  mutable std::mutex mutex_;
+  bool cancelled_ = false;
+  std::function<void()> closer_;
+};
+
+// Receives a streamed body piece by piece as it arrives; returning false stops the stream.
+using BodySink = std::function<bool(std::string_view piece)>;
 
 // An HTTP/1.1 client for one origin (scheme, host, port), over TCP or TLS, with keep-alive:
 // idle connections are reused, a request that finds its reused connection closed is sent once
@@ -33,6 +54,12 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   boost::asio::awaitable<Result<Response>> send(Request request);
+
+  // For long responses (watches): a 200 body goes to `sink` as it arrives, on a connection of
+  // its own that is closed afterwards; `request.timeout` bounds the wait for each piece, not
+  // the whole stream. Any other status comes back whole in the Response, as from send().
+  boost::asio::awaitable<Result<Response>> stream(Request request, BodySink sink,
+                                                  std::shared_ptr<StreamCancel> cancel);
 
   const std::string& baseUrl() const;
 

@@ -2,44 +2,159 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "mc/operator/clock.h"
 #include "mc/operator/error.h"
 #include "mc/operator/http_client.h"
 #include "mc/operator/kubeconfig.h"
+#include "mc/operator/watch_decoder.h"
+
+namespace prometheus {
+class Registry;
+}
 
 namespace mc::kube {
 
-// Maps a non-2xx apiserver response (a metav1.Status body, or not) to a typed Error.
+// A kind of resource as the apiserver addresses it (group/version/resource).
+struct ResourceType {
+  std::string group;  // "" for the core group
+  std::string version;
+  std::string resource;  // plural, lower case
+  bool namespaced = true;
+
+  // "/api/v1" or "/apis/apps/v1".
+  std::string groupVersionPath() const;
+  // The collection: ".../namespaces/NS/configmaps" (or cluster-wide without a namespace).
+  std::string collectionPath(std::string_view ns) const;
+  // One object, optionally a subresource of it ("status", "scale").
+  std::string objectPath(std::string_view ns, std::string_view name,
+                         std::string_view subresource = {}) const;
+  // For logs and metrics: "configmaps", "leases.coordination.k8s.io".
+  std::string displayName() const;
+};
+
+namespace resources {
+inline const ResourceType kNamespaces{"", "v1", "namespaces", false};
+inline const ResourceType kConfigMaps{"", "v1", "configmaps"};
+inline const ResourceType kPods{"", "v1", "pods"};
+inline const ResourceType kServices{"", "v1", "services"};
+inline const ResourceType kReplicaSets{"apps", "v1", "replicasets"};
+inline const ResourceType kLeases{"coordination.k8s.io", "v1", "leases"};
+inline const ResourceType kEvents{"events.k8s.io", "v1", "events"};
+}  // namespace resources
+
+struct ListOptions {
+  std::string labelSelector;
+  std::string fieldSelector;
+  int64_t limit = 0;  // page size; 0: everything at once
+  std::string continueToken;
+  std::string resourceVersion;  // "" most recent (quorum read); "0" any cached version
+};
+
+struct ObjectList {
+  std::vector<boost::json::object> items;
+  std::string resourceVersion;
+  std::string continueToken;  // non-empty: more pages follow
+};
+
+enum class PatchType { Merge, Json, StrategicMerge, Apply };
+
+struct PatchOptions {
+  std::string subresource;  // "status", "scale" or empty
+  bool force = false;       // server-side apply: take over conflicting fields
+};
+
+struct DeleteOptions {
+  std::string propagationPolicy;  // "", "Foreground", "Background", "Orphan"
+  std::string preconditionUid;
+  std::string preconditionResourceVersion;
+};
+
+struct WatchOptions {
+  std::string resourceVersion;  // start after this version
+  std::string labelSelector;
+  std::string fieldSelector;
+  bool allowBookmarks = true;
+  int timeoutSeconds = 300;  // the server ends the watch after this; the caller re-watches
+};
+
+struct ClientOptions {
+  double qps = 50;  // client-side rate limit for all requests of this client
+  int burst = 100;
+  int maxRetries = 5;  // for 429, 5xx and broken connections, on idempotent calls only
+  std::chrono::milliseconds timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds retryBaseDelay{std::chrono::milliseconds(100)};
+  const Clock* clock = nullptr;                    // default: the system clock
+  std::shared_ptr<prometheus::Registry> registry;  // mc_kube_* metrics go here if set
+  std::string fieldManager = "mc-operator";
+};
+
+// Maps a non-2xx apiserver response (a metav1.Status body, or not) to a typed Error; Invalid
+// errors list the field causes in the message.
 Error errorFromResponse(const http::Response& response);
 
-// A client of one apiserver as one user: TLS as the RestConfig says (verified unless the
-// kubeconfig explicitly allowed otherwise), bearer token or client certificate, JSON in and out.
-// Tokens are sent, never logged. Use from coroutines on the executor it was created with.
+// A client of one apiserver as one user: TLS verified as the RestConfig says, bearer token
+// (re-read from its file when it rotates) or client certificate, JSON in and out, a client-side
+// rate limit, and retries with backoff for 429 (honouring Retry-After), 5xx and broken
+// connections on idempotent calls. Tokens are sent, never logged.
+// Coroutines must run on the executor the client was created with (one strand).
 class KubeClient {
  public:
   static Result<std::unique_ptr<KubeClient>> create(boost::asio::any_io_executor executor,
-                                                    RestConfig config);
+                                                    RestConfig config, ClientOptions options = {});
   ~KubeClient();
 
-  // Any apiserver path ("/version", "/api/v1/namespaces/x/configmaps"); 2xx -> the JSON body.
-  boost::asio::awaitable<Result<boost::json::value>> get(std::string path);
+  using Object = boost::json::object;
+  template <class T>
+  using Async = boost::asio::awaitable<Result<T>>;
 
-  // The raw exchange, auth added; for callers that need the status or headers themselves.
-  boost::asio::awaitable<Result<http::Response>> send(http::Request request);
+  Async<Object> get(const ResourceType& type, std::string ns, std::string name,
+                    std::string subresource = {});
+  Async<ObjectList> list(const ResourceType& type, std::string ns, ListOptions options = {});
+  // Every page, `pageSize` objects a request; the resourceVersion is the first page's.
+  Async<ObjectList> listAll(const ResourceType& type, std::string ns, ListOptions options,
+                            int64_t pageSize = 500);
+  Async<Object> create(const ResourceType& type, std::string ns, Object object);
+  // PUT: optimistic concurrency through metadata.resourceVersion (Conflict if stale).
+  Async<Object> update(const ResourceType& type, std::string ns, Object object,
+                       std::string subresource = {});
+  Async<Object> patch(const ResourceType& type, std::string ns, std::string name,
+                      PatchType patchType, std::string body, PatchOptions options = {});
+  Async<bool> remove(const ResourceType& type, std::string ns, std::string name,
+                     DeleteOptions options = {});
 
-  const RestConfig& config() const { return config_; }
+  // Streams watch events to `onEvent` until the server ends the watch (then: the last
+  // resourceVersion seen, bookmarks included), an error (Gone for an expired resourceVersion:
+  // relist), or `cancel`.
+  Async<std::string> watch(const ResourceType& type, std::string ns, WatchOptions options,
+                           std::function<void(WatchEvent&&)> onEvent,
+                           std::shared_ptr<http::StreamCancel> cancel = nullptr);
+
+  // Any path ("/version"); 2xx -> the JSON body.
+  Async<boost::json::value> getPath(std::string path);
+
+  const RestConfig& config() const;
 
  private:
-  KubeClient(RestConfig config, http::HttpClientPtr http);
-  std::string bearerToken() const;
-
-  RestConfig config_;
-  std::unique_ptr<http::HttpClient> http_;
+  struct Impl;
+  explicit KubeClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 using KubeClientPtr = std::unique_ptr<KubeClient>;
+
+// metadata.name / namespace / resourceVersion / uid of an object ("" if absent).
+std::string nameOf(const boost::json::object& object);
+std::string namespaceOf(const boost::json::object& object);
+std::string resourceVersionOf(const boost::json::object& object);
+std::string uidOf(const boost::json::object& object);
+// "namespace/name", or "name" for cluster-scoped objects: the key of caches and queues.
+std::string keyOf(const boost::json::object& object);
 
 }  // namespace mc::kube
