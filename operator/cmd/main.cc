@@ -1,5 +1,7 @@
-// mc-operator: connects to the apiserver of a kubeconfig and serves health and metrics.
-// Exit codes: 0 clean stop, 1 runtime failure (apiserver unreachable), 2 bad flags or config.
+// mc-operator: connects to the apiserver of a kubeconfig, optionally campaigns for leadership,
+// and runs MC's controllers with health and metrics endpoints.
+// Exit codes: 0 clean stop, 1 runtime failure (apiserver unreachable, leadership lost),
+// 2 bad flags or config.
 #include <fmt/format.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
@@ -15,10 +17,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <fstream>
 
-#include "mc/operator/http_server.h"
 #include "mc/operator/kube_client.h"
 #include "mc/operator/logging.h"
+#include "mc/operator/manager.h"
 #include "mc/operator/version.h"
 
 namespace {
@@ -35,7 +38,18 @@ struct Options {
   std::string metricsAddress = ":8080";
   std::string healthAddress = ":8081";
   std::string logFormat;
+  bool leaderElect = false;
+  std::string leaderElectionNamespace;
+  std::string leaderElectionId = "mc-operator-leader";
 };
+
+// In a pod, the service account's namespace; elsewhere "default".
+std::string defaultLeaderElectionNamespace() {
+  std::ifstream in("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+  std::string ns;
+  std::getline(in, ns);
+  return ns.empty() ? "default" : ns;
+}
 
 int usageError(const std::string& message) {
   fmt::print(stderr, "mc-operator: {}\n", message);
@@ -97,6 +111,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-format", options.logFormat,
                  "json (default off a terminal) or text (default on a terminal)");
+  app.add_flag("--leader-elect", options.leaderElect,
+               "campaign for a Lease and reconcile only while leading (for several replicas)");
+  app.add_option("--leader-election-namespace", options.leaderElectionNamespace,
+                 "namespace of the Lease (default: the pod's, else default)");
+  app.add_option("--leader-election-id", options.leaderElectionId, "name of the Lease")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -136,49 +156,47 @@ int main(int argc, char** argv) {
       .Add({{"version", mc::kVersion}})
       .Set(1);
 
-  std::atomic<bool> connected{false};
-  auto metrics = mc::http::HttpServer::bind(io.get_executor(), options.metricsAddress);
-  auto health = mc::http::HttpServer::bind(io.get_executor(), options.healthAddress);
-  for (const auto* server : {&metrics, &health}) {
-    if (!*server) {
-      fmt::print(stderr, "mc-operator: {}\n", server->error().message);
-      return kExitRuntime;
-    }
+  mc::kube::ManagerOptions managerOptions;
+  managerOptions.metricsAddress = options.metricsAddress;
+  managerOptions.healthAddress = options.healthAddress;
+  if (options.leaderElect) {
+    mc::kube::LeaderElectionOptions election;
+    election.ns = options.leaderElectionNamespace.empty() ? defaultLeaderElectionNamespace()
+                                                          : options.leaderElectionNamespace;
+    election.name = options.leaderElectionId;
+    managerOptions.leaderElection = election;
   }
-  (*metrics)->route("/metrics", [registry](const mc::http::Request&) {
-    return mc::http::Response{200,
-                              {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
-                              prometheus::TextSerializer().Serialize(registry->Collect())};
-  });
-  (*health)->route("/healthz", [](const mc::http::Request&) {
-    return mc::http::Response{200, {}, "ok\n"};
-  });
-  (*health)->route("/readyz", [&connected](const mc::http::Request&) {
-    return connected ? mc::http::Response{200, {}, "ok\n"}
-                     : mc::http::Response{503, {}, "not connected to the apiserver yet\n"};
-  });
-  (*metrics)->start();
-  (*health)->start();
+  mc::kube::Manager manager(io, **client, managerOptions, registry);
+  std::atomic<bool> connected{false};
+  manager.addReadyCheck("apiserver connection", [&connected] { return connected.load(); });
+  if (auto bound = manager.bind(); !bound) {
+    fmt::print(stderr, "mc-operator: {}\n", bound.error().message);
+    return kExitRuntime;
+  }
   spdlog::info("mc-operator {} serving /metrics on port {}, /healthz and /readyz on port {}",
-               mc::kVersion, (*metrics)->port(), (*health)->port());
-
-  int exitCode = 0;
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (!ec) {
-      spdlog::info("received signal {}, stopping", signal);
-      io.stop();
-    }
-  });
+               mc::kVersion, manager.metricsPort(), manager.healthPort());
+  // Reach the apiserver first: a bad CA or credentials end here with one clear line.
+  int connectCode = -1;
   asio::co_spawn(io, connect(**client, connected), [&](std::exception_ptr e, int code) {
     if (e) {
       std::rethrow_exception(e);
     }
-    if (code != 0) {
-      exitCode = code;
+    connectCode = code;
+  });
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) {
+      connectCode = 0;
       io.stop();
     }
   });
-  io.run();
-  return exitCode;
+  while (connectCode < 0 && !io.stopped()) {
+    io.run_one();
+  }
+  signals.cancel();
+  if (connectCode != 0 || !connected) {
+    return connectCode < 0 ? 0 : connectCode;
+  }
+  io.restart();
+  return manager.run();
 }

@@ -53,9 +53,14 @@ Result<std::pair<std::string, unsigned short>> splitHostPort(const std::string& 
 }
 
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
+  struct Route {
+    Handler handler;
+    bool anyMethod = false;
+  };
+
   asio::strand<asio::any_io_executor> strand;
   tcp::acceptor acceptor;
-  std::map<std::string, Handler, std::less<>> routes;
+  std::map<std::string, Route, std::less<>> routes;
   std::set<std::shared_ptr<beast::tcp_stream>> sessions;
   unsigned short port = 0;
 
@@ -63,15 +68,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       : strand(asio::make_strand(executor)), acceptor(strand) {}
 
   Response dispatch(const Request& request) {
-    if (request.method != "GET" && request.method != "HEAD") {
-      return Response{405, {{"Allow", "GET, HEAD"}}, "method not allowed\n"};
-    }
+    bool readOnly = request.method == "GET" || request.method == "HEAD";
     auto path = std::string_view(request.target).substr(0, request.target.find('?'));
     auto it = routes.find(path);
+    if (!readOnly && (it == routes.end() || !it->second.anyMethod)) {
+      return Response{405, {{"Allow", "GET, HEAD"}}, "method not allowed\n"};
+    }
     if (it == routes.end()) {
       return Response{404, {}, "not found\n"};
     }
-    return it->second(request);
+    return it->second.handler(request);
+  }
+
+  void addRoute(std::string path, Handler handler, bool anyMethod) {
+    asio::dispatch(strand, [self = shared_from_this(), path = std::move(path),
+                            route = Route{std::move(handler), anyMethod}]() mutable {
+      self->routes[std::move(path)] = std::move(route);
+    });
   }
 
   asio::awaitable<void> serve(std::shared_ptr<beast::tcp_stream> stream) {
@@ -84,7 +97,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (rec) {
         break;
       }
-      Request request{std::string(req.method_string()), std::string(req.target()), {}, {}};
+      Request request{
+          std::string(req.method_string()), std::string(req.target()), {}, std::move(req.body())};
       for (const auto& field : req) {
         request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
       }
@@ -169,10 +183,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(asio::any_io_executor execu
 }
 
 void HttpServer::route(std::string path, Handler handler) {
-  asio::dispatch(impl_->strand,
-                 [impl = impl_, path = std::move(path), handler = std::move(handler)]() mutable {
-                   impl->routes[std::move(path)] = std::move(handler);
-                 });
+  impl_->addRoute(std::move(path), std::move(handler), false);
+}
+
+void HttpServer::routeAny(std::string path, Handler handler) {
+  impl_->addRoute(std::move(path), std::move(handler), true);
 }
 
 void HttpServer::start() { asio::co_spawn(impl_->strand, impl_->acceptLoop(), asio::detached); }

@@ -94,7 +94,8 @@ asio::awaitable<void> Informer::backoff(std::chrono::milliseconds& delay) {
 // Lists everything and brings the cache (and the handlers) in line with it.
 asio::awaitable<bool> Informer::relist(std::string& resourceVersion) {
   ListOptions listOptions{options_.labelSelector, options_.fieldSelector};
-  auto listed = co_await client_.listAll(type_, namespace_, std::move(listOptions), options_.pageSize);
+  auto listed =
+      co_await client_.listAll(type_, namespace_, std::move(listOptions), options_.pageSize);
   if (!listed) {
     spdlog::warn("informer {}: list failed: {}", type_.displayName(), listed.error().describe());
     co_return false;

@@ -29,10 +29,7 @@ Clock::TimePoint deadline(Clock::TimePoint now, nanoseconds delay) {
 }  // namespace
 
 WorkQueue::WorkQueue(const Clock& clock, WorkQueueOptions options)
-    : clock_(clock),
-      options_(options),
-      tokens_(static_cast<double>(std::max(options.burst, 1))),
-      tokensAt_(clock.now()) {}
+    : clock_(clock), options_(options), bucket_(options.qps, options.burst, clock) {}
 
 WorkQueue::~WorkQueue() = default;
 
@@ -265,23 +262,9 @@ nanoseconds WorkQueue::rateLimitLocked(const std::string& key) {
                            ? options_.maxDelay
                            : nanosFrom(backoff);
 
-  // Overall, as golang.org/x/time/rate's Limiter.Reserve(): the bucket may go negative, and
+  // Overall, as golang.org/x/time/rate's Limiter.Reserve(): the bucket may go into debt, and
   // the debt is the wait, so retries beyond the burst are spread out at qps.
-  nanoseconds overall = nanoseconds::zero();
-  if (options_.qps > 0) {
-    Clock::TimePoint now = clock_.now();
-    if (now > tokensAt_) {
-      double elapsed = std::chrono::duration<double>(now - tokensAt_).count();
-      tokens_ = std::min(static_cast<double>(std::max(options_.burst, 1)),
-                         tokens_ + elapsed * options_.qps);
-      tokensAt_ = now;
-    }
-    tokens_ -= 1;
-    if (tokens_ < 0) {
-      overall = nanosFrom(-tokens_ / options_.qps * 1e9);
-    }
-  }
-  return std::max(perKey, overall);
+  return std::max(perKey, bucket_.reserve());
 }
 
 void WorkQueue::notifyAndUnlock(std::unique_lock<std::mutex>& lock, bool all) {

@@ -57,13 +57,15 @@ TEST(InformerRelistTest, CompactedVersionRelistsToTheServersStateWithTombstones)
   ASSERT_TRUE(viaProxy);
 
   const std::string ns = "relist";
-  json::object namespaceObject{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}};
+  json::object namespaceObject{
+      {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}};
   ASSERT_TRUE(io.run((*direct)->create(resources::kNamespaces, "", namespaceObject)));
   for (const auto* name : {"a", "b", "c"}) {
     ASSERT_TRUE(io.run((*direct)->create(resources::kConfigMaps, ns, configMap(ns, name, "1"))));
   }
 
-  Informer informer(**viaProxy, resources::kConfigMaps, ns, {.minBackoff = 100ms, .maxBackoff = 500ms});
+  Informer informer(**viaProxy, resources::kConfigMaps, ns,
+                    {.minBackoff = 100ms, .maxBackoff = 500ms});
   std::mutex mutex;
   std::vector<std::pair<std::string, bool>> deletes;
   informer.addHandler({.onDelete = [&](const ObjectPtr& object, bool finalStateUnknown) {
@@ -88,8 +90,8 @@ TEST(InformerRelistTest, CompactedVersionRelistsToTheServersStateWithTombstones)
   for (const auto& item : server->items) {
     serverKeys.insert(keyOf(item));
   }
-  ASSERT_EQ(serverKeys, (std::set<std::string>{"relist/a", "relist/c", "relist/d",
-                                               "relist/kube-root-ca.crt"}));
+  ASSERT_EQ(serverKeys,
+            (std::set<std::string>{"relist/a", "relist/c", "relist/d", "relist/kube-root-ca.crt"}));
   EXPECT_TRUE(pollUntil([&] { return keysOf(informer.store().list()) == serverKeys; }, 60s))
       << "informer has " << informer.store().size() << " objects";
   auto c = informer.store().get("relist/c");
@@ -109,7 +111,7 @@ TEST(InformerRelistTest, CompactedVersionRelistsToTheServersStateWithTombstones)
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  ::testing::AddGlobalTestEnvironment(new mc::e2e::ControlPlaneEnvironment(
-      {.apiserverArgs = {"--watch-cache=false"}}));
+  ::testing::AddGlobalTestEnvironment(
+      new mc::e2e::ControlPlaneEnvironment({.apiserverArgs = {"--watch-cache=false"}}));
   return RUN_ALL_TESTS();
 }

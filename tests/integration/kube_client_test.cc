@@ -1,4 +1,6 @@
 // The kube client and informer against the real kube-apiserver of the local control plane.
+#include "mc/operator/kube_client.h"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -9,7 +11,6 @@
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
 #include "mc/operator/informer.h"
-#include "mc/operator/kube_client.h"
 #include "mc/testing/io_thread.h"
 
 namespace mc::kube {
@@ -86,8 +87,9 @@ TEST_F(KubeClientIntegrationTest, ConfigMapCrudWithEveryWriteVerb) {
   ASSERT_TRUE(merged) << merged.error().describe();
   EXPECT_EQ(dataOf(*merged), "3");
 
-  auto jsonPatched = io_.run(client_->patch(resources::kConfigMaps, ns, "a", PatchType::Json,
-                                            R"([{"op":"replace","path":"/data/value","value":"4"}])"));
+  auto jsonPatched =
+      io_.run(client_->patch(resources::kConfigMaps, ns, "a", PatchType::Json,
+                             R"([{"op":"replace","path":"/data/value","value":"4"}])"));
   ASSERT_TRUE(jsonPatched) << jsonPatched.error().describe();
   EXPECT_EQ(dataOf(*jsonPatched), "4");
 
@@ -102,14 +104,15 @@ TEST_F(KubeClientIntegrationTest, ConfigMapCrudWithEveryWriteVerb) {
             std::string::npos);
 
   // A delete whose precondition names another UID is refused.
-  auto wrongUid = io_.run(client_->remove(resources::kConfigMaps, ns, "a",
-                                          {.preconditionUid = "00000000-0000-0000-0000-000000000000"}));
+  auto wrongUid =
+      io_.run(client_->remove(resources::kConfigMaps, ns, "a",
+                              {.preconditionUid = "00000000-0000-0000-0000-000000000000"}));
   ASSERT_FALSE(wrongUid);
   EXPECT_EQ(wrongUid.error().kind, ErrorKind::Conflict);
 
-  auto removed = io_.run(client_->remove(resources::kConfigMaps, ns, "a",
-                                         {.propagationPolicy = "Background",
-                                          .preconditionUid = uidOf(*created)}));
+  auto removed = io_.run(
+      client_->remove(resources::kConfigMaps, ns, "a",
+                      {.propagationPolicy = "Background", .preconditionUid = uidOf(*created)}));
   ASSERT_TRUE(removed) << removed.error().describe();
   auto gone = io_.run(client_->get(resources::kConfigMaps, ns, "a"));
   ASSERT_FALSE(gone);
@@ -146,15 +149,16 @@ TEST_F(KubeClientIntegrationTest, PagesThroughTwelveHundredObjects) {
   const std::string ns = "kc-paging";
   createNamespace(ns);
   for (int i = 0; i < 1200; ++i) {
-    auto created = io_.run(
-        client_->create(resources::kConfigMaps, ns, configMap(ns, fmt::format("cm-{:04}", i), "x")));
+    auto created = io_.run(client_->create(resources::kConfigMaps, ns,
+                                           configMap(ns, fmt::format("cm-{:04}", i), "x")));
     ASSERT_TRUE(created || created.error().kind == ErrorKind::AlreadyExists);
   }
   // 1,200 plus the namespace's kube-root-ca.crt.
   std::vector<size_t> pages;
   std::string token;
   do {
-    auto page = io_.run(client_->list(resources::kConfigMaps, ns, {.limit = 500, .continueToken = token}));
+    auto page =
+        io_.run(client_->list(resources::kConfigMaps, ns, {.limit = 500, .continueToken = token}));
     ASSERT_TRUE(page) << page.error().describe();
     pages.push_back(page->items.size());
     token = page->continueToken;
@@ -166,8 +170,8 @@ TEST_F(KubeClientIntegrationTest, PagesThroughTwelveHundredObjects) {
   EXPECT_EQ(all->items.size(), 1201u);
   EXPECT_FALSE(all->resourceVersion.empty());
 
-  auto selected = io_.run(client_->list(resources::kConfigMaps, ns,
-                                        {.fieldSelector = "metadata.name=cm-0042"}));
+  auto selected = io_.run(
+      client_->list(resources::kConfigMaps, ns, {.fieldSelector = "metadata.name=cm-0042"}));
   ASSERT_TRUE(selected);
   ASSERT_EQ(selected->items.size(), 1u);
   EXPECT_EQ(nameOf(selected->items[0]), "cm-0042");
@@ -184,14 +188,15 @@ TEST_F(KubeClientIntegrationTest, WatchSeesCreateUpdateDeleteInOrder) {
   auto cancel = std::make_shared<http::StreamCancel>();
   auto watchDone = boost::asio::co_spawn(
       io_.io(),
-      client_->watch(resources::kConfigMaps, ns, {.resourceVersion = listed->resourceVersion},
-                     [&](WatchEvent&& event) {
-                       std::lock_guard lock(mutex);
-                       if (event.type != WatchEventType::Bookmark) {
-                         seen.emplace_back(event.type, dataOf(event.object));
-                       }
-                     },
-                     cancel),
+      client_->watch(
+          resources::kConfigMaps, ns, {.resourceVersion = listed->resourceVersion},
+          [&](WatchEvent&& event) {
+            std::lock_guard lock(mutex);
+            if (event.type != WatchEventType::Bookmark) {
+              seen.emplace_back(event.type, dataOf(event.object));
+            }
+          },
+          cancel),
       boost::asio::use_future);
 
   ASSERT_TRUE(io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "w", "1"))));
@@ -230,8 +235,8 @@ TEST_F(KubeClientIntegrationTest, InformerRecoversWhenTheApiserverRestarts) {
 
   Informer informer(*client_, resources::kConfigMaps, ns, {.minBackoff = 100ms, .maxBackoff = 1s});
   auto running = boost::asio::co_spawn(io_.io(), informer.run(), boost::asio::use_future);
-  ASSERT_TRUE(pollUntil([&] { return informer.hasSynced() && informer.store().get(ns + "/before"); },
-                        30s));
+  ASSERT_TRUE(
+      pollUntil([&] { return informer.hasSynced() && informer.store().get(ns + "/before"); }, 30s));
 
   cp.stopComponent("kube-apiserver");
   cp.startComponent("kube-apiserver");
@@ -239,7 +244,8 @@ TEST_F(KubeClientIntegrationTest, InformerRecoversWhenTheApiserverRestarts) {
   // through its own reconnect, without a new informer or process.
   ASSERT_TRUE(pollUntil(
       [&] {
-        auto created = io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "after", "2")));
+        auto created =
+            io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "after", "2")));
         return created || created.error().kind == ErrorKind::AlreadyExists;
       },
       60s, 500ms));
@@ -253,13 +259,15 @@ TEST_F(KubeClientIntegrationTest, InformerRecoversWhenTheApiserverRestarts) {
 TEST_F(KubeClientIntegrationTest, TokenAuthAndRbacAreEnforced) {
   const std::string ns = "kc-token";
   createNamespace(ns);
-  json::object sa{{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "reader"}}}};
+  json::object sa{
+      {"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "reader"}}}};
   ASSERT_TRUE(io_.run(client_->create({"", "v1", "serviceaccounts"}, ns, sa)));
   json::object tokenRequest{{"apiVersion", "authentication.k8s.io/v1"},
                             {"kind", "TokenRequest"},
                             {"spec", {{"expirationSeconds", 600}}}};
   // TokenRequest is a create on the service account's token subresource.
-  auto token = io_.run(client_->create({"", "v1", "serviceaccounts/reader/token"}, ns, tokenRequest));
+  auto token =
+      io_.run(client_->create({"", "v1", "serviceaccounts/reader/token"}, ns, tokenRequest));
   ASSERT_TRUE(token) << token.error().describe();
   RestConfig tokenConfig = config_;
   tokenConfig.clientCertPem.clear();
@@ -274,22 +282,25 @@ TEST_F(KubeClientIntegrationTest, TokenAuthAndRbacAreEnforced) {
             std::string::npos)
       << forbidden.error().message;
 
-  json::object role{{"apiVersion", "rbac.authorization.k8s.io/v1"},
-                    {"kind", "Role"},
-                    {"metadata", {{"name", "cm-reader"}}},
-                    {"rules", json::array{{{"apiGroups", {""}},
-                                           {"resources", {"configmaps"}},
-                                           {"verbs", {"list"}}}}}};
+  json::object role{
+      {"apiVersion", "rbac.authorization.k8s.io/v1"},
+      {"kind", "Role"},
+      {"metadata", {{"name", "cm-reader"}}},
+      {"rules",
+       json::array{{{"apiGroups", {""}}, {"resources", {"configmaps"}}, {"verbs", {"list"}}}}}};
   json::object binding{
       {"apiVersion", "rbac.authorization.k8s.io/v1"},
       {"kind", "RoleBinding"},
       {"metadata", {{"name", "cm-reader"}}},
-      {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", "cm-reader"}}},
-      {"subjects", json::array{{{"kind", "ServiceAccount"}, {"name", "reader"}, {"namespace", ns}}}}};
+      {"roleRef",
+       {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", "cm-reader"}}},
+      {"subjects",
+       json::array{{{"kind", "ServiceAccount"}, {"name", "reader"}, {"namespace", ns}}}}};
   ASSERT_TRUE(io_.run(client_->create({"rbac.authorization.k8s.io", "v1", "roles"}, ns, role)));
-  ASSERT_TRUE(io_.run(client_->create({"rbac.authorization.k8s.io", "v1", "rolebindings"}, ns, binding)));
-  EXPECT_TRUE(pollUntil([&] { return io_.run(reader->list(resources::kConfigMaps, ns)).has_value(); },
-                        30s));
+  ASSERT_TRUE(
+      io_.run(client_->create({"rbac.authorization.k8s.io", "v1", "rolebindings"}, ns, binding)));
+  EXPECT_TRUE(pollUntil(
+      [&] { return io_.run(reader->list(resources::kConfigMaps, ns)).has_value(); }, 30s));
 
   RestConfig anonymous = tokenConfig;
   anonymous.bearerToken = "not-a-token";
@@ -303,9 +314,8 @@ TEST_F(KubeClientIntegrationTest, WrongCaIsAClearTlsError) {
   // Any other CA: the apiserver's own serving certificate is not a CA for itself.
   auto dir = e2e::makeTempDir("mc-ca");
   auto made = e2e::run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                        (dir / "k").string(), "-out", (dir / "c").string(), "-subj", "/CN=other",
-                        "-days", "1"});
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", (dir / "k").string(),
+                        "-out", (dir / "c").string(), "-subj", "/CN=other", "-days", "1"});
   ASSERT_EQ(made.exitCode, 0);
   std::ifstream in(dir / "c");
   wrong.caPem.assign(std::istreambuf_iterator<char>(in), {});

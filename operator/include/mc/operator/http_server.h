@@ -11,7 +11,10 @@
 namespace mc::http {
 
 // A small HTTP/1.1 server for MC's own endpoints (/metrics, /healthz, /readyz): exact-path
-// routes, GET and HEAD only. Handlers run on the server's executor and must not block.
+// routes (the query is ignored when matching), GET and HEAD only; other methods get 405, on
+// unknown paths too. Tests also use it as a stand-in for other servers (an apiserver), through
+// routeAny(). Handlers get the request's method, target, headers and body; they run on the
+// server's executor and must not block.
 class HttpServer {
  public:
   using Handler = std::function<Response(const Request&)>;
@@ -23,7 +26,10 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  // GET and HEAD only (405 for the rest); HEAD responses drop the body.
   void route(std::string path, Handler handler);
+  // Every method reaches the handler, which decides what to allow.
+  void routeAny(std::string path, Handler handler);
   void start();  // begins accepting; routes may still be added before the first request
   void stop();   // closes the listener and open connections
   unsigned short port() const;

@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "mc/operator/clock.h"
+#include "mc/operator/rate_limit.h"
 
 namespace mc {
 
@@ -126,8 +127,7 @@ class WorkQueue {
   Listener listener_;
 
   std::unordered_map<std::string, int> failures_;
-  double tokens_;
-  Clock::TimePoint tokensAt_;
+  TokenBucket bucket_;  // the overall limit, off when qps <= 0; its lock nests inside mutex_
 
   std::uint64_t addsTotal_ = 0;
   std::uint64_t retriesTotal_ = 0;
