@@ -27,8 +27,9 @@ constexpr auto kIdleWait = std::chrono::minutes(10);
 // The controller ownerReference's name, if its kind is `kind`.
 std::string controllerOwnerName(const boost::json::object& object, const std::string& kind) {
   auto* metadata = object.if_contains("metadata");
-  auto* owners = metadata && metadata->is_object() ? metadata->as_object().if_contains("ownerReferences")
-                                                    : nullptr;
+  auto* owners = metadata && metadata->is_object()
+                     ? metadata->as_object().if_contains("ownerReferences")
+                     : nullptr;
   if (owners == nullptr || !owners->is_array()) {
     return {};
   }
@@ -128,7 +129,8 @@ Controller::Controller(std::string name, KubeClient& client, ResourceType primar
       queue_(clock, options_.queue),
       wakeups_(std::make_shared<Wakeups>()) {
   options_.informer.registry = options_.registry;
-  informers_.push_back(std::make_unique<Informer>(client_, std::move(primary), ns_, options_.informer));
+  informers_.push_back(
+      std::make_unique<Informer>(client_, std::move(primary), ns_, options_.informer));
   auto enqueue = [this](const ObjectPtr& object) { queue_.add(keyOf(*object)); };
   informers_.front()->addHandler({
       .onAdd = enqueue,
@@ -146,8 +148,9 @@ Controller::~Controller() {
   queue_.setReadyListener({});
 }
 
-void Controller::watchOwned(ResourceType type) {
-  auto informer = std::make_unique<Informer>(client_, std::move(type), ns_, options_.informer);
+Informer& Controller::watchOwned(ResourceType type, InformerOptions options) {
+  options.registry = options_.registry;
+  auto informer = std::make_unique<Informer>(client_, std::move(type), ns_, std::move(options));
   informer->addHandler({
       .onAdd = [this](const ObjectPtr& object) { enqueueOwner(*object); },
       .onUpdate =
@@ -159,6 +162,7 @@ void Controller::watchOwned(ResourceType type) {
       .onDelete = [this](const ObjectPtr& object, bool) { enqueueOwner(*object); },
   });
   informers_.push_back(std::move(informer));
+  return *informers_.back();
 }
 
 void Controller::enqueueOwner(const boost::json::object& object) {
@@ -279,7 +283,8 @@ asio::awaitable<void> Controller::run() {
   }
   log.info("caches synced; starting {} workers", options_.workers);
   auto running = std::make_shared<std::atomic<int>>(options_.workers);
-  auto allDone = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  auto allDone =
+      std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
   for (int i = 0; i < options_.workers; ++i) {
     asio::co_spawn(executor, worker(i), [running, allDone](std::exception_ptr) {
       if (--*running == 0) {

@@ -22,7 +22,8 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 std::string aggregationKey(const ObjectReference& ref, EventType type, const std::string& reason,
                            const std::string& action, const std::string& note) {
-  return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", ref.uid.empty() ? ref.ns + "/" + ref.name : ref.uid,
+  return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}",
+                     ref.uid.empty() ? ref.ns + "/" + ref.name : ref.uid,
                      type == EventType::Warning ? "W" : "N", reason, action, note, ref.kind);
 }
 
@@ -123,8 +124,8 @@ asio::awaitable<void> EventRecorder::run() {
 
 asio::awaitable<void> EventRecorder::write(Pending pending) {
   static const ResourceType kEvents = resources::kEvents;
-  auto key = aggregationKey(pending.regarding, pending.type, pending.reason, pending.action,
-                            pending.note);
+  auto key =
+      aggregationKey(pending.regarding, pending.type, pending.reason, pending.action, pending.note);
   auto now = formatMicroTime(pending.at);
   auto it = series_.find(key);
   if (it != series_.end() && pending.at - it->second.firstAt < options_.seriesWindow) {

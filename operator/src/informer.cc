@@ -47,6 +47,12 @@ struct Informer::Timers {
   }
 };
 
+void stripManagedFields(boost::json::object& object) {
+  if (auto* metadata = object.if_contains("metadata"); metadata && metadata->is_object()) {
+    metadata->as_object().erase("managedFields");
+  }
+}
+
 Informer::Informer(KubeClient& client, ResourceType type, std::string ns, InformerOptions options)
     : client_(client),
       type_(std::move(type)),
@@ -92,8 +98,13 @@ asio::awaitable<void> Informer::backoff(std::chrono::milliseconds& delay) {
 }
 
 // Lists everything and brings the cache (and the handlers) in line with it.
-asio::awaitable<bool> Informer::relist(std::string& resourceVersion) {
+asio::awaitable<bool> Informer::relist(std::string& resourceVersion, bool consistent) {
   ListOptions listOptions{options_.labelSelector, options_.fieldSelector};
+  // "0": any cached version, served whole from the apiserver's watch cache (fast, as client-go's
+  // first list); after 410 Gone the list must be consistent ("": the latest, from etcd).
+  if (!consistent) {
+    listOptions.resourceVersion = "0";
+  }
   auto listed =
       co_await client_.listAll(type_, namespace_, std::move(listOptions), options_.pageSize);
   if (!listed) {
@@ -104,6 +115,9 @@ asio::awaitable<bool> Informer::relist(std::string& resourceVersion) {
   std::unordered_set<std::string> seen;
   seen.reserve(listed->items.size());
   for (auto& item : listed->items) {
+    if (options_.transform) {
+      options_.transform(item);
+    }
     auto object = std::make_shared<const boost::json::object>(std::move(item));
     seen.insert(keyOf(*object));
     auto previous = store_.upsert(object);
@@ -136,6 +150,9 @@ void Informer::apply(WatchEvent&& event) {
   switch (event.type) {
     case WatchEventType::Added:
     case WatchEventType::Modified: {
+      if (options_.transform) {
+        options_.transform(event.object);
+      }
       auto object = std::make_shared<const boost::json::object>(std::move(event.object));
       auto previous = store_.upsert(object);
       for (const auto& handler : handlers_) {
@@ -188,8 +205,9 @@ asio::awaitable<void> Informer::run() {
   }
   auto delay = options_.minBackoff;
   std::string resourceVersion;
+  bool consistent = false;
   while (!stopped_) {
-    if (!co_await relist(resourceVersion)) {
+    if (!co_await relist(resourceVersion, consistent)) {
       co_await backoff(delay);
       continue;
     }
@@ -224,6 +242,7 @@ asio::awaitable<void> Informer::run() {
       if (ended.error().kind == ErrorKind::Gone) {
         spdlog::info("informer {}: resourceVersion {} expired, relisting", type_.displayName(),
                      resourceVersion);
+        consistent = true;
         break;
       }
       spdlog::warn("informer {}: watch failed: {}; retrying", type_.displayName(),

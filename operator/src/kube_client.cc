@@ -277,8 +277,9 @@ struct KubeClient::Impl {
         break;
       }
       if (wait.count() == 0) {
-        wait = std::min<std::chrono::milliseconds>(options.retryBaseDelay * (1 << attempt),
-                                                   kMaxBackoff);
+        // The exponent is capped so the shift cannot overflow, whatever maxRetries is.
+        wait = std::min<std::chrono::milliseconds>(
+            options.retryBaseDelay * (1 << std::min(attempt, 16)), kMaxBackoff);
       }
       co_await sleep(wait);
     }

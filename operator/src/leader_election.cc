@@ -83,16 +83,15 @@ asio::awaitable<LeaderElector::Attempt> LeaderElector::tryAcquireOrRenew() {
                    current.error().describe());
       co_return Attempt::Failed;
     }
-    json::object lease{
-        {"apiVersion", "coordination.k8s.io/v1"},
-        {"kind", "Lease"},
-        {"metadata", {{"name", options_.name}, {"namespace", options_.ns}}},
-        {"spec",
-         {{"holderIdentity", options_.identity},
-          {"leaseDurationSeconds", seconds(options_.leaseDuration)},
-          {"acquireTime", nowWall},
-          {"renewTime", nowWall},
-          {"leaseTransitions", 0}}}};
+    json::object lease{{"apiVersion", "coordination.k8s.io/v1"},
+                       {"kind", "Lease"},
+                       {"metadata", {{"name", options_.name}, {"namespace", options_.ns}}},
+                       {"spec",
+                        {{"holderIdentity", options_.identity},
+                         {"leaseDurationSeconds", seconds(options_.leaseDuration)},
+                         {"acquireTime", nowWall},
+                         {"renewTime", nowWall},
+                         {"leaseTransitions", 0}}}};
     auto created = co_await client_.create(resources::kLeases, options_.ns, std::move(lease));
     if (created) {
       observedHolder_ = options_.identity;
@@ -101,7 +100,7 @@ asio::awaitable<LeaderElector::Attempt> LeaderElector::tryAcquireOrRenew() {
       co_return Attempt::Acquired;
     }
     co_return created.error().kind == ErrorKind::AlreadyExists ? Attempt::HeldByOther
-                                                                : Attempt::Failed;
+                                                               : Attempt::Failed;
   }
 
   auto holder = specString(*current, "holderIdentity");
@@ -113,15 +112,15 @@ asio::awaitable<LeaderElector::Attempt> LeaderElector::tryAcquireOrRenew() {
   }
   int64_t durationSeconds = specInt(*current, "leaseDurationSeconds");
   auto duration = std::chrono::seconds(durationSeconds > 0 ? durationSeconds : 1);
-  bool heldByOther = !holder.empty() && holder != options_.identity &&
-                     clock_.now() < observedAt_ + duration;
+  bool heldByOther =
+      !holder.empty() && holder != options_.identity && clock_.now() < observedAt_ + duration;
   if (heldByOther) {
     co_return Attempt::HeldByOther;
   }
 
   auto lease = std::move(*current);
-  auto& spec = lease["spec"].is_object() ? lease["spec"].as_object()
-                                         : lease["spec"].emplace_object();
+  auto& spec =
+      lease["spec"].is_object() ? lease["spec"].as_object() : lease["spec"].emplace_object();
   if (holder != options_.identity) {
     spec["acquireTime"] = nowWall;
     spec["leaseTransitions"] = specInt(lease, "leaseTransitions") + (holder.empty() ? 0 : 1);
@@ -199,8 +198,7 @@ asio::awaitable<LeadershipEnd> LeaderElector::run(std::function<void()> onStarte
     if (clock_.now() - lastRenew >= options_.renewDeadline) {
       leader_ = false;
       spdlog::error("leader election: {} lost the Lease {}/{} (no renewal for {} ms)",
-                    options_.identity, options_.ns, options_.name,
-                    options_.renewDeadline.count());
+                    options_.identity, options_.ns, options_.name, options_.renewDeadline.count());
       co_return LeadershipEnd::Lost;
     }
   }

@@ -5,6 +5,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+
 namespace mc::logging {
 namespace {
 
@@ -111,7 +113,13 @@ Result<Format> parseFormat(std::string_view name) {
                    fmt::format("log format \"{}\": must be json or text", name));
 }
 
+namespace {
+std::atomic<bool> configured{false};
+}  // namespace
+
 void setup(Format format) {
+  configured = true;
+  spdlog::drop("mc");  // set up again: replace, don't throw
   auto logger = spdlog::stderr_color_mt("mc");
   if (format == Format::Json) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
@@ -127,6 +135,10 @@ void setup(Format format) {
 }
 
 Logger::Logger(Fields fields) : fields_(std::move(fields)) {
+  // Fields need MC's formatters; a program (or test) that never called setup() gets text.
+  if (!configured.exchange(true)) {
+    setup(Format::Text);
+  }
   if (fields_.empty()) {
     return;
   }

@@ -118,17 +118,15 @@ int Manager::run() {
     return 1;
   }
   ++state_->controllersRunning;  // the event recorder, which flushes its queue on stop
-  asio::co_spawn(io_, events_->run(), [state = state_](std::exception_ptr) {
-    --state->controllersRunning;
-  });
+  asio::co_spawn(io_, events_->run(),
+                 [state = state_](std::exception_ptr) { --state->controllersRunning; });
 
   auto startControllers = [this] {
     state_->leader->Set(1);
     for (auto& controller : controllers_) {
       ++state_->controllersRunning;
-      asio::co_spawn(io_, controller->run(), [state = state_](std::exception_ptr) {
-        --state->controllersRunning;
-      });
+      asio::co_spawn(io_, controller->run(),
+                     [state = state_](std::exception_ptr) { --state->controllersRunning; });
     }
   };
   if (elector_) {

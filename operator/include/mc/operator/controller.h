@@ -28,7 +28,7 @@ struct ReconcileRequest {
 };
 
 struct ReconcileResult {
-  bool requeue = false;                      // again soon, rate limited
+  bool requeue = false;                       // again soon, rate limited
   std::chrono::milliseconds requeueAfter{0};  // again after this long (how time passes)
 };
 
@@ -38,13 +38,14 @@ struct ReconcileResult {
 class Reconciler {
  public:
   virtual ~Reconciler() = default;
-  virtual boost::asio::awaitable<Result<ReconcileResult>> reconcile(const ReconcileRequest& request) = 0;
+  virtual boost::asio::awaitable<Result<ReconcileResult>> reconcile(
+      const ReconcileRequest& request) = 0;
 };
 
 struct ControllerOptions {
   int workers = 2;
   WorkQueueOptions queue;
-  InformerOptions informer;  // for the primary and owned types (registry is shared)
+  InformerOptions informer;  // for the primary type (the registry is shared with all)
   std::shared_ptr<prometheus::Registry> registry;
 };
 
@@ -59,8 +60,8 @@ class Controller {
   ~Controller();
 
   // Before run(): objects of `type` whose controller ownerReference is a `primaryKind` map to
-  // that owner's key.
-  void watchOwned(ResourceType type);
+  // that owner's key. The owned informer has options of its own (no primary's selector).
+  Informer& watchOwned(ResourceType type, InformerOptions options = {});
 
   Informer& primaryInformer() { return *informers_.front(); }
   Informer* informerFor(const ResourceType& type);

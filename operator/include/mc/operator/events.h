@@ -31,7 +31,7 @@ enum class EventType { Normal, Warning };
 struct EventRecorderOptions {
   std::string reportingController = "mc-operator";
   std::string reportingInstance;  // the pod name in-cluster; host name otherwise
-  double qps = 5;                  // writes a second across all events, after the burst
+  double qps = 5;                 // writes a second across all events, after the burst
   int burst = 25;
   size_t maxPending = 1000;  // past this, new events are dropped (and counted)
   // A repeat within this window joins the first event's series (count, lastObservedTime).
@@ -45,7 +45,8 @@ struct EventRecorderOptions {
 // is dropped and counted, never retried forever. record() may be called from any thread.
 class EventRecorder {
  public:
-  EventRecorder(KubeClient& client, EventRecorderOptions options, const Clock& clock = systemClock());
+  EventRecorder(KubeClient& client, EventRecorderOptions options,
+                const Clock& clock = systemClock());
 
   void record(const ObjectReference& regarding, EventType type, std::string reason,
               std::string action, std::string note);

@@ -27,6 +27,10 @@ struct EventHandler {
   std::function<void(const ObjectPtr& object, bool finalStateUnknown)> onDelete;
 };
 
+// Removes metadata.managedFields: MC writes with server-side apply and never reads them, and they
+// are about 40% of a cached object's memory (controller-runtime's TransformStripManagedFields).
+void stripManagedFields(boost::json::object& object);
+
 struct InformerOptions {
   std::string labelSelector;
   std::string fieldSelector;
@@ -37,6 +41,8 @@ struct InformerOptions {
   std::chrono::milliseconds minBackoff{std::chrono::milliseconds(200)};
   std::chrono::milliseconds maxBackoff{std::chrono::seconds(30)};
   int watchTimeoutSeconds = 300;
+  // Applied to every object before it is cached and handed to handlers.
+  std::function<void(boost::json::object&)> transform = stripManagedFields;
   std::shared_ptr<prometheus::Registry> registry;  // mc_informer_objects{resource}
 };
 
@@ -61,7 +67,7 @@ class Informer {
   void stop();  // from any thread: run() returns soon after
 
  private:
-  boost::asio::awaitable<bool> relist(std::string& resourceVersion);
+  boost::asio::awaitable<bool> relist(std::string& resourceVersion, bool consistent);
   boost::asio::awaitable<void> resyncLoop();
   boost::asio::awaitable<void> backoff(std::chrono::milliseconds& delay);
   void apply(WatchEvent&& event);

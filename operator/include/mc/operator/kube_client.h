@@ -114,27 +114,49 @@ class KubeClient {
   template <class T>
   using Async = boost::asio::awaitable<Result<T>>;
 
+  // No default arguments on these coroutines: GCC 12 destroys a defaulted class-type argument
+  // twice when the call is co_awaited. The shorter overloads stand in for the defaults.
   Async<Object> get(const ResourceType& type, std::string ns, std::string name,
-                    std::string subresource = {});
-  Async<ObjectList> list(const ResourceType& type, std::string ns, ListOptions options = {});
+                    std::string subresource);
+  Async<Object> get(const ResourceType& type, std::string ns, std::string name) {
+    return get(type, std::move(ns), std::move(name), std::string());
+  }
+  Async<ObjectList> list(const ResourceType& type, std::string ns, ListOptions options);
+  Async<ObjectList> list(const ResourceType& type, std::string ns) {
+    return list(type, std::move(ns), ListOptions());
+  }
   // Every page, `pageSize` objects a request; the resourceVersion is the first page's.
   Async<ObjectList> listAll(const ResourceType& type, std::string ns, ListOptions options,
-                            int64_t pageSize = 500);
+                            int64_t pageSize);
   Async<Object> create(const ResourceType& type, std::string ns, Object object);
   // PUT: optimistic concurrency through metadata.resourceVersion (Conflict if stale).
   Async<Object> update(const ResourceType& type, std::string ns, Object object,
-                       std::string subresource = {});
+                       std::string subresource);
+  Async<Object> update(const ResourceType& type, std::string ns, Object object) {
+    return update(type, std::move(ns), std::move(object), std::string());
+  }
   Async<Object> patch(const ResourceType& type, std::string ns, std::string name,
-                      PatchType patchType, std::string body, PatchOptions options = {});
+                      PatchType patchType, std::string body, PatchOptions options);
+  Async<Object> patch(const ResourceType& type, std::string ns, std::string name,
+                      PatchType patchType, std::string body) {
+    return patch(type, std::move(ns), std::move(name), patchType, std::move(body), PatchOptions());
+  }
   Async<bool> remove(const ResourceType& type, std::string ns, std::string name,
-                     DeleteOptions options = {});
+                     DeleteOptions options);
+  Async<bool> remove(const ResourceType& type, std::string ns, std::string name) {
+    return remove(type, std::move(ns), std::move(name), DeleteOptions());
+  }
 
   // Streams watch events to `onEvent` until the server ends the watch (then: the last
   // resourceVersion seen, bookmarks included), an error (Gone for an expired resourceVersion:
-  // relist), or `cancel`.
+  // relist), or `cancel` (may be null).
   Async<std::string> watch(const ResourceType& type, std::string ns, WatchOptions options,
                            std::function<void(WatchEvent&&)> onEvent,
-                           std::shared_ptr<http::StreamCancel> cancel = nullptr);
+                           std::shared_ptr<http::StreamCancel> cancel);
+  Async<std::string> watch(const ResourceType& type, std::string ns, WatchOptions options,
+                           std::function<void(WatchEvent&&)> onEvent) {
+    return watch(type, std::move(ns), std::move(options), std::move(onEvent), nullptr);
+  }
 
   // Any path ("/version"); 2xx -> the JSON body.
   Async<boost::json::value> getPath(std::string path);
