@@ -143,12 +143,14 @@ int main(int argc, char** argv) {
   mc::logging::setup(*format);
 
   asio::io_context io;
-  auto client = mc::kube::KubeClient::create(io.get_executor(), *config);
+  auto registry = std::make_shared<prometheus::Registry>();
+  mc::kube::ClientOptions clientOptions;
+  clientOptions.registry = registry;
+  auto client = mc::kube::KubeClient::create(io.get_executor(), *config, clientOptions);
   if (!client) {
     return usageError(client.error().message);
   }
 
-  auto registry = std::make_shared<prometheus::Registry>();
   prometheus::BuildGauge()
       .Name("mc_build_info")
       .Help("Build information of the running mc-operator; always 1")

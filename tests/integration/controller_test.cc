@@ -1,4 +1,6 @@
 // A controller, its events and its metrics on the real apiserver.
+#include "mc/operator/controller.h"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
@@ -10,7 +12,6 @@
 
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
-#include "mc/operator/controller.h"
 #include "mc/operator/events.h"
 #include "mc/operator/kube_client.h"
 #include "mc/testing/io_thread.h"
@@ -23,7 +24,8 @@ using namespace std::chrono_literals;
 using e2e::ControlPlaneEnvironment;
 using e2e::pollUntil;
 
-json::object configMap(const std::string& ns, const std::string& name, json::object extraMetadata = {}) {
+json::object configMap(const std::string& ns, const std::string& name,
+                       json::object extraMetadata = {}) {
   json::object metadata{{"name", name}, {"namespace", ns}};
   for (auto& [key, value] : extraMetadata) {
     metadata[key] = value;
@@ -39,7 +41,8 @@ class MarkingReconciler final : public Reconciler {
   Informer* owned = nullptr;
   KubeClient* client = nullptr;
 
-  boost::asio::awaitable<Result<ReconcileResult>> reconcile(const ReconcileRequest& request) override {
+  boost::asio::awaitable<Result<ReconcileResult>> reconcile(
+      const ReconcileRequest& request) override {
     int count;
     {
       std::lock_guard lock(mutex_);
@@ -131,19 +134,21 @@ TEST_F(ControllerIntegrationTest, ReconcilesPrimariesOwnedChangesRetriesAndReque
   auto running = boost::asio::co_spawn(io_.io(), controller.run(), boost::asio::use_future);
 
   json::object primaryLabels{{"labels", {{"role", "primary"}}}};
-  auto parent = io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "parent", primaryLabels)));
+  auto parent =
+      io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "parent", primaryLabels)));
   ASSERT_TRUE(parent);
-  ASSERT_TRUE(io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "flaky", primaryLabels))));
-  ASSERT_TRUE(io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "ticking", primaryLabels))));
+  ASSERT_TRUE(
+      io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "flaky", primaryLabels))));
+  ASSERT_TRUE(io_.run(
+      client_->create(resources::kConfigMaps, ns, configMap(ns, "ticking", primaryLabels))));
   EXPECT_TRUE(pollUntil([&] { return childrenOf(ns, "parent") == "0"; }, 30s));
 
   // A new owned object maps to its owner's key, and the owner is reconciled again.
-  json::object owner{{"ownerReferences",
-                      json::array{{{"apiVersion", "v1"},
-                                   {"kind", "ConfigMap"},
-                                   {"name", "parent"},
-                                   {"uid", uidOf(*parent)},
-                                   {"controller", true}}}}};
+  json::object owner{{"ownerReferences", json::array{{{"apiVersion", "v1"},
+                                                      {"kind", "ConfigMap"},
+                                                      {"name", "parent"},
+                                                      {"uid", uidOf(*parent)},
+                                                      {"controller", true}}}}};
   ASSERT_TRUE(io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "child", owner))));
   EXPECT_TRUE(pollUntil([&] { return childrenOf(ns, "parent") == "1"; }, 30s));
 
