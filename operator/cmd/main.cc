@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
   CLI::App app{"mc-operator: Maestro Conductor, a progressive-delivery canary controller"};
   app.set_version_flag("--version", std::string("mc-operator ") + mc::kVersion);
   app.add_option("--kubeconfig", options.kubeconfig,
-                 "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)");
+                 "kubeconfig file (default: $KUBECONFIG, then the pod's service account in a "
+                 "pod, then ~/.kube/config)");
   app.add_option("--context", options.context, "kubeconfig context (default: current-context)");
   app.add_option("--metrics-bind-address", options.metricsAddress,
                  "host:port for /metrics (port 0: any free port)")
@@ -136,7 +137,13 @@ int main(int argc, char** argv) {
       return usageError(fmt::format("{}: {}", flag, parsed.error().message));
     }
   }
-  auto config = mc::kube::loadKubeconfig({options.kubeconfig, options.context, false});
+  // In a pod with no kubeconfig named, use the pod's service account, as client-go does.
+  const char* kubeconfigEnv = std::getenv("KUBECONFIG");
+  bool useInCluster = options.kubeconfig.empty() &&
+                      (kubeconfigEnv == nullptr || *kubeconfigEnv == '\0') && mc::kube::inCluster();
+  auto config = useInCluster
+                    ? mc::kube::loadInClusterConfig()
+                    : mc::kube::loadKubeconfig({options.kubeconfig, options.context, false});
   if (!config) {
     return usageError(config.error().message);
   }

@@ -107,6 +107,44 @@ std::filesystem::path resolveKubeconfigPath(const KubeconfigOptions& options) {
   return std::filesystem::path(home != nullptr ? home : "") / ".kube" / "config";
 }
 
+bool inCluster() {
+  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+  return host != nullptr && *host != '\0';
+}
+
+Result<RestConfig> loadInClusterConfig(const std::filesystem::path& accountDir) {
+  const std::string origin = "in-cluster config";
+  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+  const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
+  if (host == nullptr || *host == '\0' || port == nullptr || *port == '\0') {
+    return invalid(origin, "KUBERNETES_SERVICE_HOST/PORT", "not set: not running in a pod");
+  }
+  RestConfig config;
+  std::string hostText(host);
+  // An IPv6 service address needs brackets in a URL.
+  if (hostText.find(':') != std::string::npos) {
+    hostText = "[" + hostText + "]";
+  }
+  config.server = fmt::format("https://{}:{}", hostText, port);
+  auto ca = readFile(accountDir / "ca.crt", origin, "ca.crt");
+  if (!ca) {
+    return ca.error();
+  }
+  config.caPem = std::move(*ca);
+  config.tokenFile = (accountDir / "token").string();
+  auto token = readFile(config.tokenFile, origin, "token");
+  if (!token) {
+    return token.error();
+  }
+  config.bearerToken = std::move(*token);
+  while (!config.bearerToken.empty() &&
+         std::isspace(static_cast<unsigned char>(config.bearerToken.back()))) {
+    config.bearerToken.pop_back();
+  }
+  config.origin = fmt::format("{} ({})", origin, accountDir.string());
+  return config;
+}
+
 Result<RestConfig> loadKubeconfig(const KubeconfigOptions& options) {
   auto path = resolveKubeconfigPath(options);
   auto origin = fmt::format("kubeconfig {}", path.string());

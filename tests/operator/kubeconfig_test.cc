@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdlib>
 #include <fstream>
 
@@ -164,6 +165,72 @@ TEST_F(KubeconfigTest, PathFallsBackToTheKubeconfigVariable) {
   } else {
     unsetenv("KUBECONFIG");
   }
+}
+
+}  // namespace
+}  // namespace mc::kube
+
+namespace mc::kube {
+namespace {
+
+class InClusterConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = e2e::makeTempDir("mc-sa");
+    saved_ = {getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT")};
+  }
+  void TearDown() override {
+    restore("KUBERNETES_SERVICE_HOST", saved_[0]);
+    restore("KUBERNETES_SERVICE_PORT", saved_[1]);
+    std::filesystem::remove_all(dir_);
+  }
+  static void restore(const char* name, const char* value) {
+    if (value != nullptr) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  std::filesystem::path dir_;
+  std::array<const char*, 2> saved_{};
+};
+
+TEST_F(InClusterConfigTest, UsesTheServiceAccountAndItsRotatingToken) {
+  setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+  setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+  std::ofstream(dir_ / "ca.crt") << kCaPem;
+  std::ofstream(dir_ / "token") << "sa-token\n";
+  auto config = loadInClusterConfig(dir_);
+  ASSERT_TRUE(config) << config.error().describe();
+  EXPECT_TRUE(inCluster());
+  EXPECT_EQ(config->server, "https://10.0.0.1:443");
+  EXPECT_EQ(config->caPem, kCaPem);
+  EXPECT_EQ(config->bearerToken, "sa-token");
+  EXPECT_EQ(config->tokenFile, (dir_ / "token").string());  // re-read per request
+}
+
+TEST_F(InClusterConfigTest, Ipv6HostIsBracketed) {
+  setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+  setenv("KUBERNETES_SERVICE_PORT", "6443", 1);
+  std::ofstream(dir_ / "ca.crt") << kCaPem;
+  std::ofstream(dir_ / "token") << "t";
+  auto config = loadInClusterConfig(dir_);
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->server, "https://[fd00::1]:6443");
+}
+
+TEST_F(InClusterConfigTest, OutsideAPodOrWithoutTheMountIsANamedError) {
+  unsetenv("KUBERNETES_SERVICE_HOST");
+  EXPECT_FALSE(inCluster());
+  auto outside = loadInClusterConfig(dir_);
+  ASSERT_FALSE(outside);
+  EXPECT_NE(outside.error().message.find("KUBERNETES_SERVICE_HOST"), std::string::npos);
+
+  setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+  setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+  auto noMount = loadInClusterConfig(dir_);
+  ASSERT_FALSE(noMount);
+  EXPECT_NE(noMount.error().message.find("ca.crt"), std::string::npos) << noMount.error().message;
 }
 
 }  // namespace

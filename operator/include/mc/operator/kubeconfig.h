@@ -34,6 +34,15 @@ Result<RestConfig> loadKubeconfig(const KubeconfigOptions& options);
 Result<RestConfig> parseKubeconfig(std::string_view yaml, const std::filesystem::path& baseDir,
                                    const KubeconfigOptions& options);
 
+// In a pod: the apiserver from KUBERNETES_SERVICE_HOST/PORT, the service account's CA, and its
+// token file (re-read on every request, since projected tokens rotate). `accountDir` is where
+// the service account is mounted. Invalid, naming what is missing, outside a pod.
+Result<RestConfig> loadInClusterConfig(
+    const std::filesystem::path& accountDir = "/var/run/secrets/kubernetes.io/serviceaccount");
+
+// Whether this process runs in a pod (KUBERNETES_SERVICE_HOST is set).
+bool inCluster();
+
 // The path loadKubeconfig would read for `options`.
 std::filesystem::path resolveKubeconfigPath(const KubeconfigOptions& options);
 
