@@ -99,6 +99,14 @@ std::string_view contentTypeOf(PatchType type) {
   return "application/merge-patch+json";
 }
 
+// Kubernetes objects nest deeper than Boost.JSON's default limit of 32 (CRD schemas do).
+json::value parseJson(std::string_view text, boost::system::error_code& ec,
+                      json::storage_ptr storage = {}) {
+  json::parse_options options;
+  options.max_depth = 512;
+  return json::parse(text, ec, std::move(storage), options);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -144,7 +152,7 @@ Error errorFromResponse(const http::Response& response) {
   std::string reason;
   std::string message;
   boost::system::error_code ec;
-  auto body = json::parse(response.body, ec);
+  auto body = parseJson(response.body, ec);
   if (!ec && body.is_object() && stringAt(body.as_object(), "kind") == "Status") {
     const auto& status = body.as_object();
     reason = stringAt(status, "reason");
@@ -299,7 +307,7 @@ struct KubeClient::Impl {
       co_return errorFromResponse(*response);
     }
     boost::system::error_code ec;
-    auto value = json::parse(response->body, ec);
+    auto value = parseJson(response->body, ec);
     if (ec || !value.is_object()) {
       co_return makeError(ErrorKind::Transient, "apiserver answered with invalid JSON",
                           response->status);
@@ -346,16 +354,27 @@ KubeClient::Async<ObjectList> KubeClient::list(const ResourceType& type, std::st
     params.append({"resourceVersion", options.resourceVersion});
   }
   http::Request request{"GET", std::string(url.buffer())};
-  auto body = co_await impl_->callForObject("list", std::move(request));
-  if (!body) {
-    co_return body.error();
+  auto response = co_await impl_->call("list", std::move(request));
+  if (!response) {
+    co_return response.error();
+  }
+  if (response->status < 200 || response->status > 299) {
+    co_return errorFromResponse(*response);
+  }
+  boost::system::error_code ec;
+  auto body = parseJson(response->body, ec);
+  std::string().swap(response->body);
+  if (ec || !body.is_object()) {
+    co_return makeError(ErrorKind::Transient, "apiserver answered a list with invalid JSON",
+                        response->status);
   }
   ObjectList list;
-  if (auto* metadata = body->if_contains("metadata"); metadata && metadata->is_object()) {
+  auto& page = body.as_object();
+  if (auto* metadata = page.if_contains("metadata"); metadata && metadata->is_object()) {
     list.resourceVersion = stringAt(metadata->as_object(), "resourceVersion");
     list.continueToken = stringAt(metadata->as_object(), "continue");
   }
-  if (auto* items = body->if_contains("items"); items && items->is_array()) {
+  if (auto* items = page.if_contains("items"); items && items->is_array()) {
     list.items.reserve(items->as_array().size());
     for (auto& item : items->as_array()) {
       if (item.is_object()) {
@@ -526,7 +545,7 @@ KubeClient::Async<json::value> KubeClient::getPath(std::string path) {
     co_return errorFromResponse(*response);
   }
   boost::system::error_code ec;
-  auto value = json::parse(response->body, ec);
+  auto value = parseJson(response->body, ec);
   if (ec) {
     co_return makeError(ErrorKind::Transient, "apiserver answered with invalid JSON",
                         response->status);
