@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "mc/operator/rate_limit.h"
+#include "mc/operator/status.h"
 
 namespace mc::kube {
 namespace {
@@ -24,40 +25,6 @@ namespace json = boost::json;
 
 constexpr auto kMaxRetryAfter = std::chrono::seconds(30);
 constexpr auto kMaxBackoff = std::chrono::seconds(5);
-
-ErrorKind kindFromReason(std::string_view reason, int status) {
-  if (reason == "NotFound") return ErrorKind::NotFound;
-  if (reason == "AlreadyExists") return ErrorKind::AlreadyExists;
-  if (reason == "Conflict") return ErrorKind::Conflict;
-  if (reason == "Gone" || reason == "Expired") return ErrorKind::Gone;
-  if (reason == "Invalid" || reason == "BadRequest") return ErrorKind::Invalid;
-  if (reason == "Forbidden") return ErrorKind::Forbidden;
-  if (reason == "Unauthorized") return ErrorKind::Unauthorized;
-  if (reason == "TooManyRequests") return ErrorKind::TooManyRequests;
-  if (reason == "Timeout" || reason == "ServerTimeout") return ErrorKind::Timeout;
-  switch (status) {
-    case 400:
-      return ErrorKind::Invalid;
-    case 401:
-      return ErrorKind::Unauthorized;
-    case 403:
-      return ErrorKind::Forbidden;
-    case 404:
-      return ErrorKind::NotFound;
-    case 409:
-      return ErrorKind::Conflict;
-    case 410:
-      return ErrorKind::Gone;
-    case 422:
-      return ErrorKind::Invalid;
-    case 429:
-      return ErrorKind::TooManyRequests;
-    case 504:
-      return ErrorKind::Timeout;
-    default:
-      return status >= 500 ? ErrorKind::Transient : ErrorKind::Terminal;
-  }
-}
 
 std::string stringAt(const json::object& object, std::string_view key) {
   auto* value = object.if_contains(key);
@@ -182,7 +149,7 @@ Error errorFromResponse(const http::Response& response) {
       message = fmt::format("HTTP {}", response.status);
     }
   }
-  return makeError(kindFromReason(reason, response.status), std::move(message), response.status);
+  return makeError(errorKindOf(reason, response.status), std::move(message), response.status);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,13 +187,7 @@ struct KubeClient::Impl {
       return config.bearerToken;
     }
     // Projected service-account tokens rotate on disk; read the current one each time.
-    std::ifstream in(config.tokenFile);
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::string token = text.str();
-    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
-      token.pop_back();
-    }
+    auto token = readTokenFile(config.tokenFile);
     return token.empty() ? config.bearerToken : token;
   }
 
@@ -296,9 +257,9 @@ struct KubeClient::Impl {
     co_return result;
   }
 
-  // A call whose 2xx body is a JSON object.
-  asio::awaitable<Result<json::object>> callForObject(std::string_view verb, http::Request request,
-                                                      bool apply = false) {
+  // A call whose 2xx body is JSON; any other status becomes its typed error.
+  asio::awaitable<Result<json::value>> callForJson(std::string_view verb, http::Request request,
+                                                   bool apply = false) {
     auto response = co_await call(verb, std::move(request), apply);
     if (!response) {
       co_return response.error();
@@ -308,11 +269,23 @@ struct KubeClient::Impl {
     }
     boost::system::error_code ec;
     auto value = parseJson(response->body, ec);
-    if (ec || !value.is_object()) {
+    if (ec) {
       co_return makeError(ErrorKind::Transient, "apiserver answered with invalid JSON",
                           response->status);
     }
-    co_return std::move(value.as_object());
+    co_return value;
+  }
+
+  asio::awaitable<Result<json::object>> callForObject(std::string_view verb, http::Request request,
+                                                      bool apply = false) {
+    auto value = co_await callForJson(verb, std::move(request), apply);
+    if (!value) {
+      co_return value.error();
+    }
+    if (!value->is_object()) {
+      co_return makeError(ErrorKind::Transient, "apiserver answered with a non-object");
+    }
+    co_return std::move(value->as_object());
   }
 };
 
@@ -354,22 +327,12 @@ KubeClient::Async<ObjectList> KubeClient::list(const ResourceType& type, std::st
     params.append({"resourceVersion", options.resourceVersion});
   }
   http::Request request{"GET", std::string(url.buffer())};
-  auto response = co_await impl_->call("list", std::move(request));
-  if (!response) {
-    co_return response.error();
-  }
-  if (response->status < 200 || response->status > 299) {
-    co_return errorFromResponse(*response);
-  }
-  boost::system::error_code ec;
-  auto body = parseJson(response->body, ec);
-  std::string().swap(response->body);
-  if (ec || !body.is_object()) {
-    co_return makeError(ErrorKind::Transient, "apiserver answered a list with invalid JSON",
-                        response->status);
+  auto body = co_await impl_->callForObject("list", std::move(request));
+  if (!body) {
+    co_return body.error();
   }
   ObjectList list;
-  auto& page = body.as_object();
+  auto& page = *body;
   if (auto* metadata = page.if_contains("metadata"); metadata && metadata->is_object()) {
     list.resourceVersion = stringAt(metadata->as_object(), "resourceVersion");
     list.continueToken = stringAt(metadata->as_object(), "continue");
@@ -537,20 +500,7 @@ KubeClient::Async<std::string> KubeClient::watch(const ResourceType& type, std::
 
 KubeClient::Async<json::value> KubeClient::getPath(std::string path) {
   http::Request request{"GET", std::move(path)};
-  auto response = co_await impl_->call("get", std::move(request));
-  if (!response) {
-    co_return response.error();
-  }
-  if (response->status < 200 || response->status > 299) {
-    co_return errorFromResponse(*response);
-  }
-  boost::system::error_code ec;
-  auto value = parseJson(response->body, ec);
-  if (ec) {
-    co_return makeError(ErrorKind::Transient, "apiserver answered with invalid JSON",
-                        response->status);
-  }
-  co_return value;
+  co_return co_await impl_->callForJson("get", std::move(request));
 }
 
 }  // namespace mc::kube

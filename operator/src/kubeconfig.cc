@@ -91,6 +91,13 @@ Result<std::string> fileOrData(const YAML::Node& node, std::string_view key,
   return std::string();
 }
 
+std::string trimTrailingSpace(std::string text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.pop_back();
+  }
+  return text;
+}
+
 bool looksLikePem(std::string_view text) { return text.find("-----BEGIN ") != text.npos; }
 
 }  // namespace
@@ -105,6 +112,13 @@ std::filesystem::path resolveKubeconfigPath(const KubeconfigOptions& options) {
   }
   const char* home = std::getenv("HOME");
   return std::filesystem::path(home != nullptr ? home : "") / ".kube" / "config";
+}
+
+std::string readTokenFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return trimTrailingSpace(text.str());
 }
 
 bool inCluster() {
@@ -136,11 +150,7 @@ Result<RestConfig> loadInClusterConfig(const std::filesystem::path& accountDir) 
   if (!token) {
     return token.error();
   }
-  config.bearerToken = std::move(*token);
-  while (!config.bearerToken.empty() &&
-         std::isspace(static_cast<unsigned char>(config.bearerToken.back()))) {
-    config.bearerToken.pop_back();
-  }
+  config.bearerToken = trimTrailingSpace(std::move(*token));
   config.origin = fmt::format("{} ({})", origin, accountDir.string());
   return config;
 }
@@ -257,11 +267,7 @@ Result<RestConfig> parseKubeconfig(std::string_view yaml, const std::filesystem:
             if (!token) {
               return token.error();
             }
-            config.bearerToken = std::move(*token);
-            while (!config.bearerToken.empty() &&
-                   std::isspace(static_cast<unsigned char>(config.bearerToken.back()))) {
-              config.bearerToken.pop_back();
-            }
+            config.bearerToken = trimTrailingSpace(std::move(*token));
           }
         }
         if ((*user)["exec"] || (*user)["auth-provider"]) {

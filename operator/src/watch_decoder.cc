@@ -8,6 +8,8 @@
 #include <exception>
 #include <utility>
 
+#include "mc/operator/status.h"
+
 namespace mc::kube {
 namespace {
 
@@ -30,41 +32,6 @@ std::optional<WatchEventType> eventTypeFrom(std::string_view name) {
   if (name == "BOOKMARK") return WatchEventType::Bookmark;
   if (name == "ERROR") return WatchEventType::Error;
   return std::nullopt;
-}
-
-// Same mapping as KubeClient applies to an error response: the reason is more precise than the
-// code, which is the fallback.
-ErrorKind kindFromStatus(std::string_view reason, int64_t code) {
-  if (reason == "NotFound") return ErrorKind::NotFound;
-  if (reason == "AlreadyExists") return ErrorKind::AlreadyExists;
-  if (reason == "Conflict") return ErrorKind::Conflict;
-  if (reason == "Gone" || reason == "Expired") return ErrorKind::Gone;
-  if (reason == "Invalid" || reason == "BadRequest") return ErrorKind::Invalid;
-  if (reason == "Forbidden") return ErrorKind::Forbidden;
-  if (reason == "Unauthorized") return ErrorKind::Unauthorized;
-  if (reason == "TooManyRequests") return ErrorKind::TooManyRequests;
-  if (reason == "Timeout" || reason == "ServerTimeout") return ErrorKind::Timeout;
-  switch (code) {
-    case 400:
-    case 422:
-      return ErrorKind::Invalid;
-    case 401:
-      return ErrorKind::Unauthorized;
-    case 403:
-      return ErrorKind::Forbidden;
-    case 404:
-      return ErrorKind::NotFound;
-    case 409:
-      return ErrorKind::Conflict;
-    case 410:
-      return ErrorKind::Gone;
-    case 429:
-      return ErrorKind::TooManyRequests;
-    case 504:
-      return ErrorKind::Timeout;
-    default:
-      return code >= 500 ? ErrorKind::Transient : ErrorKind::Terminal;
-  }
 }
 
 std::string_view stringField(const boost::json::object& object, std::string_view key) {
@@ -232,7 +199,7 @@ Error errorOf(const WatchEvent& event) {
         reason.empty() ? std::string("watch failed") : fmt::format("watch failed: {}", reason);
   }
   int httpStatus = code >= 100 && code <= 599 ? static_cast<int>(code) : 0;
-  return makeError(kindFromStatus(reason, code), std::move(message), httpStatus);
+  return makeError(errorKindOf(reason, code), std::move(message), httpStatus);
 }
 
 }  // namespace mc::kube

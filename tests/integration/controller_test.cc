@@ -15,6 +15,7 @@
 #include "mc/operator/events.h"
 #include "mc/operator/kube_client.h"
 #include "mc/testing/io_thread.h"
+#include "mc/testing/objects.h"
 
 namespace mc::kube {
 namespace {
@@ -23,15 +24,8 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using e2e::ControlPlaneEnvironment;
 using e2e::pollUntil;
-
-json::object configMap(const std::string& ns, const std::string& name,
-                       json::object extraMetadata = {}) {
-  json::object metadata{{"name", name}, {"namespace", ns}};
-  for (auto& [key, value] : extraMetadata) {
-    metadata[key] = value;
-  }
-  return json::object{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", metadata}};
-}
+using test::configMap;
+using test::namespaceObject;
 
 // Marks each primary ConfigMap with how many of its owned ConfigMaps the cache holds; fails
 // the first reconcile of "flaky", and asks to come back after 100 ms for "ticking".
@@ -119,8 +113,7 @@ class ControllerIntegrationTest : public ::testing::Test {
 
 TEST_F(ControllerIntegrationTest, ReconcilesPrimariesOwnedChangesRetriesAndRequeues) {
   const std::string ns = "ctl";
-  json::object nsObject{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}};
-  ASSERT_TRUE(io_.run(client_->create(resources::kNamespaces, "", nsObject)));
+  ASSERT_TRUE(io_.run(client_->create(resources::kNamespaces, "", namespaceObject(ns))));
   auto registry = std::make_shared<prometheus::Registry>();
   MarkingReconciler reconciler;
   // Primaries carry the label role=primary; every ConfigMap is watched as a possible child.
@@ -134,13 +127,13 @@ TEST_F(ControllerIntegrationTest, ReconcilesPrimariesOwnedChangesRetriesAndReque
   auto running = boost::asio::co_spawn(io_.io(), controller.run(), boost::asio::use_future);
 
   json::object primaryLabels{{"labels", {{"role", "primary"}}}};
-  auto parent =
-      io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "parent", primaryLabels)));
+  auto parent = io_.run(
+      client_->create(resources::kConfigMaps, ns, configMap(ns, "parent", "", primaryLabels)));
   ASSERT_TRUE(parent);
-  ASSERT_TRUE(
-      io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "flaky", primaryLabels))));
   ASSERT_TRUE(io_.run(
-      client_->create(resources::kConfigMaps, ns, configMap(ns, "ticking", primaryLabels))));
+      client_->create(resources::kConfigMaps, ns, configMap(ns, "flaky", "", primaryLabels))));
+  ASSERT_TRUE(io_.run(
+      client_->create(resources::kConfigMaps, ns, configMap(ns, "ticking", "", primaryLabels))));
   EXPECT_TRUE(pollUntil([&] { return childrenOf(ns, "parent") == "0"; }, 30s));
 
   // A new owned object maps to its owner's key, and the owner is reconciled again.
@@ -149,7 +142,8 @@ TEST_F(ControllerIntegrationTest, ReconcilesPrimariesOwnedChangesRetriesAndReque
                                                       {"name", "parent"},
                                                       {"uid", uidOf(*parent)},
                                                       {"controller", true}}}}};
-  ASSERT_TRUE(io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "child", owner))));
+  ASSERT_TRUE(
+      io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "child", "", owner))));
   EXPECT_TRUE(pollUntil([&] { return childrenOf(ns, "parent") == "1"; }, 30s));
 
   // An error is retried with backoff until it succeeds.
@@ -175,8 +169,7 @@ TEST_F(ControllerIntegrationTest, ReconcilesPrimariesOwnedChangesRetriesAndReque
 TEST_F(ControllerIntegrationTest, EventsAggregateIntoASeriesAndShowInKubectl) {
   auto& cp = ControlPlaneEnvironment::get();
   const std::string ns = "events";
-  json::object nsObject{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}};
-  ASSERT_TRUE(io_.run(client_->create(resources::kNamespaces, "", nsObject)));
+  ASSERT_TRUE(io_.run(client_->create(resources::kNamespaces, "", namespaceObject(ns))));
   auto subject = io_.run(client_->create(resources::kConfigMaps, ns, configMap(ns, "subject")));
   ASSERT_TRUE(subject);
 

@@ -14,6 +14,7 @@
 #include "mc/operator/informer.h"
 #include "mc/operator/kube_client.h"
 #include "mc/testing/io_thread.h"
+#include "mc/testing/objects.h"
 
 namespace mc::kube {
 namespace {
@@ -22,13 +23,8 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using e2e::ControlPlaneEnvironment;
 using e2e::pollUntil;
-
-json::object configMap(const std::string& ns, const std::string& name, const std::string& value) {
-  return json::object{{"apiVersion", "v1"},
-                      {"kind", "ConfigMap"},
-                      {"metadata", {{"name", name}, {"namespace", ns}}},
-                      {"data", {{"value", value}}}};
-}
+using test::configMap;
+using test::namespaceObject;
 
 std::set<std::string> keysOf(const std::vector<ObjectPtr>& objects) {
   std::set<std::string> keys;
@@ -57,9 +53,7 @@ TEST(InformerRelistTest, CompactedVersionRelistsToTheServersStateWithTombstones)
   ASSERT_TRUE(viaProxy);
 
   const std::string ns = "relist";
-  json::object namespaceObject{
-      {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}};
-  ASSERT_TRUE(io.run((*direct)->create(resources::kNamespaces, "", namespaceObject)));
+  ASSERT_TRUE(io.run((*direct)->create(resources::kNamespaces, "", namespaceObject(ns))));
   for (const auto* name : {"a", "b", "c"}) {
     ASSERT_TRUE(io.run((*direct)->create(resources::kConfigMaps, ns, configMap(ns, name, "1"))));
   }

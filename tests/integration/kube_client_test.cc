@@ -12,6 +12,7 @@
 #include "mc/e2e/poll.h"
 #include "mc/operator/informer.h"
 #include "mc/testing/io_thread.h"
+#include "mc/testing/objects.h"
 
 namespace mc::kube {
 namespace {
@@ -20,13 +21,8 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using e2e::ControlPlaneEnvironment;
 using e2e::pollUntil;
-
-json::object configMap(const std::string& ns, const std::string& name, const std::string& value) {
-  return json::object{{"apiVersion", "v1"},
-                      {"kind", "ConfigMap"},
-                      {"metadata", {{"name", name}, {"namespace", ns}}},
-                      {"data", {{"value", value}}}};
-}
+using test::configMap;
+using test::namespaceObject;
 
 std::string dataOf(const json::object& object) {
   return std::string(object.at("data").at("value").as_string());
@@ -51,8 +47,7 @@ class KubeClientIntegrationTest : public ::testing::Test {
   }
 
   void createNamespace(const std::string& name) {
-    json::object ns{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
-    auto created = io_.run(client_->create(resources::kNamespaces, "", ns));
+    auto created = io_.run(client_->create(resources::kNamespaces, "", namespaceObject(name)));
     ASSERT_TRUE(created || created.error().kind == ErrorKind::AlreadyExists)
         << created.error().describe();
   }

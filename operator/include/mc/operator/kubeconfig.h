@@ -43,6 +43,9 @@ Result<RestConfig> loadInClusterConfig(
 // Whether this process runs in a pod (KUBERNETES_SERVICE_HOST is set).
 bool inCluster();
 
+// The token in a file without its trailing newline; "" if the file cannot be read.
+std::string readTokenFile(const std::filesystem::path& path);
+
 // The path loadKubeconfig would read for `options`.
 std::filesystem::path resolveKubeconfigPath(const KubeconfigOptions& options);
 
