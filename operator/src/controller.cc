@@ -205,10 +205,13 @@ void Controller::stop() {
 
 asio::awaitable<void> Controller::processOne(const std::string& key) {
   auto slash = key.find('/');
-  ReconcileRequest request{slash == std::string::npos ? std::string() : key.substr(0, slash),
-                           slash == std::string::npos ? key : key.substr(slash + 1),
-                           fmt::format("{:x}", ++reconcileCounter_)};
-  logging::Logger log({{"controller", name_}, {"key", key}, {"reconcileID", request.reconcileId}});
+  ReconcileRequest request;
+  request.ns = slash == std::string::npos ? std::string() : key.substr(0, slash);
+  request.name = slash == std::string::npos ? key : key.substr(slash + 1);
+  request.reconcileId = fmt::format("{:x}", ++reconcileCounter_);
+  request.log =
+      logging::Logger({{"controller", name_}, {"key", key}, {"reconcileID", request.reconcileId}});
+  const auto& log = request.log;
   auto started = std::chrono::steady_clock::now();
   Result<ReconcileResult> result = makeError(ErrorKind::Terminal, "not run");
   try {

@@ -10,6 +10,7 @@
 
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
+#include "mc/e2e/tcp_proxy.h"
 #include "mc/operator/http_client.h"
 
 namespace mc::e2e {
@@ -260,6 +261,32 @@ TEST_F(McOperatorTest, LeaderElectionFailoverAndHandover) {
   std::cout << "[ measured ] handover after SIGTERM of the leader: " << handover << " s\n";
   c.process->signal(SIGTERM);
   EXPECT_EQ(c.process->wait(20s), 0);
+}
+
+// A leader cut off from the apiserver cannot renew: it stops at once and exits non-zero rather
+// than reconcile beside the next leader.
+TEST_F(McOperatorTest, LeaderThatCannotRenewExitsNonZero) {
+  auto& cp = ControlPlaneEnvironment::get();
+  auto apiserverPort = static_cast<unsigned short>(
+      std::stoi(cp.apiserverUrl().substr(cp.apiserverUrl().rfind(':') + 1)));
+  TcpProxy proxy("127.0.0.1", apiserverPort);
+  auto kubeconfig = dir_ / "proxied.kubeconfig";
+  std::ofstream(kubeconfig) << replaceAll(readFile(cp.kubeconfig()), cp.apiserverUrl(),
+                                          fmt::format("https://127.0.0.1:{}", proxy.port()));
+  auto metricsPort = freePort();
+  auto op = start(
+      {"--kubeconfig", kubeconfig.string(), "--leader-elect", "--leader-election-namespace",
+       "default", "--leader-election-id", "mc-e2e-cutoff", "--metrics-bind-address",
+       fmt::format("127.0.0.1:{}", metricsPort), "--health-probe-bind-address", "127.0.0.1:0"});
+  ASSERT_TRUE(pollUntil([&] { return gauge(metricsPort, "mc_leader") == 1; }, 30s)) << op.logTail();
+  auto cutAt = std::chrono::steady_clock::now();
+  proxy.cut();
+  EXPECT_EQ(op.wait(30s), 1) << op.logTail();
+  auto stoppedAfter =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - cutAt).count();
+  std::cout << "[ measured ] leader cut off from the apiserver exited after " << stoppedAfter
+            << " s\n";
+  EXPECT_NE(op.logTail().find("lost the Lease"), std::string::npos) << op.logTail();
 }
 
 }  // namespace

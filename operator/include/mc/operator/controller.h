@@ -10,6 +10,7 @@
 #include "mc/operator/clock.h"
 #include "mc/operator/error.h"
 #include "mc/operator/informer.h"
+#include "mc/operator/logging.h"
 #include "mc/operator/workqueue.h"
 
 namespace prometheus {
@@ -24,6 +25,7 @@ struct ReconcileRequest {
   std::string ns;
   std::string name;
   std::string reconcileId;
+  logging::Logger log;  // carries controller, key and reconcileID on every line
   std::string key() const { return ns.empty() ? name : ns + "/" + name; }
 };
 
