@@ -1,0 +1,100 @@
+#pragma once
+
+#include <boost/json/fwd.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+// C++ types of the Rollout CRD (crds/rollout.yaml), mapped to JSON with Boost.JSON's
+// tag_invoke. Absent and null differ in the API (a merge patch with null deletes a field), so
+// optional fields are std::optional and stay absent when unset. The pod template and selector
+// are kept as JSON objects, whole, so no field a user wrote is dropped on a round trip.
+namespace mc::crds {
+
+inline constexpr const char* kGroup = "mc.maestro.dev";
+inline constexpr const char* kVersion = "v1alpha1";
+inline constexpr const char* kApiVersion = "mc.maestro.dev/v1alpha1";
+
+struct PauseStep {
+  std::optional<std::string> duration;  // "30s", "5m"; absent: wait for a promote
+};
+
+struct AnalysisArg {
+  std::string name;
+  std::optional<std::string> value;
+};
+
+struct AnalysisStep {
+  std::vector<std::string> templates;
+  std::vector<AnalysisArg> args;
+};
+
+// Exactly one of the three is set (the CRD's CEL rule enforces it).
+struct CanaryStep {
+  std::optional<int32_t> setWeight;
+  std::optional<PauseStep> pause;
+  std::optional<AnalysisStep> analysis;
+};
+
+struct TrafficRouting {
+  std::optional<std::string> gatewayHttpRoute;    // gatewayAPI.httpRoute
+  std::optional<std::string> nginxStableIngress;  // nginx.stableIngress
+  std::optional<std::string> istioVirtualService;  // istio.virtualService
+};
+
+struct CanaryStrategy {
+  std::optional<std::string> stableService;
+  std::optional<std::string> canaryService;
+  std::optional<std::vector<CanaryStep>> steps;  // absent: the default 10, 30, 60, 100
+  std::optional<TrafficRouting> trafficRouting;
+};
+
+struct RolloutSpec {
+  std::optional<int32_t> replicas;
+  boost::json::object selector;
+  boost::json::object podTemplate;  // "template"
+  std::optional<int32_t> revisionHistoryLimit;
+  std::optional<bool> paused;
+  std::optional<CanaryStrategy> canary;  // strategy.canary
+};
+
+struct Condition {
+  std::string type;
+  std::string status;  // "True" | "False" | "Unknown"
+  std::string reason;
+  std::string message;
+  std::string lastTransitionTime;
+  std::optional<int64_t> observedGeneration;
+};
+
+struct RolloutStatus {
+  std::optional<std::string> phase;
+  std::optional<int32_t> currentStepIndex;
+  std::optional<int32_t> canaryWeight;
+  std::optional<std::string> stableRS;
+  std::optional<std::string> canaryRS;
+  std::optional<int64_t> observedGeneration;
+  std::optional<int32_t> replicas;
+  std::optional<int32_t> updatedReplicas;
+  std::optional<int32_t> availableReplicas;
+  std::optional<std::string> selector;  // for the scale subresource
+  std::optional<int32_t> collisionCount;
+  std::vector<Condition> conditions;
+  boost::json::object unknown;  // fields this version does not know, kept as they were
+};
+
+struct Rollout {
+  boost::json::object metadata;
+  RolloutSpec spec;
+  RolloutStatus status;
+};
+
+// The steps a canary runs: the spec's, or the default 10 -> 30 -> 60 -> 100.
+std::vector<CanaryStep> effectiveSteps(const RolloutSpec& spec);
+
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& out, const Rollout& rollout);
+Rollout tag_invoke(const boost::json::value_to_tag<Rollout>&, const boost::json::value& in);
+
+}  // namespace mc::crds

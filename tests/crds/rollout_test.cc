@@ -1,0 +1,132 @@
+#include "mc/crds/rollout.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "mc/crds/pod_template_hash.h"
+
+namespace mc::crds {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kFullRollout = R"({
+  "apiVersion": "mc.maestro.dev/v1alpha1",
+  "kind": "Rollout",
+  "metadata": {"name": "web", "namespace": "shop", "generation": 3, "labels": {"team": "a"}},
+  "spec": {
+    "replicas": 10,
+    "selector": {"matchLabels": {"app": "web"}},
+    "template": {
+      "metadata": {"labels": {"app": "web"}, "annotations": {"x": "y"}},
+      "spec": {"containers": [{"name": "web", "image": "example/web:2",
+                               "aFieldFromAFutureKubernetes": {"deep": [1, 2, {"z": null}]}}]}
+    },
+    "revisionHistoryLimit": 3,
+    "paused": false,
+    "strategy": {"canary": {
+      "stableService": "web-stable", "canaryService": "web-canary",
+      "steps": [{"setWeight": 10}, {"pause": {"duration": "30s"}}, {"pause": {}},
+                {"analysis": {"templates": ["error-rate"], "args": [{"name": "svc", "value": "web"}]}},
+                {"setWeight": 100}],
+      "trafficRouting": {"gatewayAPI": {"httpRoute": "web-route"}}
+    }}
+  },
+  "status": {
+    "phase": "Progressing", "currentStepIndex": 2, "canaryWeight": 10,
+    "stableRS": "web-abc", "canaryRS": "web-def", "observedGeneration": 3,
+    "conditions": [{"type": "Progressing", "status": "True", "reason": "StepAdvanced",
+                    "message": "step 2 of 5", "lastTransitionTime": "2026-11-23T16:00:00Z",
+                    "observedGeneration": 3}],
+    "lastKnownGood": {"digest": "sha256:abc"}
+  }
+})";
+
+TEST(RolloutJsonTest, RoundTripKeepsEveryFieldIncludingUnknownOnes) {
+  auto in = json::parse(kFullRollout);
+  auto rollout = json::value_to<Rollout>(in);
+  EXPECT_EQ(rollout.spec.replicas, 10);
+  ASSERT_TRUE(rollout.spec.canary);
+  ASSERT_TRUE(rollout.spec.canary->steps);
+  EXPECT_EQ(rollout.spec.canary->steps->size(), 5u);
+  EXPECT_EQ((*rollout.spec.canary->steps)[1].pause->duration, "30s");
+  EXPECT_FALSE((*rollout.spec.canary->steps)[2].pause->duration.has_value());
+  EXPECT_EQ((*rollout.spec.canary->steps)[3].analysis->args[0].value, "web");
+  EXPECT_EQ(rollout.spec.canary->trafficRouting->gatewayHttpRoute, "web-route");
+  EXPECT_EQ(rollout.status.conditions.at(0).reason, "StepAdvanced");
+  EXPECT_EQ(json::value_from(rollout), in);  // nothing dropped, nothing added
+}
+
+TEST(RolloutJsonTest, AbsentStaysAbsentAndNullIsAbsent) {
+  auto rollout = json::value_to<Rollout>(json::parse(R"({"metadata": {"name": "a"},
+      "spec": {"selector": {}, "template": {}, "paused": null}})"));
+  EXPECT_FALSE(rollout.spec.paused.has_value());
+  EXPECT_FALSE(rollout.spec.replicas.has_value());
+  EXPECT_FALSE(rollout.spec.canary.has_value());
+  auto out = json::value_from(rollout).as_object();
+  EXPECT_FALSE(out.at("spec").as_object().contains("paused"));
+  EXPECT_FALSE(out.at("spec").as_object().contains("replicas"));
+  EXPECT_FALSE(out.contains("status")) << "an empty status is not written";
+}
+
+TEST(RolloutJsonTest, WrongTypesNameTheField) {
+  struct Case {
+    const char* json;
+    const char* field;
+  };
+  for (const auto& c : {
+           Case{R"({"spec": {"replicas": "ten"}})", "spec.replicas: expected an integer"},
+           Case{R"({"spec": {"strategy": {"canary": {"steps": [{"setWeight": 1}, {"setWeight": "x"}]}}}})",
+                "spec.strategy.canary.steps[1].setWeight: expected an integer"},
+           Case{R"({"spec": {"strategy": {"canary": {"steps": [{"analysis": {"templates": [7]}}]}}}})",
+                "spec.strategy.canary.steps[0].analysis.templates[0]: expected a string"},
+           Case{R"({"spec": {"paused": "yes"}})", "spec.paused: expected true or false"},
+           Case{R"({"metadata": {}})", "spec: missing"},
+           Case{R"([1])", "rollout: expected an object"},
+       }) {
+    try {
+      (void)json::value_to<Rollout>(json::parse(c.json));
+      ADD_FAILURE() << "no error for " << c.json;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(c.field), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(RolloutJsonTest, DefaultStepsAreTenThirtySixtyHundred) {
+  RolloutSpec spec;
+  std::vector<int32_t> weights;
+  for (const auto& step : effectiveSteps(spec)) {
+    weights.push_back(step.setWeight.value_or(-1));
+  }
+  EXPECT_EQ(weights, (std::vector<int32_t>{10, 30, 60, 100}));
+  spec.canary = CanaryStrategy{};
+  spec.canary->steps = std::vector<CanaryStep>{{50, std::nullopt, std::nullopt}};
+  EXPECT_EQ(effectiveSteps(spec).size(), 1u);
+}
+
+TEST(PodTemplateHashTest, StableOverKeyOrderAndSensitiveToContent) {
+  auto a = json::parse(R"({"metadata": {"labels": {"app": "web", "tier": "front"}},
+                           "spec": {"containers": [{"name": "web", "image": "web:1"}]}})").as_object();
+  auto reordered = json::parse(R"({"spec": {"containers": [{"image": "web:1", "name": "web"}]},
+                                   "metadata": {"labels": {"tier": "front", "app": "web"}}})").as_object();
+  auto changed = json::parse(R"({"metadata": {"labels": {"app": "web", "tier": "front"}},
+                                 "spec": {"containers": [{"name": "web", "image": "web:2"}]}})").as_object();
+  auto hash = podTemplateHash(a);
+  EXPECT_EQ(podTemplateHash(reordered), hash);
+  EXPECT_NE(podTemplateHash(changed), hash);
+  EXPECT_NE(podTemplateHash(a, 1), hash) << "a collision count must move the hash";
+  EXPECT_NE(podTemplateHash(a, 1), podTemplateHash(a, 2));
+  EXPECT_EQ(podTemplateHash(a), hash) << "deterministic";
+  EXPECT_LE(hash.size(), 10u);
+  EXPECT_EQ(hash.find_first_not_of("bcdfghjklmnpqrstvwxz2456789"), std::string::npos) << hash;
+}
+
+TEST(PodTemplateHashTest, CanonicalJsonSortsKeysAtEveryLevel) {
+  EXPECT_EQ(canonicalJson(json::parse(R"({"b": {"d": 1, "c": [ {"f": 2, "e": "x"} ]}, "a": null})")),
+            R"({"a":null,"b":{"c":[{"e":"x","f":2}],"d":1}})");
+}
+
+}  // namespace
+}  // namespace mc::crds

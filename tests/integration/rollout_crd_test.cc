@@ -1,0 +1,145 @@
+// The Rollout CRD on the real apiserver: what CEL rejects at apply time, and what a round trip
+// through the apiserver keeps.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "mc/crds/rollout.h"
+#include "mc/e2e/controlplane.h"
+#include "mc/e2e/poll.h"
+#include "mc/operator/kube_client.h"
+#include "mc/testing/io_thread.h"
+#include "mc/testing/objects.h"
+
+namespace mc::crds {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using e2e::ControlPlaneEnvironment;
+
+const kube::ResourceType kRollouts{kGroup, kVersion, "rollouts"};
+
+json::object rollout(const std::string& name, json::value canary) {
+  return json::parse(fmt::format(R"({{
+    "apiVersion": "mc.maestro.dev/v1alpha1", "kind": "Rollout",
+    "metadata": {{"name": "{}"}},
+    "spec": {{
+      "replicas": 4,
+      "selector": {{"matchLabels": {{"app": "web"}}}},
+      "template": {{"metadata": {{"labels": {{"app": "web"}}}},
+                   "spec": {{"containers": [{{"name": "web", "image": "example/web:1",
+                                             "futureField": {{"kept": true}}}}]}}}},
+      "strategy": {{"canary": {}}}
+    }}}})",
+                                 name, json::serialize(canary)))
+      .as_object();
+}
+
+class RolloutCrdTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto& cp = ControlPlaneEnvironment::get();
+    auto applied = cp.kubectl({"apply", "-f", (e2e::sourceDir() / "crds/rollout.yaml").string()});
+    ASSERT_EQ(applied.exitCode, 0) << applied.output;
+    auto established = cp.kubectl({"wait", "--for=condition=Established",
+                                   "crd/rollouts.mc.maestro.dev", "--timeout=60s"});
+    ASSERT_EQ(established.exitCode, 0) << established.output;
+  }
+  void SetUp() override {
+    auto config = kube::loadKubeconfig({ControlPlaneEnvironment::get().kubeconfig()});
+    ASSERT_TRUE(config);
+    auto client = kube::KubeClient::create(io_.executor(), *config);
+    ASSERT_TRUE(client);
+    client_ = std::move(*client);
+  }
+  // The apiserver's message for a create it refuses ("" if it accepted).
+  std::string rejection(json::object object) {
+    auto created = io_.run(client_->create(kRollouts, "default", std::move(object)));
+    if (created) {
+      return "";
+    }
+    EXPECT_EQ(created.error().kind, ErrorKind::Invalid) << created.error().describe();
+    return created.error().message;
+  }
+
+  test::IoThread io_;
+  kube::KubeClientPtr client_;
+};
+
+TEST_F(RolloutCrdTest, CelRejectsWhatTheApiserverCanJudge) {
+  struct Case {
+    std::string name;
+    const char* canary;
+    const char* mentions;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"two-kinds", R"({"steps": [{"setWeight": 10, "pause": {}}]})",
+            "a step has exactly one of setWeight, pause, analysis"},
+           {"empty-step", R"({"steps": [{}]})", "a step has exactly one of setWeight, pause, analysis"},
+           {"weight-over", R"({"steps": [{"setWeight": 160}]})",
+            "spec.strategy.canary.steps[0].setWeight"},
+           {"weight-under", R"({"steps": [{"setWeight": -1}]})",
+            "spec.strategy.canary.steps[0].setWeight"},
+           {"bad-duration", R"({"steps": [{"pause": {"duration": "soon"}}]})",
+            "spec.strategy.canary.steps[0].pause.duration"},
+           {"two-routers",
+            R"({"stableService": "s", "canaryService": "c",
+                "trafficRouting": {"nginx": {"stableIngress": "i"}, "istio": {"virtualService": "v"}}})",
+            "trafficRouting names at most one router"},
+           {"routing-no-services", R"({"trafficRouting": {"nginx": {"stableIngress": "i"}}})",
+            "trafficRouting needs stableService and canaryService"},
+       }) {
+    auto message = rejection(rollout(c.name, json::parse(c.canary)));
+    EXPECT_NE(message.find(c.mentions), std::string::npos) << c.name << ": " << message;
+  }
+  auto zeroReplicas = rollout("zero", json::object{});
+  zeroReplicas["spec"].as_object()["replicas"] = 0;
+  EXPECT_NE(rejection(zeroReplicas).find("spec.replicas"), std::string::npos);
+}
+
+TEST_F(RolloutCrdTest, RoundTripThroughTheApiserverKeepsTheTemplate) {
+  auto created = io_.run(client_->create(
+      kRollouts, "default",
+      rollout("web", json::parse(R"({"steps": [{"setWeight": 20}, {"pause": {"duration": "1m"}},
+                                               {"analysis": {"templates": ["errors"]}}]})"))));
+  ASSERT_TRUE(created) << created.error().describe();
+  auto fetched = io_.run(client_->get(kRollouts, "default", "web"));
+  ASSERT_TRUE(fetched);
+  auto parsed = json::value_to<Rollout>(json::value(*fetched));
+  EXPECT_EQ(parsed.spec.replicas, 4);
+  EXPECT_EQ(parsed.spec.revisionHistoryLimit, 10) << "the CRD's default";
+  ASSERT_EQ(effectiveSteps(parsed.spec).size(), 3u);
+  EXPECT_EQ(effectiveSteps(parsed.spec)[1].pause->duration, "1m");
+  EXPECT_TRUE(parsed.spec.podTemplate.at("spec").at("containers").at(0).at("futureField").at("kept").as_bool());
+  // Written back, the object is what the apiserver holds (metadata aside): nothing dropped.
+  auto written = json::value_from(parsed).as_object();
+  EXPECT_EQ(written.at("spec"), fetched->at("spec"));
+}
+
+TEST_F(RolloutCrdTest, ScaleSubresourceSetsReplicas) {
+  ASSERT_TRUE(io_.run(client_->create(kRollouts, "default", rollout("scaled", json::object{}))));
+  auto scale = io_.run(client_->get(kRollouts, "default", "scaled", "scale"));
+  ASSERT_TRUE(scale) << scale.error().describe();
+  EXPECT_EQ(scale->at("spec").at("replicas").as_int64(), 4);
+  auto patched = io_.run(client_->patch(kRollouts, "default", "scaled", kube::PatchType::Merge,
+                                        R"({"spec":{"replicas":7}})", {.subresource = "scale"}));
+  ASSERT_TRUE(patched) << patched.error().describe();
+  auto after = io_.run(client_->get(kRollouts, "default", "scaled"));
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->at("spec").at("replicas").as_int64(), 7);
+  auto printed = ControlPlaneEnvironment::get().kubectl({"get", "mcro", "scaled"});
+  EXPECT_NE(printed.output.find("DESIRED"), std::string::npos) << printed.output;
+  auto category = ControlPlaneEnvironment::get().kubectl({"get", "mc"});
+  EXPECT_EQ(category.exitCode, 0) << category.output;
+}
+
+}  // namespace
+}  // namespace mc::crds
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  ::testing::AddGlobalTestEnvironment(new mc::e2e::ControlPlaneEnvironment);
+  return RUN_ALL_TESTS();
+}
