@@ -30,7 +30,8 @@ std::optional<std::string> optString(const json::object& object, std::string_vie
 }
 
 template <class Int>
-std::optional<Int> optInt(const json::object& object, std::string_view key, const std::string& path) {
+std::optional<Int> optInt(const json::object& object, std::string_view key,
+                          const std::string& path) {
   auto* value = member(object, key);
   if (value == nullptr) return std::nullopt;
   boost::system::error_code ec;
@@ -39,7 +40,8 @@ std::optional<Int> optInt(const json::object& object, std::string_view key, cons
   return number;
 }
 
-std::optional<bool> optBool(const json::object& object, std::string_view key, const std::string& path) {
+std::optional<bool> optBool(const json::object& object, std::string_view key,
+                            const std::string& path) {
   auto* value = member(object, key);
   if (value == nullptr) return std::nullopt;
   if (!value->is_bool()) wrongType(path + "." + std::string(key), "true or false");
@@ -84,7 +86,8 @@ CanaryStep readStep(const json::object& in, const std::string& path) {
     auto apath = path + ".analysis";
     if (auto* templates = optArray(*analysis, "templates", apath)) {
       for (size_t i = 0; i < templates->size(); ++i) {
-        if (!(*templates)[i].is_string()) wrongType(apath + ".templates[" + std::to_string(i) + "]", "a string");
+        if (!(*templates)[i].is_string())
+          wrongType(apath + ".templates[" + std::to_string(i) + "]", "a string");
         a.templates.emplace_back((*templates)[i].as_string());
       }
     }
@@ -92,7 +95,8 @@ CanaryStep readStep(const json::object& in, const std::string& path) {
       for (size_t i = 0; i < args->size(); ++i) {
         auto argPath = apath + ".args[" + std::to_string(i) + "]";
         const auto& arg = asObject((*args)[i], argPath);
-        a.args.push_back({optString(arg, "name", argPath).value_or(""), optString(arg, "value", argPath)});
+        a.args.push_back(
+            {optString(arg, "name", argPath).value_or(""), optString(arg, "value", argPath)});
       }
     }
     step.analysis = std::move(a);
@@ -168,8 +172,10 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
     if (const auto& routing = canary->trafficRouting) {
       json::object r;
       if (routing->gatewayHttpRoute) r["gatewayAPI"] = {{"httpRoute", *routing->gatewayHttpRoute}};
-      if (routing->nginxStableIngress) r["nginx"] = {{"stableIngress", *routing->nginxStableIngress}};
-      if (routing->istioVirtualService) r["istio"] = {{"virtualService", *routing->istioVirtualService}};
+      if (routing->nginxStableIngress)
+        r["nginx"] = {{"stableIngress", *routing->nginxStableIngress}};
+      if (routing->istioVirtualService)
+        r["istio"] = {{"virtualService", *routing->istioVirtualService}};
       c["trafficRouting"] = std::move(r);
     }
     spec["strategy"] = {{"canary", std::move(c)}};
@@ -190,15 +196,19 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
   if (!s.conditions.empty()) {
     json::array conditions;
     for (const auto& c : s.conditions) {
-      json::object o{{"type", c.type},       {"status", c.status},
-                     {"reason", c.reason},   {"message", c.message},
+      json::object o{{"type", c.type},
+                     {"status", c.status},
+                     {"reason", c.reason},
+                     {"message", c.message},
                      {"lastTransitionTime", c.lastTransitionTime}};
       put(o, "observedGeneration", c.observedGeneration);
       conditions.push_back(std::move(o));
     }
     status["conditions"] = std::move(conditions);
   }
-  json::object object{{"apiVersion", kApiVersion}, {"kind", "Rollout"}, {"metadata", rollout.metadata},
+  json::object object{{"apiVersion", kApiVersion},
+                      {"kind", "Rollout"},
+                      {"metadata", rollout.metadata},
                       {"spec", std::move(spec)}};
   if (!status.empty()) {
     object["status"] = std::move(status);
@@ -238,9 +248,12 @@ Rollout tag_invoke(const json::value_to_tag<Rollout>&, const json::value& in) {
       if (auto* routing = optObject(*canary, "trafficRouting", path)) {
         auto rpath = path + ".trafficRouting";
         TrafficRouting r;
-        if (auto* g = optObject(*routing, "gatewayAPI", rpath)) r.gatewayHttpRoute = optString(*g, "httpRoute", rpath + ".gatewayAPI");
-        if (auto* n = optObject(*routing, "nginx", rpath)) r.nginxStableIngress = optString(*n, "stableIngress", rpath + ".nginx");
-        if (auto* i = optObject(*routing, "istio", rpath)) r.istioVirtualService = optString(*i, "virtualService", rpath + ".istio");
+        if (auto* g = optObject(*routing, "gatewayAPI", rpath))
+          r.gatewayHttpRoute = optString(*g, "httpRoute", rpath + ".gatewayAPI");
+        if (auto* n = optObject(*routing, "nginx", rpath))
+          r.nginxStableIngress = optString(*n, "stableIngress", rpath + ".nginx");
+        if (auto* i = optObject(*routing, "istio", rpath))
+          r.istioVirtualService = optString(*i, "virtualService", rpath + ".istio");
         c.trafficRouting = std::move(r);
       }
       out.canary = std::move(c);
@@ -267,8 +280,10 @@ Rollout tag_invoke(const json::value_to_tag<Rollout>&, const json::value& in) {
       }
     }
     static const std::initializer_list<std::string_view> kKnown = {
-        "phase", "currentStepIndex", "canaryWeight", "stableRS", "canaryRS", "observedGeneration",
-        "replicas", "updatedReplicas", "availableReplicas", "selector", "collisionCount", "conditions"};
+        "phase",    "currentStepIndex", "canaryWeight",
+        "stableRS", "canaryRS",         "observedGeneration",
+        "replicas", "updatedReplicas",  "availableReplicas",
+        "selector", "collisionCount",   "conditions"};
     for (const auto& [key, value] : *status) {
       if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
         s.unknown[key] = value;

@@ -75,16 +75,19 @@ TEST(RolloutJsonTest, WrongTypesNameTheField) {
     const char* json;
     const char* field;
   };
-  for (const auto& c : {
-           Case{R"({"spec": {"replicas": "ten"}})", "spec.replicas: expected an integer"},
-           Case{R"({"spec": {"strategy": {"canary": {"steps": [{"setWeight": 1}, {"setWeight": "x"}]}}}})",
-                "spec.strategy.canary.steps[1].setWeight: expected an integer"},
-           Case{R"({"spec": {"strategy": {"canary": {"steps": [{"analysis": {"templates": [7]}}]}}}})",
-                "spec.strategy.canary.steps[0].analysis.templates[0]: expected a string"},
-           Case{R"({"spec": {"paused": "yes"}})", "spec.paused: expected true or false"},
-           Case{R"({"metadata": {}})", "spec: missing"},
-           Case{R"([1])", "rollout: expected an object"},
-       }) {
+  for (
+      const auto& c : {
+          Case{R"({"spec": {"replicas": "ten"}})", "spec.replicas: expected an integer"},
+          Case{
+              R"({"spec": {"strategy": {"canary": {"steps": [{"setWeight": 1}, {"setWeight": "x"}]}}}})",
+              "spec.strategy.canary.steps[1].setWeight: expected an integer"},
+          Case{
+              R"({"spec": {"strategy": {"canary": {"steps": [{"analysis": {"templates": [7]}}]}}}})",
+              "spec.strategy.canary.steps[0].analysis.templates[0]: expected a string"},
+          Case{R"({"spec": {"paused": "yes"}})", "spec.paused: expected true or false"},
+          Case{R"({"metadata": {}})", "spec: missing"},
+          Case{R"([1])", "rollout: expected an object"},
+      }) {
     try {
       (void)json::value_to<Rollout>(json::parse(c.json));
       ADD_FAILURE() << "no error for " << c.json;
@@ -108,11 +111,14 @@ TEST(RolloutJsonTest, DefaultStepsAreTenThirtySixtyHundred) {
 
 TEST(PodTemplateHashTest, StableOverKeyOrderAndSensitiveToContent) {
   auto a = json::parse(R"({"metadata": {"labels": {"app": "web", "tier": "front"}},
-                           "spec": {"containers": [{"name": "web", "image": "web:1"}]}})").as_object();
+                           "spec": {"containers": [{"name": "web", "image": "web:1"}]}})")
+               .as_object();
   auto reordered = json::parse(R"({"spec": {"containers": [{"image": "web:1", "name": "web"}]},
-                                   "metadata": {"labels": {"tier": "front", "app": "web"}}})").as_object();
+                                   "metadata": {"labels": {"tier": "front", "app": "web"}}})")
+                       .as_object();
   auto changed = json::parse(R"({"metadata": {"labels": {"app": "web", "tier": "front"}},
-                                 "spec": {"containers": [{"name": "web", "image": "web:2"}]}})").as_object();
+                                 "spec": {"containers": [{"name": "web", "image": "web:2"}]}})")
+                     .as_object();
   auto hash = podTemplateHash(a);
   EXPECT_EQ(podTemplateHash(reordered), hash);
   EXPECT_NE(podTemplateHash(changed), hash);
@@ -124,8 +130,9 @@ TEST(PodTemplateHashTest, StableOverKeyOrderAndSensitiveToContent) {
 }
 
 TEST(PodTemplateHashTest, CanonicalJsonSortsKeysAtEveryLevel) {
-  EXPECT_EQ(canonicalJson(json::parse(R"({"b": {"d": 1, "c": [ {"f": 2, "e": "x"} ]}, "a": null})")),
-            R"({"a":null,"b":{"c":[{"e":"x","f":2}],"d":1}})");
+  EXPECT_EQ(
+      canonicalJson(json::parse(R"({"b": {"d": 1, "c": [ {"f": 2, "e": "x"} ]}, "a": null})")),
+      R"({"a":null,"b":{"c":[{"e":"x","f":2}],"d":1}})");
 }
 
 }  // namespace

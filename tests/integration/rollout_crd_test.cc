@@ -43,8 +43,8 @@ class RolloutCrdTest : public ::testing::Test {
     auto& cp = ControlPlaneEnvironment::get();
     auto applied = cp.kubectl({"apply", "-f", (e2e::sourceDir() / "crds/rollout.yaml").string()});
     ASSERT_EQ(applied.exitCode, 0) << applied.output;
-    auto established = cp.kubectl({"wait", "--for=condition=Established",
-                                   "crd/rollouts.mc.maestro.dev", "--timeout=60s"});
+    auto established = cp.kubectl(
+        {"wait", "--for=condition=Established", "crd/rollouts.mc.maestro.dev", "--timeout=60s"});
     ASSERT_EQ(established.exitCode, 0) << established.output;
   }
   void SetUp() override {
@@ -77,7 +77,8 @@ TEST_F(RolloutCrdTest, CelRejectsWhatTheApiserverCanJudge) {
   for (const auto& c : std::vector<Case>{
            {"two-kinds", R"({"steps": [{"setWeight": 10, "pause": {}}]})",
             "a step has exactly one of setWeight, pause, analysis"},
-           {"empty-step", R"({"steps": [{}]})", "a step has exactly one of setWeight, pause, analysis"},
+           {"empty-step", R"({"steps": [{}]})",
+            "a step has exactly one of setWeight, pause, analysis"},
            {"weight-over", R"({"steps": [{"setWeight": 160}]})",
             "spec.strategy.canary.steps[0].setWeight"},
            {"weight-under", R"({"steps": [{"setWeight": -1}]})",
@@ -112,7 +113,12 @@ TEST_F(RolloutCrdTest, RoundTripThroughTheApiserverKeepsTheTemplate) {
   EXPECT_EQ(parsed.spec.revisionHistoryLimit, 10) << "the CRD's default";
   ASSERT_EQ(effectiveSteps(parsed.spec).size(), 3u);
   EXPECT_EQ(effectiveSteps(parsed.spec)[1].pause->duration, "1m");
-  EXPECT_TRUE(parsed.spec.podTemplate.at("spec").at("containers").at(0).at("futureField").at("kept").as_bool());
+  EXPECT_TRUE(parsed.spec.podTemplate.at("spec")
+                  .at("containers")
+                  .at(0)
+                  .at("futureField")
+                  .at("kept")
+                  .as_bool());
   // Written back, the object is what the apiserver holds (metadata aside): nothing dropped.
   auto written = json::value_from(parsed).as_object();
   EXPECT_EQ(written.at("spec"), fetched->at("spec"));

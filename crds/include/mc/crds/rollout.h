@@ -39,8 +39,8 @@ struct CanaryStep {
 };
 
 struct TrafficRouting {
-  std::optional<std::string> gatewayHttpRoute;    // gatewayAPI.httpRoute
-  std::optional<std::string> nginxStableIngress;  // nginx.stableIngress
+  std::optional<std::string> gatewayHttpRoute;     // gatewayAPI.httpRoute
+  std::optional<std::string> nginxStableIngress;   // nginx.stableIngress
   std::optional<std::string> istioVirtualService;  // istio.virtualService
 };
 
@@ -94,7 +94,8 @@ struct Rollout {
 // The steps a canary runs: the spec's, or the default 10 -> 30 -> 60 -> 100.
 std::vector<CanaryStep> effectiveSteps(const RolloutSpec& spec);
 
-void tag_invoke(const boost::json::value_from_tag&, boost::json::value& out, const Rollout& rollout);
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& out,
+                const Rollout& rollout);
 Rollout tag_invoke(const boost::json::value_to_tag<Rollout>&, const boost::json::value& in);
 
 }  // namespace mc::crds
