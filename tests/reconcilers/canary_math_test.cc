@@ -12,13 +12,17 @@ TEST(CanaryMathTest, CanaryReplicasRoundUpAndNeverVanish) {
     int32_t replicas, weight, canary;
   };
   for (auto [replicas, weight, canary] : std::vector<Case>{
-           {10, 10, 1}, {10, 30, 3}, {10, 60, 6}, {10, 100, 10},
-           {10, 1, 1},    // at least one pod while the weight is above zero
-           {3, 10, 1},    // ceil(0.3)
-           {3, 50, 2},    // ceil(1.5)
-           {7, 33, 3},    // ceil(2.31)
-           {10, 0, 0}, {0, 50, 0},
-           {10, 150, 10},  // clamped to 100%
+           {10, 10, 1},
+           {10, 30, 3},
+           {10, 60, 6},
+           {10, 100, 10},
+           {10, 1, 1},  // at least one pod while the weight is above zero
+           {3, 10, 1},  // ceil(0.3)
+           {3, 50, 2},  // ceil(1.5)
+           {7, 33, 3},  // ceil(2.31)
+           {10, 0, 0},
+           {0, 50, 0},
+           {10, 150, 10},                        // clamped to 100%
            {2'000'000'000, 100, 2'000'000'000},  // no overflow
        }) {
     EXPECT_EQ(canaryReplicas(replicas, weight), canary) << replicas << " @ " << weight << "%";
