@@ -82,7 +82,7 @@ void Informer::stop() {
 
 void Informer::updateGauge() {
   if (gauge_ != nullptr) {
-    static_cast<prometheus::Gauge*>(gauge_)->Set(static_cast<double>(store_.size()));
+    gauge_->Set(static_cast<double>(store_.size()));
   }
 }
 
