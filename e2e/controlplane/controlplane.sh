@@ -30,17 +30,19 @@ tool_bins() {
   "$repo/e2e/tools/build.sh" --check kubernetes etcd kwok
 }
 
-# A TCP port nobody listens on now, and not yet handed out by this script.
+# A TCP port no socket uses now (listening or connected), not yet handed out by this script,
+# and below the kernel's ephemeral range, so outgoing connections cannot take it meanwhile.
 taken_ports=" "
 free_port() {
-  local port listening=" " local_address state
-  # /proc/net/tcp* list local addresses as HEXIP:HEXPORT; state 0A is LISTEN.
-  while read -r _ local_address _ state _; do
-    [ "$state" = "0A" ] && listening+="$((16#${local_address##*:})) "
-  done < <(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+  local port used=" " local_address low _high
+  read -r low _high < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+  # /proc/net/tcp* list local addresses as HEXIP:HEXPORT.
+  while read -r _ local_address _; do
+    [[ "$local_address" == *:* ]] && used+="$((16#${local_address##*:})) "
+  done < <(tail -q -n +2 /proc/net/tcp /proc/net/tcp6 2>/dev/null)
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
-    if [[ "$listening" != *" $port "* && "$taken_ports" != *" $port "* ]]; then
+    port=$((10000 + RANDOM % (low - 10000)))
+    if [[ "$used" != *" $port "* && "$taken_ports" != *" $port "* ]]; then
       taken_ports+="$port "
       echo "$port"
       return
@@ -127,9 +129,14 @@ start_component() {
   echo "${pids[$name]}" > "$dir/pid.$name"
 }
 
-# Fails with the component's name and the end of its log.
+# Fails with the component's name and the end of its log. Exit 3 (try again) when a port this
+# script chose was taken meanwhile by someone else: another control plane starting beside it.
 component_failed() {
   local name=$1 why=$2
+  if [ -z "$fixed_ports" ] && grep -q "address already in use" "$dir/logs/$name.log" 2>/dev/null; then
+    echo "controlplane: $name lost its port to another process; retrying with new ports" >&2
+    exit 3
+  fi
   {
     echo "controlplane: $name $why; last lines of $dir/logs/$name.log:"
     tail -n 15 "$dir/logs/$name.log" 2>/dev/null | sed 's/^/  | /'
@@ -181,6 +188,7 @@ cmd_start() {
   dir=$1 owner=$2 api_port=$3 nodes=$4
   shift 4
   local apiserver_args=("$@")
+  fixed_ports=$api_port
   deadline=$(($(date +%s) + startup_deadline))
   local bins path
   bins=$(tool_bins) || exit 1
@@ -294,7 +302,16 @@ cmd_up() {
   local start
   start=$(date +%s%3N)
   # setsid gives the components a process group of their own, which `down` stops as one.
-  if ! setsid -w "$self" __start "$dir" "$owner" "$api_port" "$nodes" "${apiserver_args[@]}"; then
+  local rc=0
+  for _ in 1 2 3; do
+    rc=0
+    setsid -w "$self" __start "$dir" "$owner" "$api_port" "$nodes" "${apiserver_args[@]}" || rc=$?
+    [ "$rc" -eq 3 ] || break
+    # The failed start stopped what it began (its EXIT trap); start afresh in the same dir.
+    find "$dir" -mindepth 1 -delete 2>/dev/null || true
+    mkdir -p "$dir/logs"
+  done
+  if [ "$rc" -ne 0 ]; then
     if [ -n "${MC_KEEP_FAILED:-}" ]; then
       touch "$dir/keep"
       echo "controlplane: kept $dir for inspection" >&2
