@@ -351,27 +351,48 @@ cmd_down() {
   rm -rf "$dir"
 }
 
+# Whether a process runs: a zombie (exited, not yet reaped by whoever adopted it) does not.
+running() {
+  local state
+  state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != "Z" ] && [ "$state" != "X" ]
+}
+
 # Stops one component (TERM, then KILL) and waits until it is gone.
 cmd_stop() {
   local dir=$1 name=$2 pid i
   pid=$(cat "$dir/pid.$name" 2>/dev/null) || die "no component $name in $dir"
   kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    running "$pid" || return 0
     sleep 0.2
   done
   kill -KILL "$pid" 2>/dev/null || true
+  for i in $(seq 1 25); do
+    running "$pid" || return 0
+    sleep 0.2
+  done
 }
 
 # Starts a stopped component again, with its original command, in a process group of its own
 # that `down` (and so the owner watch) stops too: a process can only join a group of its own
-# session, and the caller is not in the control plane's.
+# session, and the caller is not in the control plane's. If the old process's port is not free
+# yet, it tries again for a few seconds.
 cmd_start_component() {
-  local dir=$1 name=$2
+  local dir=$1 name=$2 pid i
   [ -f "$dir/cmd.$name" ] || die "no component $name in $dir"
-  setsid bash -c "exec $(cat "$dir/cmd.$name")" </dev/null >>"$dir/logs/$name.log" 2>&1 &
-  echo $! > "$dir/pid.$name"
-  echo $! >> "$dir/pgids"
+  for i in $(seq 1 20); do
+    setsid bash -c "exec $(cat "$dir/cmd.$name")" </dev/null >>"$dir/logs/$name.log" 2>&1 &
+    pid=$!
+    echo "$pid" > "$dir/pid.$name"
+    echo "$pid" >> "$dir/pgids"
+    sleep 1
+    running "$pid" && return 0
+    tail -n 3 "$dir/logs/$name.log" | grep -q "address already in use" || break
+  done
+  echo "controlplane: $name did not start again; last lines of $dir/logs/$name.log:" >&2
+  tail -n 15 "$dir/logs/$name.log" | sed 's/^/  | /' >&2
+  exit 1
 }
 
 case ${1:-} in
