@@ -74,6 +74,17 @@ Informer::~Informer() = default;
 
 void Informer::addHandler(EventHandler handler) { handlers_.push_back(std::move(handler)); }
 
+void Informer::notify(const std::function<void(const EventHandler&)>& call) {
+  for (const auto& handler : handlers_) {
+    // A handler that throws must not end the informer: log it and go on.
+    try {
+      call(handler);
+    } catch (const std::exception& e) {
+      spdlog::error("informer {}: an event handler threw: {}", type_.displayName(), e.what());
+    }
+  }
+}
+
 void Informer::stop() {
   stopped_ = true;
   cancel_->cancel();
@@ -121,13 +132,13 @@ asio::awaitable<bool> Informer::relist(std::string& resourceVersion, bool consis
     auto object = std::make_shared<const boost::json::object>(std::move(item));
     seen.insert(keyOf(*object));
     auto previous = store_.upsert(object);
-    for (const auto& handler : handlers_) {
+    notify([&](const EventHandler& handler) {
       if (!previous) {
         if (handler.onAdd) handler.onAdd(object);
       } else if (resourceVersionOf(*previous) != resourceVersionOf(*object)) {
         if (handler.onUpdate) handler.onUpdate(previous, object);
       }
-    }
+    });
   }
   listed->items.clear();
   // Whatever the cache has that the list does not was deleted while we were not watching.
@@ -135,9 +146,9 @@ asio::awaitable<bool> Informer::relist(std::string& resourceVersion, bool consis
     auto key = keyOf(*object);
     if (seen.count(key) == 0) {
       store_.erase(key);
-      for (const auto& handler : handlers_) {
+      notify([&](const EventHandler& handler) {
         if (handler.onDelete) handler.onDelete(object, true);
-      }
+      });
     }
   }
   resourceVersion = std::move(listed->resourceVersion);
@@ -155,22 +166,24 @@ void Informer::apply(WatchEvent&& event) {
       }
       auto object = std::make_shared<const boost::json::object>(std::move(event.object));
       auto previous = store_.upsert(object);
-      for (const auto& handler : handlers_) {
+      notify([&](const EventHandler& handler) {
         if (previous) {
           if (handler.onUpdate) handler.onUpdate(previous, object);
         } else if (handler.onAdd) {
           handler.onAdd(object);
         }
-      }
+      });
       break;
     }
     case WatchEventType::Deleted: {
-      auto previous = store_.erase(keyOf(event.object));
-      auto object = std::make_shared<const boost::json::object>(std::move(event.object));
-      for (const auto& handler : handlers_) {
-        if (handler.onDelete) handler.onDelete(object, false);
+      store_.erase(keyOf(event.object));
+      if (options_.transform) {
+        options_.transform(event.object);
       }
-      (void)previous;
+      auto object = std::make_shared<const boost::json::object>(std::move(event.object));
+      notify([&](const EventHandler& handler) {
+        if (handler.onDelete) handler.onDelete(object, false);
+      });
       break;
     }
     case WatchEventType::Bookmark:
@@ -190,9 +203,9 @@ asio::awaitable<void> Informer::resyncLoop() {
       break;
     }
     for (const auto& object : store_.list()) {
-      for (const auto& handler : handlers_) {
+      notify([&](const EventHandler& handler) {
         if (handler.onUpdate) handler.onUpdate(object, object);
-      }
+      });
     }
   }
   timers_->remove(timer);

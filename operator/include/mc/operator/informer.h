@@ -72,6 +72,7 @@ class Informer {
   boost::asio::awaitable<void> resyncLoop();
   boost::asio::awaitable<void> backoff(std::chrono::milliseconds& delay);
   void apply(WatchEvent&& event);
+  void notify(const std::function<void(const EventHandler&)>& call);
   void updateGauge();
 
   KubeClient& client_;
