@@ -1,6 +1,4 @@
 // A real Prometheus scrapes a target this test serves, and PromQL returns what was served.
-#include "mc/e2e/prometheus.h"
-
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <prometheus/gauge.h>
@@ -15,6 +13,7 @@
 #include <thread>
 
 #include "mc/e2e/poll.h"
+#include "mc/e2e/servers.h"
 #include "mc/operator/http_client.h"
 #include "mc/operator/http_server.h"
 

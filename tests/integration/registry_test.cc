@@ -7,7 +7,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
-#include "mc/e2e/prometheus.h"
+#include "mc/e2e/servers.h"
 #include "mc/operator/http_client.h"
 
 namespace mc::e2e {
