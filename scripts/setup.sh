@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # the real parts the tests talk to, and the tools the scripts use
   prometheus docker-registry openssl curl ca-certificates procps util-linux coreutils lua5.1
+  python3-yaml
 )
 
 missing=()

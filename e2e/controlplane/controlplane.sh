@@ -240,11 +240,15 @@ cmd_start() {
   write_kubeconfig "$dir/scheduler.kubeconfig" scheduler "$server" "$pki"
   write_kubeconfig "$dir/kwok.kubeconfig" kwok "$server" "$pki"
 
+  # A long node-monitor grace period: kwok heartbeats its fake node only about once a minute (later
+  # still on a loaded machine), and a node marked NotReady gets its pods marked unready for good,
+  # since kwok does not re-ready them.
   start_component kube-controller-manager kube-controller-manager \
     --kubeconfig="$dir/controller-manager.kubeconfig" \
     --authentication-kubeconfig="$dir/controller-manager.kubeconfig" \
     --authorization-kubeconfig="$dir/controller-manager.kubeconfig" \
     --leader-elect=false --controllers='*' --use-service-account-credentials=true \
+    --node-monitor-grace-period=1h \
     --bind-address=127.0.0.1 --secure-port="$kcm_port" \
     --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
     --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key"

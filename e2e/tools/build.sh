@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test tools (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok,
-# clientgo-bench) from the Go modules pinned under e2e/tools/*/go.mod into a cache outside the clone:
+# clientgo-bench, helm, and the Gateway API / Istio CRD manifests) from the Go modules pinned
+# under e2e/tools/*/go.mod into a cache outside the clone:
 #   ${MC_CACHE:-$HOME/.cache/mc}/tools/<module>-<hash of go.mod+go.sum>/bin
 # A second run with the same pins does nothing. Prints the bin folders, one per line, on stdout.
 #
@@ -64,6 +65,25 @@ fi
 build_clientgo-bench() {
   log "building clientgo-bench (client-go $(pinned_version clientgo-bench k8s.io/client-go))"
   (cd "$here/clientgo-bench" && go build -ldflags "-s -w" -o "$1/clientgo-bench" .)
+}
+
+# helm lints and renders charts/mc in the tests.
+build_helm() {
+  log "building helm $(pinned_version helm helm.sh/helm/v3)"
+  (cd "$here/helm" && go build -ldflags "-s -w" -o "$1/helm" helm.sh/helm/v3/cmd/helm)
+}
+
+# Not binaries: the CRD manifests of Gateway API (HTTPRoute) and Istio (VirtualService), copied out
+# of their module zips, for the router e2e tests. Lands in <dir>/bin/crds/.
+build_routecrds() {
+  local gw istio
+  gw=$(cd "$here/routecrds" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
+  istio=$(cd "$here/routecrds" && go list -m -f '{{.Dir}}' istio.io/api)
+  log "copying CRDs from $gw and $istio"
+  mkdir -p "$1/crds"
+  cp "$gw"/config/crd/standard/gateway.networking.k8s.io_{gatewayclasses,gateways,httproutes}.yaml "$1/crds/"
+  cp "$istio/kubernetes/customresourcedefinitions.gen.yaml" "$1/crds/istio.yaml"
+  chmod -R u+w "$1/crds"
 }
 
 modules=("$@")
