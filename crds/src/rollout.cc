@@ -193,6 +193,14 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
   put(status, "availableReplicas", s.availableReplicas);
   put(status, "selector", s.selector);
   put(status, "collisionCount", s.collisionCount);
+  put(status, "currentPodHash", s.currentPodHash);
+  put(status, "stablePodHash", s.stablePodHash);
+  put(status, "pauseStartTime", s.pauseStartTime);
+  put(status, "attempt", s.attempt);
+  put(status, "message", s.message);
+  put(status, "abort", s.abort);
+  put(status, "promoteFull", s.promoteFull);
+  put(status, "promoteStep", s.promoteStep);
   if (!s.conditions.empty()) {
     json::array conditions;
     for (const auto& c : s.conditions) {
@@ -273,6 +281,14 @@ Rollout tag_invoke(const json::value_to_tag<Rollout>&, const json::value& in) {
     s.availableReplicas = optInt<int32_t>(*status, "availableReplicas", path);
     s.selector = optString(*status, "selector", path);
     s.collisionCount = optInt<int32_t>(*status, "collisionCount", path);
+    s.currentPodHash = optString(*status, "currentPodHash", path);
+    s.stablePodHash = optString(*status, "stablePodHash", path);
+    s.pauseStartTime = optString(*status, "pauseStartTime", path);
+    s.attempt = optInt<int32_t>(*status, "attempt", path);
+    s.message = optString(*status, "message", path);
+    s.abort = optBool(*status, "abort", path);
+    s.promoteFull = optBool(*status, "promoteFull", path);
+    s.promoteStep = optInt<int32_t>(*status, "promoteStep", path);
     if (auto* conditions = optArray(*status, "conditions", path)) {
       for (size_t i = 0; i < conditions->size(); ++i) {
         auto cpath = path + ".conditions[" + std::to_string(i) + "]";
@@ -280,10 +296,13 @@ Rollout tag_invoke(const json::value_to_tag<Rollout>&, const json::value& in) {
       }
     }
     static const std::initializer_list<std::string_view> kKnown = {
-        "phase",    "currentStepIndex", "canaryWeight",
-        "stableRS", "canaryRS",         "observedGeneration",
-        "replicas", "updatedReplicas",  "availableReplicas",
-        "selector", "collisionCount",   "conditions"};
+        "phase",          "currentStepIndex", "canaryWeight",
+        "stableRS",       "canaryRS",         "observedGeneration",
+        "replicas",       "updatedReplicas",  "availableReplicas",
+        "selector",       "collisionCount",   "conditions",
+        "currentPodHash", "stablePodHash",    "pauseStartTime",
+        "attempt",        "message",          "abort",
+        "promoteFull",    "promoteStep"};
     for (const auto& [key, value] : *status) {
       if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
         s.unknown[key] = value;

@@ -150,22 +150,8 @@ asio::awaitable<void> EventRecorder::write(Pending pending) {
   }
   auto ns = pending.regarding.ns.empty() ? std::string("default") : pending.regarding.ns;
   auto name = eventName(pending.regarding.name);
-  json::object regarding{{"apiVersion", pending.regarding.apiVersion},
-                         {"kind", pending.regarding.kind},
-                         {"name", pending.regarding.name}};
-  if (!pending.regarding.ns.empty()) regarding["namespace"] = pending.regarding.ns;
-  if (!pending.regarding.uid.empty()) regarding["uid"] = pending.regarding.uid;
-  json::object event{{"apiVersion", "events.k8s.io/v1"},
-                     {"kind", "Event"},
-                     {"metadata", {{"name", name}, {"namespace", ns}}},
-                     {"eventTime", now},
-                     {"reportingController", options_.reportingController},
-                     {"reportingInstance", options_.reportingInstance},
-                     {"action", pending.action},
-                     {"reason", pending.reason},
-                     {"note", pending.note},
-                     {"type", pending.type == EventType::Warning ? "Warning" : "Normal"},
-                     {"regarding", std::move(regarding)}};
+  auto event = eventObject(pending.regarding, pending.type, name, ns, now, pending.reason,
+                           pending.action, pending.note);
   auto created = co_await client_.create(kEvents, ns, std::move(event));
   if (!created) {
     ++dropped_;
@@ -180,6 +166,45 @@ asio::awaitable<void> EventRecorder::write(Pending pending) {
     });
   }
   series_[key] = Series{name, ns, 1, pending.at};
+}
+
+json::object EventRecorder::eventObject(const ObjectReference& about, EventType type,
+                                        const std::string& name, const std::string& ns,
+                                        const std::string& now, const std::string& reason,
+                                        const std::string& action, const std::string& note) const {
+  json::object regarding{
+      {"apiVersion", about.apiVersion}, {"kind", about.kind}, {"name", about.name}};
+  if (!about.ns.empty()) regarding["namespace"] = about.ns;
+  if (!about.uid.empty()) regarding["uid"] = about.uid;
+  return json::object{{"apiVersion", "events.k8s.io/v1"},
+                      {"kind", "Event"},
+                      {"metadata", {{"name", name}, {"namespace", ns}}},
+                      {"eventTime", now},
+                      {"reportingController", options_.reportingController},
+                      {"reportingInstance", options_.reportingInstance},
+                      {"action", action},
+                      {"reason", reason},
+                      {"note", note},
+                      {"type", type == EventType::Warning ? "Warning" : "Normal"},
+                      {"regarding", std::move(regarding)}};
+}
+
+boost::asio::awaitable<Result<void>> EventRecorder::recordDecision(ObjectReference regarding,
+                                                                   EventType type, std::string name,
+                                                                   std::string reason,
+                                                                   std::string action,
+                                                                   std::string note) {
+  auto ns = regarding.ns.empty() ? std::string("default") : regarding.ns;
+  auto now = formatMicroTime(clock_.wallNow());
+  auto event = eventObject(regarding, type, name, ns, now, reason, action, note);
+  auto created = co_await client_.create(resources::kEvents, ns, std::move(event));
+  if (!created && created.error().kind != ErrorKind::AlreadyExists) {
+    co_return created.error();
+  }
+  if (created) {
+    ++written_;
+  }
+  co_return Result<void>();
 }
 
 }  // namespace mc::kube

@@ -81,6 +81,15 @@ struct RolloutStatus {
   std::optional<int32_t> availableReplicas;
   std::optional<std::string> selector;  // for the scale subresource
   std::optional<int32_t> collisionCount;
+  std::optional<std::string> currentPodHash;  // hash of spec.template (the canary while one runs)
+  std::optional<std::string> stablePodHash;
+  std::optional<std::string> pauseStartTime;  // RFC 3339: a timed pause survives a restart
+  std::optional<int32_t> attempt;             // canaries started; names their decision Events
+  std::optional<std::string> message;         // one line for people: what MC waits for
+  // Requests from `kubectl mc`, written to status by the user and cleared by MC once handled:
+  std::optional<bool> abort;           // abort the canary (stays set while Degraded; retry clears)
+  std::optional<bool> promoteFull;     // skip the remaining steps
+  std::optional<int32_t> promoteStep;  // skip this step (if it is still the current one)
   std::vector<Condition> conditions;
   boost::json::object unknown;  // fields this version does not know, kept as they were
 };

@@ -51,6 +51,14 @@ class EventRecorder {
   void record(const ObjectReference& regarding, EventType type, std::string reason,
               std::string action, std::string note);
 
+  // Writes one Event now, named `name`, for a decision that must be on record exactly once: an
+  // Event of that name already there (the same decision re-planned after a crash) counts as
+  // written. Unlike record(), a failure is returned, so the caller does not act on a decision
+  // it could not record. Runs on the client's executor.
+  boost::asio::awaitable<Result<void>> recordDecision(ObjectReference regarding, EventType type,
+                                                      std::string name, std::string reason,
+                                                      std::string action, std::string note);
+
   boost::asio::awaitable<void> run();  // until stop(), then writes what is pending
   void stop();
 
@@ -73,6 +81,10 @@ class EventRecorder {
     std::chrono::system_clock::time_point firstAt;
   };
   boost::asio::awaitable<void> write(Pending pending);
+  boost::json::object eventObject(const ObjectReference& about, EventType type,
+                                  const std::string& name, const std::string& ns,
+                                  const std::string& now, const std::string& reason,
+                                  const std::string& action, const std::string& note) const;
 
   KubeClient& client_;
   EventRecorderOptions options_;
