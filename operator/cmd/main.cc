@@ -23,6 +23,8 @@
 #include "mc/operator/logging.h"
 #include "mc/operator/manager.h"
 #include "mc/operator/version.h"
+#include "mc/reconcilers/canary_math.h"
+#include "mc/reconcilers/rollout_reconciler.h"
 
 namespace {
 
@@ -41,6 +43,9 @@ struct Options {
   bool leaderElect = false;
   std::string leaderElectionNamespace;
   std::string leaderElectionId = "mc-operator-leader";
+  std::vector<std::string> namespaces;  // empty: all
+  std::string scaleDownDelay = "30s";
+  int workers = 4;
 };
 
 // In a pod, the service account's namespace; elsewhere "default".
@@ -118,6 +123,14 @@ int main(int argc, char** argv) {
                  "namespace of the Lease (default: the pod's, else default)");
   app.add_option("--leader-election-id", options.leaderElectionId, "name of the Lease")
       ->capture_default_str();
+  app.add_option("--namespace", options.namespaces,
+                 "watch Rollouts in this namespace (repeat for several; default: all)");
+  app.add_option("--scale-down-delay", options.scaleDownDelay,
+                 "how long a replaced stable ReplicaSet keeps its pods, so routes settle first")
+      ->capture_default_str();
+  app.add_option("--workers", options.workers, "Rollouts reconciled at once (per namespace)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -136,6 +149,14 @@ int main(int argc, char** argv) {
     if (auto parsed = mc::http::splitHostPort(address); !parsed) {
       return usageError(fmt::format("{}: {}", flag, parsed.error().message));
     }
+  }
+  auto scaleDownDelay = mc::reconcilers::parseDuration(options.scaleDownDelay);
+  if (!scaleDownDelay) {
+    return usageError(fmt::format("--scale-down-delay: \"{}\" is not a duration such as 30s",
+                                  options.scaleDownDelay));
+  }
+  if (options.namespaces.empty()) {
+    options.namespaces.emplace_back();  // all namespaces
   }
   // In a pod with no kubeconfig named, use the pod's service account, as client-go does.
   const char* kubeconfigEnv = std::getenv("KUBECONFIG");
@@ -176,6 +197,19 @@ int main(int argc, char** argv) {
     managerOptions.leaderElection = election;
   }
   mc::kube::Manager manager(io, **client, managerOptions, registry);
+  // One Rollout controller per watched namespace, each with its own reconciler and caches.
+  std::vector<std::unique_ptr<mc::reconcilers::RolloutReconciler>> reconcilers;
+  for (const auto& ns : options.namespaces) {
+    mc::reconcilers::RolloutReconcilerOptions reconcilerOptions;
+    reconcilerOptions.scaleDownDelay = std::chrono::ceil<std::chrono::seconds>(*scaleDownDelay);
+    reconcilers.push_back(std::make_unique<mc::reconcilers::RolloutReconciler>(
+        **client, manager.events(), reconcilerOptions));
+    mc::kube::ControllerOptions controllerOptions;
+    controllerOptions.workers = options.workers;
+    controllerOptions.registry = registry;
+    manager.add(mc::reconcilers::makeRolloutController(**client, *reconcilers.back(), ns,
+                                                       controllerOptions));
+  }
   std::atomic<bool> connected{false};
   manager.addReadyCheck("apiserver connection", [&connected] { return connected.load(); });
   if (auto bound = manager.bind(); !bound) {

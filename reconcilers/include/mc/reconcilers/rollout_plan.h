@@ -1,0 +1,122 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mc/crds/rollout.h"
+
+// The Rollout controller's decisions as a pure function: the state gathered from the caches in,
+// the actions and the new status out. No I/O and no clock here, so every case is a table test.
+namespace mc::reconcilers {
+
+using WallTime = std::chrono::system_clock::time_point;
+
+inline constexpr std::string_view kPodTemplateHashLabel = "mc.maestro.dev/pod-template-hash";
+inline constexpr std::string_view kRevisionAnnotation = "mc.maestro.dev/revision";
+// On a demoted stable: when it may scale to zero (the routes settle first).
+inline constexpr std::string_view kScaleDownAtAnnotation = "mc.maestro.dev/scale-down-at";
+// The pod template exactly as the Rollout had it, so `kubectl mc undo` restores it byte for byte
+// (the ReplicaSet's own template has the apiserver's defaults filled in).
+inline constexpr std::string_view kPodTemplateAnnotation = "mc.maestro.dev/pod-template";
+
+// What the planner needs of one ReplicaSet the Rollout owns.
+struct ReplicaSetView {
+  std::string name;
+  std::string podHash;  // its kPodTemplateHashLabel
+  int64_t revision = 0;
+  int32_t replicas = 0;  // spec.replicas
+  int32_t statusReplicas = 0;
+  int32_t availableReplicas = 0;
+  bool statusCurrent = true;  // status.observedGeneration caught up with metadata.generation
+  std::optional<WallTime> scaleDownAt;
+};
+
+// A spec field at fault and why: the InvalidSpec condition's message and Event.
+struct FieldError {
+  std::string field;  // "spec.strategy.canary.stableService"
+  std::string message;
+  std::string describe() const { return field + ": " + message; }
+};
+
+struct RolloutContext {
+  crds::Rollout rollout;
+  std::string name;
+  std::string ns;
+  int64_t generation = 0;
+  std::vector<ReplicaSetView> replicaSets;  // owned by the Rollout (controller ownerReference)
+  // From the router: whether it shapes traffic itself (else the replica ratio), and whether the
+  // route holds status.canaryWeight now.
+  bool trafficRouted = false;
+  bool routeVerified = true;
+  // Services named in the strategy: name -> the pod-template hash their selector has ("" none).
+  std::map<std::string, std::string> serviceHashes;
+  // What the gather step found wrong with objects the spec names (a missing Service or route).
+  std::optional<FieldError> referenceError;
+  WallTime now;
+  std::chrono::seconds scaleDownDelay{30};
+};
+
+struct CreateReplicaSet {
+  std::string name;
+  std::string podHash;
+  int32_t replicas = 0;
+  int64_t revision = 0;
+};
+
+struct ScaleReplicaSet {
+  std::string name;
+  int32_t replicas = 0;
+  // Set: write this scale-down deadline; nullopt with clearScaleDownAt: remove it.
+  std::optional<WallTime> scaleDownAt;
+  bool clearScaleDownAt = false;
+};
+
+// A Service whose selector must carry this pod-template hash.
+struct SelectPods {
+  std::string service;
+  std::string podHash;
+};
+
+enum class RouteChange { None, SetWeight, Reset };
+
+// A decision worth an Event (RolloutStarted, StepAdvanced, Paused, Promoted, Aborted,
+// RolloutCompleted). `id` is deterministic for the decision, so a decision re-planned after a
+// crash finds its Event already written instead of writing a second one.
+struct DecisionEvent {
+  std::string id;
+  std::string reason;
+  std::string note;
+  bool warning = false;
+};
+
+struct Plan {
+  crds::RolloutStatus status;  // the status to write (if it differs from the one read)
+  std::vector<DecisionEvent> events;
+  std::vector<CreateReplicaSet> creates;
+  std::vector<ScaleReplicaSet> scales;
+  std::vector<std::string> deletes;  // ReplicaSet names past revisionHistoryLimit
+  std::vector<SelectPods> services;
+  RouteChange route = RouteChange::None;
+  int32_t routeWeight = 0;
+  std::optional<FieldError> invalidSpec;  // also in status; the reconciler records an Event
+  std::chrono::milliseconds requeueAfter{0};
+};
+
+Plan plan(const RolloutContext& context);
+
+// The ReplicaSet name of a pod-template hash: "<rollout>-<hash>".
+std::string replicaSetName(std::string_view rollout, std::string_view podHash);
+
+// spec.selector as a label selector string ("app=web,tier in (a,b)"), for status.selector (the
+// scale subresource's) and list calls.
+std::string selectorString(const boost::json::object& selector);
+
+// The spec's step at `index` for people: "setWeight 30", "pause 30s", "pause (until promoted)".
+std::string describeStep(const crds::CanaryStep& step);
+
+}  // namespace mc::reconcilers

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "mc/operator/clock.h"
+#include "mc/operator/controller.h"
+#include "mc/operator/events.h"
+#include "mc/operator/kube_client.h"
+#include "mc/reconcilers/rollout_plan.h"
+
+namespace mc::reconcilers {
+
+namespace resources {
+inline const kube::ResourceType kRollouts{"mc.maestro.dev", "v1alpha1", "rollouts"};
+}
+
+struct RolloutReconcilerOptions {
+  std::chrono::seconds scaleDownDelay{30};  // a demoted stable keeps its pods this long
+};
+
+// The Rollout controller's reconcile: gather (the Rollout and its ReplicaSets from the caches,
+// the Services and route from the apiserver) -> plan() -> record the decisions as Events -> one
+// status write -> converge ReplicaSets, Services and route on that status. A 409 on the status
+// write ends the reconcile before any action, and the requeue re-plans from fresh state.
+// Runs on the controller's executor, one key at a time.
+class RolloutReconciler final : public kube::Reconciler {
+ public:
+  RolloutReconciler(kube::KubeClient& client, kube::EventRecorder& events,
+                    RolloutReconcilerOptions options = {}, const Clock& clock = systemClock());
+
+  // The caches the reconciler reads: Rollouts, and the ReplicaSets they own. From
+  // makeRolloutController, before the controller runs.
+  void useCaches(kube::Store& rollouts, kube::Store& replicaSets);
+
+  boost::asio::awaitable<Result<kube::ReconcileResult>> reconcile(
+      const kube::ReconcileRequest& request) override;
+
+ private:
+  kube::KubeClient& client_;
+  kube::EventRecorder& events_;
+  RolloutReconcilerOptions options_;
+  const Clock& clock_;
+  kube::Store* rollouts_ = nullptr;
+  kube::Store* replicaSets_ = nullptr;
+  // key -> the resourceVersion MC's last status write replaced. While the cache still holds that
+  // version it is stale, and planning on it would only earn a 409.
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::string> replacedVersions_;
+};
+
+// The Rollout controller for namespace `ns` ("" for all): Rollouts as the primary type,
+// ReplicaSets as owned, feeding `reconciler`.
+std::unique_ptr<kube::Controller> makeRolloutController(kube::KubeClient& client,
+                                                        RolloutReconciler& reconciler,
+                                                        std::string ns,
+                                                        kube::ControllerOptions options);
+
+}  // namespace mc::reconcilers

@@ -1,0 +1,219 @@
+#include "istio.h"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+#include "mc/operator/kube_client.h"
+
+namespace mc::reconcilers {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+const kube::ResourceType kVirtualServices{"networking.istio.io", "v1", "virtualservices"};
+constexpr const char* kField = "spec.strategy.canary.trafficRouting.istio.virtualService";
+
+struct Names {
+  std::string virtualService;
+  std::string stable;
+  std::string canary;
+};
+
+Result<Names> namesOf(const RouterTarget& target) {
+  const auto& canary = target.canary;
+  if (!canary.trafficRouting || !canary.trafficRouting->istioVirtualService ||
+      canary.trafficRouting->istioVirtualService->empty()) {
+    return makeError(ErrorKind::Invalid, fmt::format("{}: required", kField));
+  }
+  if (!canary.stableService || canary.stableService->empty() || !canary.canaryService ||
+      canary.canaryService->empty()) {
+    return makeError(ErrorKind::Invalid,
+                     "spec.strategy.canary: trafficRouting needs stableService and canaryService");
+  }
+  if (*canary.stableService == *canary.canaryService) {
+    return makeError(ErrorKind::Invalid,
+                     "spec.strategy.canary.canaryService: must differ from stableService");
+  }
+  return Names{*canary.trafficRouting->istioVirtualService, *canary.stableService,
+               *canary.canaryService};
+}
+
+Result<void> checkWeight(int32_t weight) {
+  if (weight < 0 || weight > 100) {
+    return makeError(ErrorKind::Invalid, fmt::format("canary weight {} is outside 0..100", weight));
+  }
+  return {};
+}
+
+// A route destination's host names a Service as "web", "web.ns" or "web.ns.svc.cluster.local".
+bool sendsTo(const json::value& route, std::string_view service) {
+  auto* destination = route.is_object() ? route.as_object().if_contains("destination") : nullptr;
+  auto* host = destination && destination->is_object()
+                   ? destination->as_object().if_contains("host")
+                   : nullptr;
+  if (!host || !host->is_string()) {
+    return false;
+  }
+  std::string_view text = host->as_string();
+  return text == service ||
+         (text.size() > service.size() && text.starts_with(service) && text[service.size()] == '.');
+}
+
+// A route's weight; absent counts as 0 (Istio requires it whenever a rule has two routes).
+int64_t weightOf(const json::value& route) {
+  auto* weight = route.as_object().if_contains("weight");
+  if (weight && weight->is_int64()) {
+    return weight->as_int64();
+  }
+  if (weight && weight->is_uint64()) {
+    return static_cast<int64_t>(weight->as_uint64());
+  }
+  return 0;
+}
+
+// The route lists of spec.http[] entries that go to both Services: the ones MC shapes.
+std::vector<json::array*> splitRoutes(json::object& virtualService, const Names& names) {
+  std::vector<json::array*> lists;
+  auto* spec = virtualService.if_contains("spec");
+  auto* http = spec && spec->is_object() ? spec->as_object().if_contains("http") : nullptr;
+  if (!http || !http->is_array()) {
+    return lists;
+  }
+  for (auto& entry : http->as_array()) {
+    auto* routes = entry.is_object() ? entry.as_object().if_contains("route") : nullptr;
+    if (!routes || !routes->is_array()) {
+      continue;
+    }
+    bool stable = false;
+    bool canary = false;
+    for (const auto& route : routes->as_array()) {
+      stable = stable || sendsTo(route, names.stable);
+      canary = canary || sendsTo(route, names.canary);
+    }
+    if (stable && canary) {
+      lists.push_back(&routes->as_array());
+    }
+  }
+  return lists;
+}
+
+void applyWeight(json::object& virtualService, const Names& names, int32_t weight) {
+  for (auto* routes : splitRoutes(virtualService, names)) {
+    for (auto& route : *routes) {
+      if (sendsTo(route, names.stable)) {
+        route.as_object()["weight"] = 100 - weight;
+      } else if (sendsTo(route, names.canary)) {
+        route.as_object()["weight"] = weight;
+      }
+    }
+  }
+}
+
+bool weightIs(json::object& virtualService, const Names& names, int32_t weight) {
+  for (auto* routes : splitRoutes(virtualService, names)) {
+    for (const auto& route : *routes) {
+      if (sendsTo(route, names.stable) && weightOf(route) != 100 - weight) {
+        return false;
+      }
+      if (sendsTo(route, names.canary) && weightOf(route) != weight) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+Error noSplit(const Names& names) {
+  return makeError(ErrorKind::Invalid,
+                   fmt::format("{}: no spec.http[] entry of VirtualService \"{}\" has routes to "
+                               "both the stable Service \"{}\" and the canary Service \"{}\"; "
+                               "both destinations are needed",
+                               kField, names.virtualService, names.stable, names.canary));
+}
+
+asio::awaitable<Result<json::object>> readVirtualService(kube::KubeClient* client, std::string ns,
+                                                         std::string name) {
+  auto virtualService = co_await client->get(kVirtualServices, ns, name);
+  if (!virtualService && virtualService.error().kind == ErrorKind::NotFound) {
+    co_return makeError(ErrorKind::Invalid,
+                        fmt::format("{}: VirtualService \"{}\" not found", kField, name));
+  }
+  co_return std::move(virtualService);
+}
+
+}  // namespace
+
+asio::awaitable<Result<void>> IstioRouter::validate(RouterTarget target) {
+  auto names = namesOf(target);
+  if (!names) {
+    co_return names.error();
+  }
+  auto virtualService = co_await readVirtualService(&client_, target.ns, names->virtualService);
+  if (!virtualService) {
+    co_return virtualService.error();
+  }
+  if (splitRoutes(*virtualService, *names).empty()) {
+    co_return noSplit(*names);
+  }
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<void>> IstioRouter::setWeight(RouterTarget target, int32_t weight) {
+  auto names = namesOf(target);
+  if (!names) {
+    co_return names.error();
+  }
+  if (auto valid = checkWeight(weight); !valid) {
+    co_return valid.error();
+  }
+  auto virtualService = co_await readVirtualService(&client_, target.ns, names->virtualService);
+  if (!virtualService) {
+    co_return virtualService.error();
+  }
+  if (splitRoutes(*virtualService, *names).empty()) {
+    co_return noSplit(*names);
+  }
+  json::object edited = *virtualService;
+  applyWeight(edited, *names, weight);
+  if (edited == *virtualService) {
+    co_return Result<void>();
+  }
+  // The object keeps the resourceVersion it was read at: a write in between is a Conflict.
+  auto updated = co_await client_.update(kVirtualServices, target.ns, std::move(edited));
+  if (!updated) {
+    co_return updated.error();
+  }
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<bool>> IstioRouter::verifyWeight(RouterTarget target, int32_t weight) {
+  auto names = namesOf(target);
+  if (!names) {
+    co_return names.error();
+  }
+  auto virtualService = co_await readVirtualService(&client_, target.ns, names->virtualService);
+  if (!virtualService) {
+    co_return virtualService.error();
+  }
+  if (splitRoutes(*virtualService, *names).empty()) {
+    co_return noSplit(*names);
+  }
+  co_return weightIs(*virtualService, *names, weight);
+}
+
+asio::awaitable<Result<void>> IstioRouter::reset(RouterTarget target) {
+  co_return co_await setWeight(std::move(target), 0);
+}
+
+RouterRegistration istioRegistration() {
+  return {
+      "istio",
+      [](const crds::TrafficRouting& routing) { return routing.istioVirtualService.has_value(); },
+      [](kube::KubeClient& client) -> TrafficRouterPtr {
+        return std::make_unique<IstioRouter>(client);
+      }};
+}
+
+}  // namespace mc::reconcilers

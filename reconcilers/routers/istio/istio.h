@@ -1,0 +1,30 @@
+#pragma once
+
+#include "mc/reconcilers/traffic_router.h"
+
+namespace mc::reconcilers {
+
+// Splits traffic with an Istio VirtualService the user owns (trafficRouting.istio.virtualService,
+// in the Rollout's namespace). Every spec.http[] entry whose routes go to both the stable and
+// the canary Service gets weights 100-w and w; other entries, and the rest of the object, are
+// left as they were. The object is written back with the resourceVersion it was read at, so a
+// concurrent write makes the update fail with Conflict. The client is borrowed and must outlive
+// the router; calls run on the client's executor.
+class IstioRouter final : public TrafficRouter {
+ public:
+  explicit IstioRouter(kube::KubeClient& client) : client_(client) {}
+
+  bool shapesTraffic() const override { return true; }
+  boost::asio::awaitable<Result<void>> validate(RouterTarget target) override;
+  boost::asio::awaitable<Result<void>> setWeight(RouterTarget target, int32_t weight) override;
+  boost::asio::awaitable<Result<bool>> verifyWeight(RouterTarget target, int32_t weight) override;
+  boost::asio::awaitable<Result<void>> reset(RouterTarget target) override;
+
+ private:
+  kube::KubeClient& client_;
+};
+
+// Selected by trafficRouting.istio.virtualService.
+RouterRegistration istioRegistration();
+
+}  // namespace mc::reconcilers

@@ -1,0 +1,665 @@
+#include "mc/reconcilers/rollout_plan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <set>
+
+#include "mc/crds/pod_template_hash.h"
+#include "mc/operator/timefmt.h"
+#include "mc/reconcilers/canary_math.h"
+
+namespace mc::reconcilers {
+namespace {
+
+namespace json = boost::json;
+using crds::CanaryStep;
+using crds::Condition;
+using crds::RolloutStatus;
+
+constexpr const char* kTrue = "True";
+constexpr const char* kFalse = "False";
+
+// Sets a condition, keeping lastTransitionTime unless the status flips (API conventions).
+class Conditions {
+ public:
+  Conditions(std::vector<Condition>& list, WallTime now, int64_t generation)
+      : list_(list), now_(formatTime(now)), generation_(generation) {}
+
+  void set(const std::string& type, bool status, std::string reason, std::string message) {
+    const char* value = status ? kTrue : kFalse;
+    auto it = std::find_if(list_.begin(), list_.end(),
+                           [&](const Condition& c) { return c.type == type; });
+    if (it == list_.end()) {
+      list_.push_back({type, value, std::move(reason), std::move(message), now_, generation_});
+      return;
+    }
+    if (it->status != value) {
+      it->lastTransitionTime = now_;
+    }
+    it->status = value;
+    it->reason = std::move(reason);
+    it->message = std::move(message);
+    it->observedGeneration = generation_;
+  }
+
+ private:
+  std::vector<Condition>& list_;
+  std::string now_;
+  int64_t generation_;
+};
+
+std::string conditionReason(const RolloutStatus& status, std::string_view type) {
+  for (const auto& c : status.conditions) {
+    if (c.type == type) {
+      return c.reason;
+    }
+  }
+  return "";
+}
+
+const json::object* objectAt(const json::object& object, std::string_view key) {
+  auto* value = object.if_contains(key);
+  return value != nullptr && value->is_object() ? &value->as_object() : nullptr;
+}
+
+// What the apiserver cannot judge at apply time but MC must before it creates anything.
+std::optional<FieldError> validateSpec(const crds::RolloutSpec& spec,
+                                       const std::vector<CanaryStep>& steps) {
+  const json::object* templateMeta = objectAt(spec.podTemplate, "metadata");
+  const json::object* labels = templateMeta ? objectAt(*templateMeta, "labels") : nullptr;
+  const json::object* matchLabels = objectAt(spec.selector, "matchLabels");
+  const auto* expressions = spec.selector.if_contains("matchExpressions");
+  bool hasExpressions =
+      expressions != nullptr && expressions->is_array() && !expressions->as_array().empty();
+  if ((matchLabels == nullptr || matchLabels->empty()) && !hasExpressions) {
+    return FieldError{"spec.selector", "must select pods: matchLabels or matchExpressions"};
+  }
+  if (matchLabels != nullptr) {
+    for (const auto& [key, value] : *matchLabels) {
+      const json::value* label = labels ? labels->if_contains(key) : nullptr;
+      if (label == nullptr || *label != value) {
+        return FieldError{"spec.selector",
+                          fmt::format("matchLabels {}={} is not among "
+                                      "spec.template.metadata.labels, so it would select no pod",
+                                      std::string_view(key), json::serialize(value))};
+      }
+    }
+  }
+  if (labels != nullptr && labels->contains(kPodTemplateHashLabel)) {
+    return FieldError{"spec.template.metadata.labels",
+                      fmt::format("{} is MC's to set", kPodTemplateHashLabel)};
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].pause && steps[i].pause->duration && !parseDuration(*steps[i].pause->duration)) {
+      return FieldError{
+          fmt::format("spec.strategy.canary.steps[{}].pause.duration", i),
+          fmt::format("\"{}\" is not a duration such as 30s or 5m", *steps[i].pause->duration)};
+    }
+  }
+  if (spec.canary && spec.canary->stableService && spec.canary->canaryService &&
+      *spec.canary->stableService == *spec.canary->canaryService) {
+    return FieldError{"spec.strategy.canary.canaryService",
+                      "must differ from stableService: each selects one ReplicaSet's pods"};
+  }
+  return std::nullopt;
+}
+
+// One reconcile's decisions. Status is the record of where the canary is; the actions converge
+// the ReplicaSets, Services and route on what that status says, so re-running a plan after a
+// crash repeats idempotent actions and never skips or repeats a step.
+class Planner {
+ public:
+  explicit Planner(const RolloutContext& context)
+      : ctx_(context),
+        spec_(context.rollout.spec),
+        old_(context.rollout.status),
+        replicas_(spec_.replicas.value_or(1)),
+        steps_(crds::effectiveSteps(spec_)),
+        stepCount_(static_cast<int32_t>(steps_.size())) {
+    plan_.status = old_;
+  }
+
+  Plan run() {
+    auto& st = plan_.status;
+    st.observedGeneration = ctx_.generation;
+    st.selector = selectorString(spec_.selector);
+    Conditions conditions(st.conditions, ctx_.now, ctx_.generation);
+
+    auto invalid = validateSpec(spec_, steps_);
+    if (!invalid) {
+      invalid = ctx_.referenceError;
+    }
+    if (invalid) {
+      // Nothing else changes: a Rollout MC cannot understand keeps what it has.
+      conditions.set("InvalidSpec", true, "InvalidSpec", invalid->describe());
+      st.phase = "Degraded";
+      st.message = invalid->describe();
+      plan_.invalidSpec = invalid;
+      countReplicas();
+      return std::move(plan_);
+    }
+    conditions.set("InvalidSpec", false, "SpecValid", "the spec is valid");
+
+    current_ = crds::podTemplateHash(spec_.podTemplate, old_.collisionCount.value_or(0));
+    currentRs_ = find(current_);
+    if (old_.stablePodHash) {
+      stableRs_ = find(*old_.stablePodHash);
+    }
+    for (const auto& rs : ctx_.replicaSets) {
+      nextRevision_ = std::max(nextRevision_, rs.revision + 1);
+    }
+
+    if (stableRs_ == nullptr || stableRs_->podHash == current_) {
+      steady(conditions);
+    } else {
+      canary(conditions);
+    }
+    scaleDownOthers();
+    pruneHistory();
+    countReplicas();
+    return std::move(plan_);
+  }
+
+ private:
+  const ReplicaSetView* find(const std::string& hash) const {
+    for (const auto& rs : ctx_.replicaSets) {
+      if (rs.podHash == hash) {
+        return &rs;
+      }
+    }
+    return nullptr;
+  }
+
+  std::string rsName(const std::string& hash) const { return replicaSetName(ctx_.name, hash); }
+
+  // Creates the ReplicaSet of `hash` or scales it to `replicas` (a pending scale-down dropped).
+  void converge(const std::string& hash, int32_t replicas) {
+    keep_.insert(hash);
+    const ReplicaSetView* rs = find(hash);
+    if (rs == nullptr) {
+      plan_.creates.push_back({rsName(hash), hash, replicas, nextRevision_});
+    } else if (rs->replicas != replicas || rs->scaleDownAt) {
+      plan_.scales.push_back({rs->name, replicas, std::nullopt, rs->scaleDownAt.has_value()});
+    }
+  }
+
+  // Whether `rs` runs `replicas` available pods, as of a status that saw its latest spec.
+  static bool available(const ReplicaSetView* rs, int32_t replicas) {
+    return rs != nullptr && rs->statusCurrent && rs->replicas == replicas &&
+           rs->availableReplicas >= replicas;
+  }
+
+  void selectPods(const std::optional<std::string>& service, const std::string& hash) {
+    if (!service) {
+      return;
+    }
+    auto it = ctx_.serviceHashes.find(*service);
+    if (it == ctx_.serviceHashes.end() || it->second != hash) {
+      plan_.services.push_back({*service, hash});
+    }
+  }
+
+  void selectServices(const std::string& stableHash, const std::string& canaryHash) {
+    if (spec_.canary) {
+      selectPods(spec_.canary->stableService, stableHash);
+      selectPods(spec_.canary->canaryService, canaryHash);
+    }
+  }
+
+  void requeueAfter(std::chrono::milliseconds delay) {
+    delay = std::max(delay, std::chrono::milliseconds(1));
+    if (plan_.requeueAfter.count() == 0 || delay < plan_.requeueAfter) {
+      plan_.requeueAfter = delay;
+    }
+  }
+
+  void event(std::string id, std::string reason, std::string note, bool warning = false) {
+    plan_.events.push_back({std::move(id), std::move(reason), std::move(note), warning});
+  }
+
+  std::string attemptId() const { return fmt::format("a{}", plan_.status.attempt.value_or(0)); }
+
+  void clearCanaryState() {
+    auto& st = plan_.status;
+    st.canaryRS.reset();
+    st.currentStepIndex = stepCount_;
+    st.canaryWeight = 0;
+    st.pauseStartTime.reset();
+    st.abort.reset();
+    st.promoteFull.reset();
+    st.promoteStep.reset();
+  }
+
+  // No canary: the template is the stable's (or this is the first version). All of it runs at
+  // once; a canary that was running when the template went back is scaled down at once.
+  void steady(Conditions& conditions) {
+    auto& st = plan_.status;
+    bool first = stableRs_ == nullptr;
+    bool reverted = !first && old_.currentPodHash && *old_.currentPodHash != current_;
+    if (reverted && old_.canaryRS) {
+      event(attemptId() + ".reverted", "Aborted",
+            fmt::format("template is the stable's again ({}): canary {} scaled to 0 at once",
+                        rsName(current_), *old_.canaryRS),
+            true);
+    }
+    st.currentPodHash = current_;
+    st.stablePodHash = current_;
+    st.stableRS = rsName(current_);
+    clearCanaryState();
+    converge(current_, replicas_);
+    selectServices(current_, current_);
+    if (old_.canaryWeight.value_or(0) != 0 || !ctx_.routeVerified) {
+      plan_.route = RouteChange::Reset;
+    }
+    bool healthy = available(currentRs_, replicas_);
+    int32_t ready = currentRs_ ? currentRs_->availableReplicas : 0;
+    st.phase = healthy ? "Healthy" : "Progressing";
+    st.message = healthy ? fmt::format("{} serves all traffic", rsName(current_))
+                         : fmt::format("waiting for {}: {}/{} pods available", rsName(current_),
+                                       ready, replicas_);
+    conditions.set("Progressing", true, healthy ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
+                   *st.message);
+    conditions.set("Available", ready >= replicas_,
+                   ready >= replicas_ ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+                   fmt::format("{}/{} pods available", ready, replicas_));
+    conditions.set("Paused", false, "NotPaused", "no canary is running");
+    conditions.set("Completed", healthy, healthy ? "RolloutCompleted" : "RolloutProgressing",
+                   healthy ? "the rollout to the current template is complete"
+                           : "pods of the current template are not all available yet");
+  }
+
+  int32_t weightAt(int32_t index) const {
+    if (index >= stepCount_) {
+      return 100;
+    }
+    for (int32_t i = index; i >= 0; --i) {
+      if (steps_[i].setWeight) {
+        return std::clamp(*steps_[i].setWeight, 0, 100);
+      }
+    }
+    return 0;
+  }
+
+  int32_t canaryTarget(int32_t weight) const {
+    return weight <= 0 ? 0 : canaryReplicas(replicas_, weight);
+  }
+
+  int32_t stableTarget(int32_t weight) const {
+    return ctx_.trafficRouted ? replicas_ : std::max(0, replicas_ - canaryTarget(weight));
+  }
+
+  // Whether step `index` (the current one, its targets already applied) is done.
+  bool stepDone(int32_t index) {
+    const auto& step = steps_[index];
+    auto& st = plan_.status;
+    if (step.setWeight) {
+      int32_t weight = weightAt(index);
+      bool stableDone = ctx_.trafficRouted ||
+                        (stableRs_->replicas == stableTarget(weight) && stableRs_->statusCurrent);
+      return old_.canaryWeight.value_or(-1) == weight && ctx_.routeVerified &&
+             available(currentRs_, canaryTarget(weight)) && stableDone;
+    }
+    if (step.pause && step.pause->duration) {
+      auto duration = parseDuration(*step.pause->duration).value_or(std::chrono::milliseconds(0));
+      auto started = st.pauseStartTime ? parseTime(*st.pauseStartTime) : std::nullopt;
+      if (!started) {
+        st.pauseStartTime = formatTime(ctx_.now);  // lost or unreadable: the pause starts now
+        requeueAfter(duration);
+        return false;
+      }
+      auto ends = *started + duration;
+      if (ctx_.now >= ends) {
+        return true;
+      }
+      requeueAfter(std::chrono::ceil<std::chrono::milliseconds>(ends - ctx_.now));
+      return false;
+    }
+    return false;  // pause without duration, analysis: until promoted
+  }
+
+  void enterStep(int32_t index) {
+    auto& st = plan_.status;
+    st.pauseStartTime.reset();
+    if (index >= stepCount_) {
+      return;
+    }
+    const auto& step = steps_[index];
+    event(fmt::format("{}.step-{}", attemptId(), index), "StepAdvanced",
+          fmt::format("step {}/{}: {}", index + 1, stepCount_, describeStep(step)));
+    if (step.pause) {
+      st.pauseStartTime = formatTime(ctx_.now);
+      event(fmt::format("{}.pause-{}", attemptId(), index), "Paused",
+            step.pause->duration ? fmt::format("paused at step {}/{} for {}", index + 1, stepCount_,
+                                               *step.pause->duration)
+                                 : fmt::format("paused at step {}/{} until `kubectl mc promote {}`",
+                                               index + 1, stepCount_, ctx_.name));
+      if (step.pause->duration) {
+        requeueAfter(parseDuration(*step.pause->duration).value_or(std::chrono::milliseconds(0)));
+      }
+    }
+  }
+
+  void canary(Conditions& conditions) {
+    auto& st = plan_.status;
+    const std::string& stable = stableRs_->podHash;
+    bool wasAborted =
+        old_.phase == "Degraded" && conditionReason(old_, "Progressing") == "RolloutAborted";
+    bool newCanary = old_.currentPodHash.value_or("") != current_;
+    bool retried = !newCanary && wasAborted && !old_.abort.value_or(false);
+    bool entered = false;
+    st.stableRS = rsName(stable);
+    if (newCanary || retried) {
+      st.attempt = old_.attempt.value_or(0) + 1;
+      clearCanaryState();
+      st.currentStepIndex = 0;
+      st.currentPodHash = current_;
+      st.canaryRS = rsName(current_);
+      std::string superseded;
+      if (newCanary && old_.canaryRS && *old_.canaryRS != rsName(current_)) {
+        superseded = fmt::format("; canary {} superseded and scaled to 0", *old_.canaryRS);
+      }
+      event(
+          attemptId() + ".started", "RolloutStarted",
+          fmt::format("{}canary {} (revision {}) against stable {}{}", retried ? "retrying: " : "",
+                      rsName(current_), currentRs_ ? currentRs_->revision : nextRevision_,
+                      rsName(stable), superseded));
+      entered = true;
+    }
+    selectServices(stable, current_);
+
+    if (st.abort.value_or(false)) {
+      abort(conditions, wasAborted);
+      return;
+    }
+
+    int32_t index = std::clamp(st.currentStepIndex.value_or(0), 0, stepCount_);
+    if (st.promoteFull.value_or(false)) {
+      if (index < stepCount_) {
+        event(attemptId() + ".promoted-full", "Promoted",
+              fmt::format("promoted fully from step {}/{}: the remaining steps are skipped",
+                          index + 1, stepCount_));
+      }
+      index = stepCount_;
+      entered = true;
+    } else if (st.promoteStep) {
+      if (*st.promoteStep == index && index < stepCount_) {
+        event(fmt::format("{}.promoted-{}", attemptId(), index), "Promoted",
+              fmt::format("step {}/{} ({}) promoted by request", index + 1, stepCount_,
+                          describeStep(steps_[index])));
+        ++index;
+        entered = true;
+      }
+    }
+    st.promoteFull.reset();
+    st.promoteStep.reset();
+
+    bool userPaused = spec_.paused.value_or(false);
+    if (!entered && !userPaused && index < stepCount_ && stepDone(index)) {
+      ++index;
+      entered = true;
+    }
+    if (entered) {
+      enterStep(index);
+    }
+    st.currentStepIndex = index;
+    if (index < stepCount_) {
+      holdStep(conditions, index, userPaused);
+    } else {
+      promote(conditions);
+    }
+  }
+
+  // The canary at step `index`: its weight's replica counts and route, and why it waits.
+  void holdStep(Conditions& conditions, int32_t index, bool userPaused) {
+    auto& st = plan_.status;
+    int32_t weight = weightAt(index);
+    st.canaryWeight = weight;
+    converge(current_, canaryTarget(weight));
+    converge(stableRs_->podHash, stableTarget(weight));
+    if (weight != old_.canaryWeight.value_or(0) || !ctx_.routeVerified) {
+      plan_.route = RouteChange::SetWeight;
+      plan_.routeWeight = weight;
+    }
+    const auto& step = steps_[index];
+    std::string where = fmt::format("step {}/{} ({})", index + 1, stepCount_, describeStep(step));
+    std::string pausedReason;
+    if (userPaused) {
+      pausedReason = "PausedByUser";
+      st.message = where + ": paused (spec.paused); `kubectl mc resume` continues";
+      bool wasUserPaused = conditionReason(old_, "Paused") == "PausedByUser";
+      if (!wasUserPaused) {
+        event(fmt::format("{}.paused-g{}", attemptId(), ctx_.generation), "Paused",
+              fmt::format("paused by spec.paused at {}", where));
+      }
+    } else if (step.pause) {
+      pausedReason = "CanaryPauseStep";
+      st.message = where + (step.pause->duration
+                                ? ": pausing"
+                                : fmt::format(": waiting for `kubectl mc promote {}`", ctx_.name));
+    } else if (step.analysis) {
+      // The analysis controller is not part of MC yet: an analysis step never passes by itself.
+      pausedReason = "AwaitingAnalysis";
+      st.message = where + ": analysis steps do not run yet; `kubectl mc promote` passes it";
+    } else {
+      int32_t ready = currentRs_ ? currentRs_->availableReplicas : 0;
+      st.message =
+          fmt::format("{}: {}/{} canary pods available{}", where, ready, canaryTarget(weight),
+                      ctx_.routeVerified ? "" : ", waiting for the route's weight");
+    }
+    st.phase = pausedReason.empty() ? "Progressing" : "Paused";
+    conditions.set("Progressing", true, "ReplicaSetUpdated",
+                   fmt::format("canary {} at {}", rsName(current_), where));
+    conditions.set("Paused", !pausedReason.empty(),
+                   pausedReason.empty() ? "NotPaused" : pausedReason, *st.message);
+    conditions.set("Completed", false, "RolloutProgressing", "a canary is running");
+    setAvailable(conditions);
+  }
+
+  // All steps passed: the canary scales to the full count, then becomes the stable; the old
+  // stable keeps its pods until the scale-down delay has passed (so the routes settle first).
+  void promote(Conditions& conditions) {
+    auto& st = plan_.status;
+    converge(current_, replicas_);
+    keep_.insert(stableRs_->podHash);
+    if (!available(currentRs_, replicas_)) {
+      int32_t ready = currentRs_ ? currentRs_->availableReplicas : 0;
+      st.phase = "Progressing";
+      st.message = fmt::format("promoting: {}/{} canary pods available", ready, replicas_);
+      conditions.set("Progressing", true, "ReplicaSetUpdated", *st.message);
+      conditions.set("Paused", false, "NotPaused", "promoting");
+      conditions.set("Completed", false, "RolloutProgressing", "promoting the canary");
+      setAvailable(conditions);
+      return;
+    }
+    std::string oldStable = stableRs_->name;
+    event(
+        attemptId() + ".completed", "RolloutCompleted",
+        fmt::format("{} (revision {}) is the stable now; {} scales to 0 in {} s", rsName(current_),
+                    currentRs_->revision, oldStable, ctx_.scaleDownDelay.count()));
+    st.stablePodHash = current_;
+    st.stableRS = rsName(current_);
+    clearCanaryState();
+    plan_.services.clear();
+    selectServices(current_, current_);
+    plan_.route = RouteChange::Reset;
+    if (stableRs_->replicas > 0) {
+      plan_.scales.push_back(
+          {oldStable, stableRs_->replicas, ctx_.now + ctx_.scaleDownDelay, false});
+      requeueAfter(ctx_.scaleDownDelay);
+    }
+    st.phase = "Healthy";
+    st.message = fmt::format("{} serves all traffic", rsName(current_));
+    conditions.set("Progressing", true, "NewReplicaSetAvailable", *st.message);
+    conditions.set("Paused", false, "NotPaused", "no canary is running");
+    conditions.set("Completed", true, "RolloutCompleted",
+                   "the rollout to the current template is complete");
+    conditions.set("Available", true, "MinimumReplicasAvailable",
+                   fmt::format("{}/{} pods available", replicas_, replicas_));
+  }
+
+  void abort(Conditions& conditions, bool wasAborted) {
+    auto& st = plan_.status;
+    if (!wasAborted) {
+      event(attemptId() + ".aborted", "Aborted",
+            fmt::format("canary {} aborted at step {}/{}: all traffic back to {}", rsName(current_),
+                        st.currentStepIndex.value_or(0) + 1, stepCount_, stableRs_->name),
+            true);
+    }
+    converge(current_, 0);
+    converge(stableRs_->podHash, replicas_);
+    st.canaryWeight = 0;
+    st.pauseStartTime.reset();
+    if (old_.canaryWeight.value_or(0) != 0 || !ctx_.routeVerified) {
+      plan_.route = RouteChange::Reset;
+    }
+    st.phase = "Degraded";
+    st.message = fmt::format(
+        "canary aborted: `kubectl mc retry {}` restarts it, a new template "
+        "replaces it",
+        ctx_.name);
+    conditions.set("Progressing", false, "RolloutAborted", *st.message);
+    conditions.set("Paused", false, "NotPaused", "aborted");
+    conditions.set("Completed", false, "RolloutAborted", "the canary was aborted");
+    setAvailable(conditions);
+  }
+
+  void setAvailable(Conditions& conditions) {
+    int32_t ready = 0;
+    for (const auto& rs : ctx_.replicaSets) {
+      ready += rs.availableReplicas;
+    }
+    conditions.set("Available", ready >= replicas_,
+                   ready >= replicas_ ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+                   fmt::format("{}/{} pods available", ready, replicas_));
+  }
+
+  // ReplicaSets that are neither the stable nor the canary scale to zero, a demoted stable only
+  // once its scale-down time has come.
+  void scaleDownOthers() {
+    for (const auto& rs : ctx_.replicaSets) {
+      if (keep_.count(rs.podHash) != 0 || rs.replicas == 0) {
+        continue;
+      }
+      if (rs.scaleDownAt && ctx_.now < *rs.scaleDownAt) {
+        requeueAfter(std::chrono::ceil<std::chrono::milliseconds>(*rs.scaleDownAt - ctx_.now));
+        continue;
+      }
+      plan_.scales.push_back({rs.name, 0, std::nullopt, rs.scaleDownAt.has_value()});
+    }
+  }
+
+  // Old ReplicaSets at zero beyond spec.revisionHistoryLimit (newest kept) are deleted.
+  void pruneHistory() {
+    std::vector<const ReplicaSetView*> old;
+    for (const auto& rs : ctx_.replicaSets) {
+      if (keep_.count(rs.podHash) == 0 && rs.replicas == 0 && rs.statusReplicas == 0) {
+        old.push_back(&rs);
+      }
+    }
+    size_t limit = static_cast<size_t>(std::max(0, spec_.revisionHistoryLimit.value_or(10)));
+    if (old.size() <= limit) {
+      return;
+    }
+    std::sort(old.begin(), old.end(), [](auto* a, auto* b) { return a->revision > b->revision; });
+    for (size_t i = limit; i < old.size(); ++i) {
+      plan_.deletes.push_back(old[i]->name);
+    }
+  }
+
+  void countReplicas() {
+    auto& st = plan_.status;
+    int32_t total = 0, available = 0, updated = 0;
+    for (const auto& rs : ctx_.replicaSets) {
+      total += rs.statusReplicas;
+      available += rs.availableReplicas;
+      if (!current_.empty() && rs.podHash == current_) {
+        updated = rs.statusReplicas;
+      }
+    }
+    st.replicas = total;
+    st.availableReplicas = available;
+    st.updatedReplicas = updated;
+  }
+
+  const RolloutContext& ctx_;
+  const crds::RolloutSpec& spec_;
+  const RolloutStatus& old_;
+  const int32_t replicas_;
+  const std::vector<CanaryStep> steps_;
+  const int32_t stepCount_;
+  Plan plan_;
+  std::string current_;
+  const ReplicaSetView* currentRs_ = nullptr;
+  const ReplicaSetView* stableRs_ = nullptr;
+  int64_t nextRevision_ = 1;
+  std::set<std::string> keep_;  // hashes this plan scales itself
+};
+
+}  // namespace
+
+Plan plan(const RolloutContext& context) { return Planner(context).run(); }
+
+std::string replicaSetName(std::string_view rollout, std::string_view podHash) {
+  return fmt::format("{}-{}", rollout, podHash);
+}
+
+std::string selectorString(const json::object& selector) {
+  std::vector<std::string> parts;
+  if (const auto* matchLabels = objectAt(selector, "matchLabels")) {
+    for (const auto& [key, value] : *matchLabels) {
+      parts.push_back(
+          fmt::format("{}={}", std::string_view(key),
+                      value.is_string() ? std::string(value.as_string()) : json::serialize(value)));
+    }
+  }
+  if (const auto* expressions = selector.if_contains("matchExpressions");
+      expressions != nullptr && expressions->is_array()) {
+    for (const auto& e : expressions->as_array()) {
+      if (!e.is_object()) {
+        continue;
+      }
+      const auto& expression = e.as_object();
+      auto text = [&](std::string_view k) {
+        const auto* v = expression.if_contains(k);
+        return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+      };
+      std::string key = text("key"), op = text("operator");
+      std::vector<std::string> values;
+      if (const auto* v = expression.if_contains("values"); v != nullptr && v->is_array()) {
+        for (const auto& item : v->as_array()) {
+          if (item.is_string()) {
+            values.emplace_back(item.as_string());
+          }
+        }
+      }
+      if (op == "Exists") {
+        parts.push_back(key);
+      } else if (op == "DoesNotExist") {
+        parts.push_back("!" + key);
+      } else if (op == "In" || op == "NotIn") {
+        parts.push_back(
+            fmt::format("{} {} ({})", key, op == "In" ? "in" : "notin", fmt::join(values, ",")));
+      }
+    }
+  }
+  std::sort(parts.begin(), parts.end());
+  return fmt::format("{}", fmt::join(parts, ","));
+}
+
+std::string describeStep(const CanaryStep& step) {
+  if (step.setWeight) {
+    return fmt::format("setWeight {}", *step.setWeight);
+  }
+  if (step.pause) {
+    return step.pause->duration ? fmt::format("pause {}", *step.pause->duration)
+                                : "pause (until promoted)";
+  }
+  if (step.analysis) {
+    return fmt::format("analysis {}", fmt::join(step.analysis->templates, ","));
+  }
+  return "empty step";
+}
+
+}  // namespace mc::reconcilers
