@@ -1,0 +1,111 @@
+{{/*
+The chart's name (nameOverride wins), cut to 63 characters: Kubernetes names and label values
+must not be longer.
+*/}}
+{{- define "mc.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The prefix of every resource name: fullnameOverride, else <release>-<name>, or just the release
+name when it already contains the chart's name ("mc" stays "mc", not "mc-mc"). Cut to 63
+characters, without a dangling "-".
+*/}}
+{{- define "mc.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version, for the helm.sh/chart label ("+" is not allowed in label values).
+*/}}
+{{- define "mc.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels on every object of the chart.
+*/}}
+{{- define "mc.labels" -}}
+helm.sh/chart: {{ include "mc.chart" . }}
+{{ include "mc.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/part-of: maestro-conductor
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+The labels the Deployment selects its pods by and the Service its endpoints by. They must not
+change between upgrades (a Deployment's selector is immutable), so no version in them.
+*/}}
+{{- define "mc.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "mc.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The ServiceAccount mc-operator runs as: the chart's own when it creates one, else the one named
+(or "default", as Kubernetes would pick).
+*/}}
+{{- define "mc.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "mc.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The rules of MC's workload Role/ClusterRole: what the reconcilers read and write, nothing more.
+docs/chart.md says why each is needed. The Lease rule is not here: it lives in a Role of the
+release namespace only (rbac.yaml).
+*/}}
+{{- define "mc.workloadRules" -}}
+- apiGroups: ["mc.maestro.dev"]
+  resources: ["rollouts"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["mc.maestro.dev"]
+  resources: ["rollouts/status"]
+  verbs: ["get", "update", "patch"]
+- apiGroups: ["apps"]
+  resources: ["replicasets"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+- apiGroups: ["networking.istio.io"]
+  resources: ["virtualservices"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/*
+Name of the leader-election Role and RoleBinding; the prefix is cut so the whole stays within 63.
+*/}}
+{{- define "mc.leaderElectionName" -}}
+{{- printf "%s-leader-election" (include "mc.fullname" . | trunc 47 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+Name of the metrics Service (a DNS label: at most 63 characters).
+*/}}
+{{- define "mc.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "mc.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Tests of the Helm chart charts/mc: lint, and what `helm template` renders for the default values,
+# for watchNamespaces, without leader election, and for values the chart must refuse.
+#
+# Usage: tests/chart/chart_test.sh
+#        tests/chart/chart_test.sh --print-rbac DIR [--namespace NS]
+#   --print-rbac: write DIR/rbac.yaml (Namespace NS, then the ServiceAccount, ClusterRole,
+#   ClusterRoleBinding and leader-election Role/RoleBinding of release "mc" in NS, default
+#   mc-system) for `kubectl apply -f`, and run no tests.
+#
+# Needs helm (built by e2e/tools/build.sh; run scripts/setup.sh) and python3 with PyYAML
+# (Debian: python3-yaml).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+chart="$root/charts/mc"
+check="$here/check_render.py"
+release=mc
+namespace=mc-system
+# helm built without its version ldflags assumes Kubernetes v1.20 for `helm template`, which the
+# chart's kubeVersion (>=1.30) refuses; render for the version the e2e control plane runs.
+kube_version=1.33.0
+
+usage() {
+  echo "usage: $0 [--print-rbac DIR [--namespace NS]]" >&2
+  exit 2
+}
+
+print_rbac=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --print-rbac) [ $# -ge 2 ] || usage; print_rbac=$2; shift 2 ;;
+    --namespace) [ $# -ge 2 ] || usage; namespace=$2; shift 2 ;;
+    *) usage ;;
+  esac
+done
+
+helm_dir=$("$root/e2e/tools/build.sh" --check helm) || {
+  echo "chart_test: helm is not built; run scripts/setup.sh" >&2
+  exit 1
+}
+helm_bin="$helm_dir/helm"
+python3 -c 'import yaml' 2>/dev/null || {
+  echo "chart_test: python3 with PyYAML is needed (Debian: apt-get install python3-yaml)" >&2
+  exit 1
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# Keep helm away from the user's helm config, cache and repositories.
+export HELM_CONFIG_HOME="$work/helm/config" HELM_CACHE_HOME="$work/helm/cache"
+export HELM_DATA_HOME="$work/helm/data"
+
+# render OUT [helm template flags...]: renders the chart as release "mc" in $namespace.
+# helm notes on stderr that crds/rollout.yaml is a symlink; that line is expected, not an error.
+render() {
+  local out=$1
+  shift
+  if ! "$helm_bin" template "$release" "$chart" --namespace "$namespace" \
+    --kube-version "$kube_version" "$@" >"$out" 2>"$out.err"; then
+    grep -v 'found symbolic link in path' "$out.err" >&2 || true
+    return 1
+  fi
+}
+
+if [ -n "$print_rbac" ]; then
+  mkdir -p "$print_rbac"
+  render "$work/all.yaml" || { echo "chart_test: helm template failed" >&2; exit 1; }
+  python3 "$check" select "$work/all.yaml" "$namespace" "$print_rbac/rbac.yaml"
+  echo "$print_rbac/rbac.yaml"
+  exit 0
+fi
+
+failed=0
+pass() { echo "ok - $1"; }
+flunk() {
+  echo "FAIL - $1" >&2
+  failed=1
+}
+
+# run_check NAME CHECK FILE ARGS...: one named expectation on a rendered file.
+run_check() {
+  local name=$1
+  shift
+  local out
+  if out=$(python3 "$check" "$@" 2>&1); then
+    pass "$name"
+  else
+    flunk "$name"
+    echo "$out" >&2
+  fi
+}
+
+# 1. Lint, strict: warnings fail too.
+if out=$("$helm_bin" lint --strict "$chart" --kube-version "$kube_version" 2>&1); then
+  pass "helm lint --strict charts/mc"
+else
+  flunk "helm lint --strict charts/mc"
+  echo "$out" >&2
+fi
+
+# The CRD is the repository's single source, linked, not copied.
+link=$(readlink "$chart/crds/rollout.yaml" || true)
+if [ -L "$chart/crds/rollout.yaml" ] && [ "$link" = "../../../crds/rollout.yaml" ] &&
+  cmp -s "$chart/crds/rollout.yaml" "$root/crds/rollout.yaml"; then
+  pass "charts/mc/crds/rollout.yaml links to crds/rollout.yaml"
+else
+  flunk "charts/mc/crds/rollout.yaml must be a symlink to ../../../crds/rollout.yaml (is: '${link:-not a link}')"
+fi
+
+# 2. Default values: ClusterRole with exactly MC's rules, no wildcard, probes, leader election.
+if render "$work/default.yaml"; then
+  run_check "default values: ClusterRole rules exact, no wildcards, Lease Role, Deployment args and probes" \
+    default "$work/default.yaml" "$namespace"
+else
+  flunk "helm template with default values"
+fi
+if render "$work/crds.yaml" --include-crds; then
+  run_check "--include-crds renders the Rollout CRD" crds "$work/crds.yaml"
+else
+  flunk "helm template --include-crds"
+fi
+
+# 3. watchNamespaces: a Role and RoleBinding in each, no ClusterRole, one --namespace each.
+if render "$work/namespaces.yaml" --set 'watchNamespaces={team-a,team-b}'; then
+  run_check "watchNamespaces={team-a,team-b}: Roles in team-a and team-b, no ClusterRole" \
+    namespaces "$work/namespaces.yaml" "$namespace" team-a team-b
+else
+  flunk "helm template --set watchNamespaces={team-a,team-b}"
+fi
+
+# 4. Leader election off: no --leader-elect and no Lease Role.
+if render "$work/no-leader.yaml" --set leaderElection.enabled=false; then
+  run_check "leaderElection.enabled=false: no --leader-elect, no Lease Role" \
+    no-leader "$work/no-leader.yaml" "$namespace"
+else
+  flunk "helm template --set leaderElection.enabled=false"
+fi
+
+# Names stay within 63 characters however long the prefix.
+long=$(printf 'x%.0s' {1..70})
+if render "$work/long.yaml" --set "fullnameOverride=$long" &&
+  render "$work/long-ns.yaml" --set "fullnameOverride=$long" --set 'watchNamespaces={team-a}'; then
+  run_check "fullnameOverride of 70 characters: names cut to 63" names "$work/long.yaml"
+  run_check "fullnameOverride of 70 characters with watchNamespaces: names cut to 63" \
+    names "$work/long-ns.yaml"
+else
+  flunk "helm template --set fullnameOverride=<70 characters>"
+fi
+
+# Values the chart refuses, each with a message naming the value.
+expect_refused() {
+  local what=$1 want=$2
+  shift 2
+  if render "$work/refused.yaml" "$@" 2>"$work/refused.msg"; then
+    flunk "$what: rendered, want an error"
+  elif grep -q -- "$want" "$work/refused.msg"; then
+    pass "$what: refused"
+  else
+    flunk "$what: refused without naming $want:"
+    cat "$work/refused.msg" >&2
+  fi
+}
+expect_refused "logFormat=xml" logFormat --set logFormat=xml
+expect_refused "watchNamespaces={Team_A}" watchNamespaces --set 'watchNamespaces={Team_A}'
+expect_refused "metrics.port=0" metrics --set metrics.port=0
+expect_refused "replicaCount=two" replicaCount --set-string replicaCount=two
+
+if [ "$failed" -ne 0 ]; then
+  echo "chart_test: FAILED" >&2
+  exit 1
+fi
+echo "chart_test: all checks passed"
