@@ -22,6 +22,7 @@ import yaml
 WORKLOAD_RULES = {
     ("mc.maestro.dev", "rollouts"): {"get", "list", "watch"},
     ("mc.maestro.dev", "rollouts/status"): {"get", "update", "patch"},
+    ("mc.maestro.dev", "rollouts/finalizers"): {"update"},
     ("apps", "replicasets"): {"get", "list", "watch", "create", "update", "patch", "delete"},
     ("", "services"): {"get", "list", "watch", "update", "patch"},
     ("networking.k8s.io", "ingresses"): {
