@@ -1,30 +1,95 @@
 #!/usr/bin/env bash
 # Set-up, build, start a local control plane (etcd, kube-apiserver, controller-manager,
-# scheduler, kwok: no containers) and run mc-operator against it. Ctrl-C stops everything.
+# scheduler, kwok: no containers), install the chart's CRDs and RBAC, run mc-operator as the
+# chart's ServiceAccount, apply examples/rollout.yaml (v1), then change its image to v2 and show
+# the canary stepping 10 -> 30 -> 60 -> 100 live with `kubectl mc get rollout web --watch`.
+# mc-operator keeps running afterwards; Ctrl-C stops it and the control plane.
 #
-# Environment: MC_METRICS_ADDR (default 127.0.0.1:8080), MC_HEALTH_ADDR (127.0.0.1:8081).
+# Environment: MC_METRICS_ADDR (default 127.0.0.1:8080), MC_HEALTH_ADDR (127.0.0.1:8081),
+# MC_QUICKSTART_EXIT=1 to stop after the demo instead of keeping MC running.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
 
 scripts/setup.sh
-MC_BUILD_TARGET=mc-operator scripts/build.sh
+MC_BUILD_TARGET="mc-operator kubectl-mc" scripts/build.sh
+export PATH="$root/build/operator/cmd/kubectl_mc:$PATH"  # kubectl finds the `mc` plugin here
+helm="$(e2e/tools/build.sh --check helm)/helm"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/mc-quickstart.XXXXXX")
 # The control plane goes down with this script, whichever way it ends.
 e2e/controlplane/controlplane.sh up --dir "$dir" --owner-pid $$
-trap 'e2e/controlplane/controlplane.sh down "$dir"' EXIT
+operator_pid=
+cleanup() {
+  [ -n "$operator_pid" ] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
+  e2e/controlplane/controlplane.sh down "$dir"
+}
+trap cleanup EXIT
 export KUBECONFIG=$dir/kubeconfig
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "Installing the chart's CRDs and RBAC (namespace mc-system)"
+kubectl apply -f charts/mc/crds/
+kubectl wait --for=condition=Established crd/rollouts.mc.maestro.dev --timeout=60s
+kubectl create namespace mc-system --dry-run=client -o yaml | kubectl apply -f -
+"$helm" template mc charts/mc --namespace mc-system --kube-version 1.33.0 \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml | kubectl apply -f -
+
+# No containers run here, so mc-operator runs as a local process, with the ServiceAccount's token:
+# it can do exactly what the chart's RBAC allows.
+token=$(kubectl -n mc-system create token mc --duration=24h)
+server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+cat > "$dir/mc.kubeconfig" <<EOT
+apiVersion: v1
+kind: Config
+clusters: [{name: local, cluster: {server: "$server", certificate-authority: "$dir/pki/ca.crt"}}]
+users: [{name: mc, user: {token: "$token"}}]
+contexts: [{name: mc, context: {cluster: local, user: mc, namespace: default}}]
+current-context: mc
+EOT
 
 metrics=${MC_METRICS_ADDR:-127.0.0.1:8080}
 health=${MC_HEALTH_ADDR:-127.0.0.1:8081}
+step "Starting mc-operator as system:serviceaccount:mc-system:mc (log: $dir/mc-operator.log)"
+build/operator/cmd/mc-operator --kubeconfig "$dir/mc.kubeconfig" --metrics-bind-address "$metrics" \
+  --health-probe-bind-address "$health" --log-format text >"$dir/mc-operator.log" 2>&1 &
+operator_pid=$!
+for _ in $(seq 1 100); do
+  curl -sf "http://$health/readyz" >/dev/null && break
+  sleep 0.2
+done
+curl -sf "http://$health/readyz" >/dev/null || { tail -20 "$dir/mc-operator.log"; exit 1; }
+
+step "v1: kubectl apply -f examples/rollout.yaml"
+kubectl apply -f examples/rollout.yaml
+kubectl mc status web --timeout 60s
+
+step "v2: a new image starts a canary; kubectl mc get rollout web --watch"
+kubectl patch rollout.mc.maestro.dev web --type=json \
+  -p '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"registry.example/web:2.0.0"}]'
+kubectl mc get rollout web --watch &
+watch_pid=$!
+kubectl mc status web --timeout 5m >"$dir/status.log" 2>&1 && result=0 || result=$?
+sleep 1  # let the watch draw the final state
+kill "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
+
+step "Done: $(tail -1 "$dir/status.log")"
+kubectl get mcro web
+kubectl get events --field-selector involvedObject.name=web --sort-by=.metadata.creationTimestamp \
+  -o custom-columns=REASON:.reason,MESSAGE:.message
+[ "$result" -eq 0 ] || exit "$result"
+if [ "${MC_QUICKSTART_EXIT:-}" = 1 ]; then
+  exit 0
+fi
 cat <<EOT
 
-mc-operator is starting against the local control plane. In another terminal:
-  export KUBECONFIG=$KUBECONFIG
-  kubectl get nodes
-  curl -s http://$health/readyz; curl -s http://$metrics/metrics | grep ^mc_
+mc-operator keeps running against the local control plane. In another terminal:
+  export KUBECONFIG=$KUBECONFIG PATH=$root/build/operator/cmd/kubectl_mc:\$PATH
+  kubectl mc get rollout web --watch      # then change the image again, or:
+  kubectl mc abort web; kubectl mc retry web; kubectl mc promote web --full
+  curl -s http://$metrics/metrics | grep ^mc_
 Ctrl-C stops mc-operator and the control plane.
-
 EOT
-build/operator/cmd/mc-operator --kubeconfig "$KUBECONFIG" --metrics-bind-address "$metrics" \
-  --health-probe-bind-address "$health" --log-format text
+wait "$operator_pid"

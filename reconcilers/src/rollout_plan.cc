@@ -20,6 +20,8 @@ using crds::RolloutStatus;
 
 constexpr const char* kTrue = "True";
 constexpr const char* kFalse = "False";
+constexpr std::chrono::seconds kReferenceRecheck{10};
+constexpr std::chrono::milliseconds kRouteRecheck{500};
 
 // Sets a condition, keeping lastTransitionTime unless the status flips (API conventions).
 class Conditions {
@@ -137,6 +139,10 @@ class Planner {
       st.phase = "Degraded";
       st.message = invalid->describe();
       plan_.invalidSpec = invalid;
+      if (ctx_.referenceError) {
+        // The missing object may be created any moment, and MC does not watch it: look again.
+        plan_.requeueAfter = kReferenceRecheck;
+      }
       countReplicas();
       return std::move(plan_);
     }
@@ -238,7 +244,9 @@ class Planner {
     auto& st = plan_.status;
     bool first = stableRs_ == nullptr;
     bool reverted = !first && old_.currentPodHash && *old_.currentPodHash != current_;
-    if (reverted && old_.canaryRS) {
+    bool wasAborted =
+        old_.phase == "Degraded" && conditionReason(old_, "Progressing") == "RolloutAborted";
+    if (reverted && old_.canaryRS && !wasAborted) {
       event(attemptId() + ".reverted", "Aborted",
             fmt::format("template is the stable's again ({}): canary {} scaled to 0 at once",
                         rsName(current_), *old_.canaryRS),
@@ -286,8 +294,17 @@ class Planner {
     return weight <= 0 ? 0 : canaryReplicas(replicas_, weight);
   }
 
+  // With a router the stable keeps every replica. With the replica ratio it shrinks as the
+  // canary grows, but only once the canary's pods are available, so capacity never dips.
   int32_t stableTarget(int32_t weight) const {
-    return ctx_.trafficRouted ? replicas_ : std::max(0, replicas_ - canaryTarget(weight));
+    if (ctx_.trafficRouted) {
+      return replicas_;
+    }
+    int32_t target = std::max(0, replicas_ - canaryTarget(weight));
+    if (target < stableRs_->replicas && !available(currentRs_, canaryTarget(weight))) {
+      return stableRs_->replicas;
+    }
+    return target;
   }
 
   // Whether step `index` (the current one, its targets already applied) is done.
@@ -296,8 +313,7 @@ class Planner {
     auto& st = plan_.status;
     if (step.setWeight) {
       int32_t weight = weightAt(index);
-      bool stableDone = ctx_.trafficRouted ||
-                        (stableRs_->replicas == stableTarget(weight) && stableRs_->statusCurrent);
+      bool stableDone = ctx_.trafficRouted || available(stableRs_, stableTarget(weight));
       return old_.canaryWeight.value_or(-1) == weight && ctx_.routeVerified &&
              available(currentRs_, canaryTarget(weight)) && stableDone;
     }
@@ -350,6 +366,7 @@ class Planner {
     bool retried = !newCanary && wasAborted && !old_.abort.value_or(false);
     bool entered = false;
     st.stableRS = rsName(stable);
+    freshCanary_ = newCanary || retried;
     if (newCanary || retried) {
       st.attempt = old_.attempt.value_or(0) + 1;
       clearCanaryState();
@@ -416,11 +433,29 @@ class Planner {
     auto& st = plan_.status;
     int32_t weight = weightAt(index);
     st.canaryWeight = weight;
-    converge(current_, canaryTarget(weight));
+    // With the replica ratio a falling weight grows the stable first: the canary shrinks only
+    // once the stable's pods are available, as the stable shrinks only after the canary grew.
+    int32_t canaryWant = canaryTarget(weight);
+    if (!ctx_.trafficRouted && currentRs_ != nullptr && canaryWant < currentRs_->replicas &&
+        !available(stableRs_, stableTarget(weight))) {
+      canaryWant = currentRs_->replicas;
+    }
+    converge(current_, canaryWant);
     converge(stableRs_->podHash, stableTarget(weight));
-    if (weight != old_.canaryWeight.value_or(0) || !ctx_.routeVerified) {
+    // More traffic goes to the canary only once its pods are available; less at once. A fresh
+    // canary inherits no weight: the route holds the superseded canary's, which the canary
+    // Service (now selecting the fresh pods) would send to pods not ready yet.
+    int32_t routedWeight = freshCanary_ ? 0 : old_.canaryWeight.value_or(0);
+    bool routeHolds = weight == old_.canaryWeight.value_or(0) && ctx_.routeVerified;
+    bool canaryReady = available(currentRs_, canaryTarget(weight));
+    if (!routeHolds && (canaryReady || weight < routedWeight)) {
       plan_.route = RouteChange::SetWeight;
       plan_.routeWeight = weight;
+    } else if (freshCanary_ && old_.canaryWeight.value_or(0) != 0) {
+      plan_.route = RouteChange::Reset;
+    }
+    if (plan_.route != RouteChange::None && ctx_.trafficRouted) {
+      requeueAfter(kRouteRecheck);  // MC does not watch routes: look whether it holds
     }
     const auto& step = steps_[index];
     std::string where = fmt::format("step {}/{} ({})", index + 1, stepCount_, describeStep(step));
@@ -595,6 +630,7 @@ class Planner {
   const ReplicaSetView* stableRs_ = nullptr;
   int64_t nextRevision_ = 1;
   std::set<std::string> keep_;  // hashes this plan scales itself
+  bool freshCanary_ = false;    // this plan starts the canary (new template or retry)
 };
 
 }  // namespace

@@ -31,6 +31,9 @@ int64_t intAt(const json::object* object, std::string_view key, int64_t fallback
   return value != nullptr && value->is_number() ? value->to_number<int64_t>() : fallback;
 }
 
+// How long a ReplicaSet MC created is taken to exist though the cache has not shown it yet.
+constexpr auto kCreatedGrace = std::chrono::seconds(10);
+
 // Whether `object`'s controller ownerReference is the Rollout of this uid.
 bool ownedBy(const json::object& object, const std::string& uid) {
   const auto* metadata = objectAt(object, "metadata");
@@ -127,6 +130,25 @@ std::string scalePatch(const ScaleReplicaSet& scale) {
   return json::serialize(patch);
 }
 
+// The status without what follows pods becoming ready: counts and the messages quoting them.
+json::value withoutCounts(const json::value& status) {
+  if (!status.is_object()) {
+    return status;
+  }
+  json::object out = status.as_object();
+  for (const char* field : {"replicas", "updatedReplicas", "availableReplicas", "message"}) {
+    out.erase(field);
+  }
+  if (auto* conditions = out.if_contains("conditions"); conditions && conditions->is_array()) {
+    for (auto& condition : conditions->as_array()) {
+      if (condition.is_object()) {
+        condition.as_object().erase("message");
+      }
+    }
+  }
+  return out;
+}
+
 // "field: message" from a router's Invalid error.
 FieldError fieldErrorOf(const Error& error) {
   auto colon = error.message.find(": ");
@@ -184,6 +206,8 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
   for (const auto& rs : replicaSets_->byIndex(kube::kOwnerUidIndex, uid)) {
     if (ownedBy(*rs, uid)) {
       context.replicaSets.push_back(viewOf(*rs));
+      std::lock_guard lock(mutex_);
+      created_.erase(request.ns + "/" + context.replicaSets.back().name);
     }
   }
   crds::CanaryStrategy canary = rollout.spec.canary.value_or(crds::CanaryStrategy{});
@@ -235,6 +259,14 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
   context.rollout = std::move(rollout);
 
   Plan planned = plan(context);
+  auto grows = [&context](const ScaleReplicaSet& scale) {
+    for (const auto& rs : context.replicaSets) {
+      if (rs.name == scale.name) {
+        return scale.replicas > rs.replicas;
+      }
+    }
+    return true;
+  };
   const ObjectReference regarding = ObjectReference::of(object);
 
   // 1. Decisions are on record before they take effect: an Event whose name derives from the
@@ -255,6 +287,18 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
     }
   }
 
+  // A demoted stable gets its scale-down time before the status that demotes it is written:
+  // were MC killed in between, the next plan would find it without one and scale it down at
+  // once, before the routes have settled.
+  for (const auto& scale : planned.scales) {
+    if (scale.scaleDownAt) {
+      auto scaled = co_await applyScale(request, scale);
+      if (!scaled) {
+        co_return scaled.error();
+      }
+    }
+  }
+
   // 2. One status write: where the canary is. A 409 (someone else wrote, e.g. `kubectl mc`)
   // ends here, and the requeue plans again from the fresh object.
   crds::Rollout updated{object.at("metadata").as_object(), context.rollout.spec, planned.status};
@@ -263,7 +307,26 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
                               ? updatedJson.as_object().at("status")
                               : json::value(json::object());
   const json::value* oldStatus = object.if_contains("status");
-  if (oldStatus == nullptr || *oldStatus != newStatus) {
+  bool statusChanged = oldStatus == nullptr || *oldStatus != newStatus;
+  if (statusChanged && oldStatus != nullptr &&
+      withoutCounts(*oldStatus) == withoutCounts(newStatus)) {
+    auto now = clock_.now();
+    std::lock_guard lock(mutex_);
+    auto held = countsHeldSince_.try_emplace(request.key(), now).first->second;
+    if (now - held < options_.countsDebounce) {
+      statusChanged = false;  // counts only: written with the next decision, or soon
+      auto wait =
+          std::chrono::ceil<std::chrono::milliseconds>(held + options_.countsDebounce - now);
+      if (planned.requeueAfter.count() == 0 || wait < planned.requeueAfter) {
+        planned.requeueAfter = wait;
+      }
+    }
+  }
+  if (statusChanged) {
+    {
+      std::lock_guard lock(mutex_);
+      countsHeldSince_.erase(request.key());
+    }
     json::object body = object;
     body["status"] = newStatus;
     auto written = co_await client_.update(resources::kRollouts, request.ns, std::move(body),
@@ -277,6 +340,13 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
 
   // 3. Converge on that status. Each action is idempotent, so a crash part-way repeats some.
   for (const auto& create : planned.creates) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = created_.find(request.ns + "/" + create.name);
+      if (it != created_.end() && clock_.now() - it->second < kCreatedGrace) {
+        continue;  // created a moment ago; the ReplicaSet informer has not delivered it yet
+      }
+    }
     auto body = replicaSetObject(context.rollout, request.ns, request.name, uid, create);
     auto created =
         co_await client_.create(kube::resources::kReplicaSets, request.ns, std::move(body));
@@ -305,16 +375,20 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
     if (!created) {
       co_return created.error();
     }
+    {
+      std::lock_guard lock(mutex_);
+      created_[request.ns + "/" + create.name] = clock_.now();
+    }
     request.log.info("created ReplicaSet {} with {} replicas", create.name, create.replicas);
   }
+  // Pods come up before traffic moves to them, and go away only after it moved off them.
   for (const auto& scale : planned.scales) {
-    std::string name = scale.name;
-    auto scaled = co_await client_.patch(kube::resources::kReplicaSets, request.ns, name,
-                                         kube::PatchType::Merge, scalePatch(scale));
-    if (!scaled) {
-      co_return scaled.error();
+    if (grows(scale)) {
+      auto scaled = co_await applyScale(request, scale);
+      if (!scaled) {
+        co_return scaled.error();
+      }
     }
-    request.log.info("scaled ReplicaSet {} to {}", scale.name, scale.replicas);
   }
   for (const auto& service : planned.services) {
     std::string name = service.service;
@@ -339,6 +413,14 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
       co_return reset.error();
     }
   }
+  for (const auto& scale : planned.scales) {
+    if (!grows(scale) && !scale.scaleDownAt) {
+      auto scaled = co_await applyScale(request, scale);
+      if (!scaled) {
+        co_return scaled.error();
+      }
+    }
+  }
   for (const auto& name : planned.deletes) {
     std::string rsName = name;
     auto removed = co_await client_.remove(kube::resources::kReplicaSets, request.ns, rsName);
@@ -348,6 +430,18 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
     request.log.info("deleted ReplicaSet {} (beyond revisionHistoryLimit)", name);
   }
   co_return ReconcileResult{false, planned.requeueAfter};
+}
+
+boost::asio::awaitable<Result<void>> RolloutReconciler::applyScale(
+    const kube::ReconcileRequest& request, ScaleReplicaSet scale) {
+  std::string name = scale.name;
+  auto scaled = co_await client_.patch(kube::resources::kReplicaSets, request.ns, name,
+                                       kube::PatchType::Merge, scalePatch(scale));
+  if (!scaled) {
+    co_return scaled.error();
+  }
+  request.log.info("scaled ReplicaSet {} to {}", scale.name, scale.replicas);
+  co_return Result<void>();
 }
 
 std::unique_ptr<kube::Controller> makeRolloutController(KubeClient& client,

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "../route_names.h"
 #include "mc/operator/kube_client.h"
 
 namespace mc::reconcilers {
@@ -15,38 +16,11 @@ namespace json = boost::json;
 const kube::ResourceType kHttpRoutes{"gateway.networking.k8s.io", "v1", "httproutes"};
 constexpr const char* kField = "spec.strategy.canary.trafficRouting.gatewayAPI.httpRoute";
 
-// The names a router needs from the strategy; the CRD requires them with trafficRouting, so a
-// missing one here means the Rollout was not admitted through the CRD's rules.
-struct Names {
-  std::string route;
-  std::string stable;
-  std::string canary;
-};
+using Names = RouteNames;
 
 Result<Names> namesOf(const RouterTarget& target) {
-  const auto& canary = target.canary;
-  if (!canary.trafficRouting || !canary.trafficRouting->gatewayHttpRoute ||
-      canary.trafficRouting->gatewayHttpRoute->empty()) {
-    return makeError(ErrorKind::Invalid, fmt::format("{}: required", kField));
-  }
-  if (!canary.stableService || canary.stableService->empty() || !canary.canaryService ||
-      canary.canaryService->empty()) {
-    return makeError(ErrorKind::Invalid,
-                     "spec.strategy.canary: trafficRouting needs stableService and canaryService");
-  }
-  if (*canary.stableService == *canary.canaryService) {
-    return makeError(ErrorKind::Invalid,
-                     "spec.strategy.canary.canaryService: must differ from stableService");
-  }
-  return Names{*canary.trafficRouting->gatewayHttpRoute, *canary.stableService,
-               *canary.canaryService};
-}
-
-Result<void> checkWeight(int32_t weight) {
-  if (weight < 0 || weight > 100) {
-    return makeError(ErrorKind::Invalid, fmt::format("canary weight {} is outside 0..100", weight));
-  }
-  return {};
+  const auto& routing = target.canary.trafficRouting;
+  return routeNames(target, routing ? routing->gatewayHttpRoute : std::nullopt, kField);
 }
 
 std::string_view stringField(const json::object& object, std::string_view key) {

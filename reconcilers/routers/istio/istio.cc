@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "../route_names.h"
 #include "mc/operator/kube_client.h"
 
 namespace mc::reconcilers {
@@ -15,36 +16,11 @@ namespace json = boost::json;
 const kube::ResourceType kVirtualServices{"networking.istio.io", "v1", "virtualservices"};
 constexpr const char* kField = "spec.strategy.canary.trafficRouting.istio.virtualService";
 
-struct Names {
-  std::string virtualService;
-  std::string stable;
-  std::string canary;
-};
+using Names = RouteNames;
 
 Result<Names> namesOf(const RouterTarget& target) {
-  const auto& canary = target.canary;
-  if (!canary.trafficRouting || !canary.trafficRouting->istioVirtualService ||
-      canary.trafficRouting->istioVirtualService->empty()) {
-    return makeError(ErrorKind::Invalid, fmt::format("{}: required", kField));
-  }
-  if (!canary.stableService || canary.stableService->empty() || !canary.canaryService ||
-      canary.canaryService->empty()) {
-    return makeError(ErrorKind::Invalid,
-                     "spec.strategy.canary: trafficRouting needs stableService and canaryService");
-  }
-  if (*canary.stableService == *canary.canaryService) {
-    return makeError(ErrorKind::Invalid,
-                     "spec.strategy.canary.canaryService: must differ from stableService");
-  }
-  return Names{*canary.trafficRouting->istioVirtualService, *canary.stableService,
-               *canary.canaryService};
-}
-
-Result<void> checkWeight(int32_t weight) {
-  if (weight < 0 || weight > 100) {
-    return makeError(ErrorKind::Invalid, fmt::format("canary weight {} is outside 0..100", weight));
-  }
-  return {};
+  const auto& routing = target.canary.trafficRouting;
+  return routeNames(target, routing ? routing->istioVirtualService : std::nullopt, kField);
 }
 
 // A route destination's host names a Service as "web", "web.ns" or "web.ns.svc.cluster.local".
@@ -130,7 +106,7 @@ Error noSplit(const Names& names) {
                    fmt::format("{}: no spec.http[] entry of VirtualService \"{}\" has routes to "
                                "both the stable Service \"{}\" and the canary Service \"{}\"; "
                                "both destinations are needed",
-                               kField, names.virtualService, names.stable, names.canary));
+                               kField, names.route, names.stable, names.canary));
 }
 
 asio::awaitable<Result<json::object>> readVirtualService(kube::KubeClient* client, std::string ns,
@@ -150,7 +126,7 @@ asio::awaitable<Result<void>> IstioRouter::validate(RouterTarget target) {
   if (!names) {
     co_return names.error();
   }
-  auto virtualService = co_await readVirtualService(&client_, target.ns, names->virtualService);
+  auto virtualService = co_await readVirtualService(&client_, target.ns, names->route);
   if (!virtualService) {
     co_return virtualService.error();
   }
@@ -168,7 +144,7 @@ asio::awaitable<Result<void>> IstioRouter::setWeight(RouterTarget target, int32_
   if (auto valid = checkWeight(weight); !valid) {
     co_return valid.error();
   }
-  auto virtualService = co_await readVirtualService(&client_, target.ns, names->virtualService);
+  auto virtualService = co_await readVirtualService(&client_, target.ns, names->route);
   if (!virtualService) {
     co_return virtualService.error();
   }
@@ -193,7 +169,7 @@ asio::awaitable<Result<bool>> IstioRouter::verifyWeight(RouterTarget target, int
   if (!names) {
     co_return names.error();
   }
-  auto virtualService = co_await readVirtualService(&client_, target.ns, names->virtualService);
+  auto virtualService = co_await readVirtualService(&client_, target.ns, names->route);
   if (!virtualService) {
     co_return virtualService.error();
   }

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <utility>
 
+#include "../route_names.h"
 #include "mc/operator/kube_client.h"
 
 namespace mc::reconcilers {
@@ -22,36 +23,11 @@ constexpr const char* kRolloutLabel = "mc.maestro.dev/rollout";
 constexpr size_t kMaxObjectName = 253;
 constexpr size_t kMaxLabelValue = 63;
 
-struct Names {
-  std::string stableIngress;
-  std::string stable;
-  std::string canary;
-};
+using Names = RouteNames;
 
 Result<Names> namesOf(const RouterTarget& target) {
-  const auto& canary = target.canary;
-  if (!canary.trafficRouting || !canary.trafficRouting->nginxStableIngress ||
-      canary.trafficRouting->nginxStableIngress->empty()) {
-    return makeError(ErrorKind::Invalid, fmt::format("{}: required", kField));
-  }
-  if (!canary.stableService || canary.stableService->empty() || !canary.canaryService ||
-      canary.canaryService->empty()) {
-    return makeError(ErrorKind::Invalid,
-                     "spec.strategy.canary: trafficRouting needs stableService and canaryService");
-  }
-  if (*canary.stableService == *canary.canaryService) {
-    return makeError(ErrorKind::Invalid,
-                     "spec.strategy.canary.canaryService: must differ from stableService");
-  }
-  return Names{*canary.trafficRouting->nginxStableIngress, *canary.stableService,
-               *canary.canaryService};
-}
-
-Result<void> checkWeight(int32_t weight) {
-  if (weight < 0 || weight > 100) {
-    return makeError(ErrorKind::Invalid, fmt::format("canary weight {} is outside 0..100", weight));
-  }
-  return {};
+  const auto& routing = target.canary.trafficRouting;
+  return routeNames(target, routing ? routing->nginxStableIngress : std::nullopt, kField);
 }
 
 uint32_t fnv1a(std::string_view text) {
@@ -110,7 +86,7 @@ bool redirectBackend(json::value* backend, const Names& names) {
 Error noStableBackend(const Names& names) {
   return makeError(ErrorKind::Invalid,
                    fmt::format("{}: Ingress \"{}\" has no backend for the stable Service \"{}\"",
-                               kField, names.stableIngress, names.stable));
+                               kField, names.route, names.stable));
 }
 
 // The canary Ingress's spec: the stable Ingress's, every backend of the stable Service pointed
@@ -243,7 +219,7 @@ asio::awaitable<Result<void>> NginxRouter::validate(RouterTarget target) {
   if (!names) {
     co_return names.error();
   }
-  auto stable = co_await readStableIngress(&client_, target.ns, names->stableIngress);
+  auto stable = co_await readStableIngress(&client_, target.ns, names->route);
   if (!stable) {
     co_return stable.error();
   }
@@ -264,7 +240,7 @@ asio::awaitable<Result<void>> NginxRouter::setWeight(RouterTarget target, int32_
   if (target.rolloutUid.empty()) {
     co_return makeError(ErrorKind::Terminal, "nginx router: the Rollout's uid is not known");
   }
-  auto stable = co_await readStableIngress(&client_, target.ns, names->stableIngress);
+  auto stable = co_await readStableIngress(&client_, target.ns, names->route);
   if (!stable) {
     co_return stable.error();
   }
@@ -272,7 +248,7 @@ asio::awaitable<Result<void>> NginxRouter::setWeight(RouterTarget target, int32_
   if (!spec) {
     co_return spec.error();
   }
-  auto name = canaryIngressName(names->stableIngress, target.rolloutName);
+  auto name = canaryIngressName(names->route, target.rolloutName);
   auto existing = co_await client_.get(kIngresses, target.ns, name);
   if (!existing && existing.error().kind != ErrorKind::NotFound) {
     co_return existing.error();
@@ -313,7 +289,7 @@ asio::awaitable<Result<bool>> NginxRouter::verifyWeight(RouterTarget target, int
   if (!names) {
     co_return names.error();
   }
-  auto name = canaryIngressName(names->stableIngress, target.rolloutName);
+  auto name = canaryIngressName(names->route, target.rolloutName);
   auto canary = co_await client_.get(kIngresses, target.ns, name);
   if (!canary) {
     if (canary.error().kind == ErrorKind::NotFound) {
@@ -331,7 +307,7 @@ asio::awaitable<Result<void>> NginxRouter::reset(RouterTarget target) {
   if (!names) {
     co_return names.error();
   }
-  auto name = canaryIngressName(names->stableIngress, target.rolloutName);
+  auto name = canaryIngressName(names->route, target.rolloutName);
   auto canary = co_await client_.get(kIngresses, target.ns, name);
   if (!canary) {
     if (canary.error().kind == ErrorKind::NotFound) {

@@ -20,6 +20,10 @@ inline const kube::ResourceType kRollouts{"mc.maestro.dev", "v1alpha1", "rollout
 
 struct RolloutReconcilerOptions {
   std::chrono::seconds scaleDownDelay{30};  // a demoted stable keeps its pods this long
+  // A status change of pod counts (and the messages quoting them) alone waits this long for
+  // more to change with it, so pods becoming ready one by one cost one write, not one each.
+  // Decisions (step, weight, phase, conditions) are written at once.
+  std::chrono::milliseconds countsDebounce{2000};
 };
 
 // The Rollout controller's reconcile: gather (the Rollout and its ReplicaSets from the caches,
@@ -40,6 +44,9 @@ class RolloutReconciler final : public kube::Reconciler {
       const kube::ReconcileRequest& request) override;
 
  private:
+  boost::asio::awaitable<Result<void>> applyScale(const kube::ReconcileRequest& request,
+                                                  ScaleReplicaSet scale);
+
   kube::KubeClient& client_;
   kube::EventRecorder& events_;
   RolloutReconcilerOptions options_;
@@ -50,6 +57,10 @@ class RolloutReconciler final : public kube::Reconciler {
   // version it is stale, and planning on it would only earn a 409.
   std::mutex mutex_;
   std::unordered_map<std::string, std::string> replacedVersions_;
+  // ReplicaSets created but not yet seen in the cache: not created twice (namespace/name).
+  std::unordered_map<std::string, Clock::TimePoint> created_;
+  // key -> when a counts-only status change was first held back.
+  std::unordered_map<std::string, Clock::TimePoint> countsHeldSince_;
 };
 
 // The Rollout controller for namespace `ns` ("" for all): Rollouts as the primary type,

@@ -1,0 +1,189 @@
+// kubectl-mc: the `kubectl mc` plugin. Shows Rollouts and carries a person's requests to MC
+// (promote, abort, retry, pause, resume, undo) by writing the Rollout, with the same client
+// library as mc-operator.
+// Exit codes: 0 done (status: Healthy), 1 refused, failed or timed out, 2 bad flags or usage.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdlib>
+#include <fstream>
+
+#include "commands.h"
+#include "mc/operator/kube_client.h"
+#include "mc/operator/logging.h"
+#include "mc/operator/version.h"
+#include "mc/reconcilers/canary_math.h"
+
+namespace {
+
+namespace asio = boost::asio;
+using mc::kubectl::kExitFailed;
+using mc::kubectl::kExitUsage;
+
+struct Options {
+  std::string kubeconfig;
+  std::string context;
+  std::string ns;
+  bool verbose = false;
+  std::string name;
+  bool watch = false;
+  bool full = false;
+  int64_t toRevision = 0;
+  std::string timeout = "0";
+};
+
+// In a pod, the service account's namespace (as kubectl does); elsewhere "default". The
+// kubeconfig context's namespace is not read: the client library does not expose it.
+std::string defaultNamespace(bool inCluster) {
+  if (inCluster) {
+    std::ifstream in("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+    std::string ns;
+    std::getline(in, ns);
+    if (!ns.empty()) {
+      return ns;
+    }
+  }
+  return "default";
+}
+
+CLI::App* withName(CLI::App* command, Options& options) {
+  command->add_option("NAME", options.name, "name of the Rollout")->required();
+  return command;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  CLI::App app{"kubectl mc: show and steer Maestro Conductor Rollouts", "kubectl-mc"};
+  app.set_version_flag("--version", std::string("kubectl-mc ") + mc::kVersion);
+  app.require_subcommand(1);
+  // Global flags are accepted after the subcommand too, as kubectl accepts them.
+  app.fallthrough();
+  app.add_option("--kubeconfig", options.kubeconfig,
+                 "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)");
+  app.add_option("--context", options.context, "kubeconfig context (default: current-context)");
+  app.add_option("-n,--namespace", options.ns, "namespace of the Rollout (default: default)");
+  app.add_flag("-v,--verbose", options.verbose, "log the client's retries and requests to stderr");
+
+  auto* get = app.add_subcommand("get", "show a Rollout")->require_subcommand(1);
+  auto* getRollout =
+      withName(get->add_subcommand("rollout", "show a Rollout and its ReplicaSets"), options);
+  getRollout->alias("rollouts")->alias("ro")->alias("mcro");
+  getRollout->add_flag("-w,--watch", options.watch,
+                       "show it again whenever it or its ReplicaSets change, until Ctrl-C");
+  auto* promote = withName(
+      app.add_subcommand("promote", "pass the canary's current step (a pause or an analysis)"),
+      options);
+  promote->add_flag("--full", options.full, "skip all remaining steps: the canary becomes stable");
+  auto* abort = withName(
+      app.add_subcommand("abort", "abort the canary: all traffic back to the stable"), options);
+  auto* retry = withName(
+      app.add_subcommand("retry", "restart an aborted canary from its first step"), options);
+  auto* pause = withName(
+      app.add_subcommand("pause", "hold the canary at its current step (spec.paused)"), options);
+  auto* resume = withName(app.add_subcommand("resume", "let a paused Rollout continue"), options);
+  auto* undo = withName(
+      app.add_subcommand("undo", "restore the pod template of an earlier revision"), options);
+  undo->add_option("--to-revision", options.toRevision,
+                   "revision to restore (default: the one before the current template's)")
+      ->check(CLI::PositiveNumber);
+  auto* status = withName(
+      app.add_subcommand("status", "wait until the Rollout is Healthy (exit 0) or Degraded (1)"),
+      options);
+  status
+      ->add_option("--timeout", options.timeout,
+                   "give up after this long, exit 1 (30s, 5m; 0: wait for ever)")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;  // --help, --version, or a usage error
+  }
+
+  auto timeout = mc::reconcilers::parseDuration(options.timeout);
+  if (options.timeout == "0") {
+    timeout = std::chrono::milliseconds(0);
+  }
+  if (!timeout) {
+    fmt::print(stderr, "Error: --timeout: \"{}\" is not a duration such as 30s or 5m\n",
+               options.timeout);
+    return kExitUsage;
+  }
+
+  // $KUBECONFIG and the in-cluster service account as mc-operator takes them.
+  const char* kubeconfigEnv = std::getenv("KUBECONFIG");
+  bool useInCluster = options.kubeconfig.empty() &&
+                      (kubeconfigEnv == nullptr || *kubeconfigEnv == '\0') && mc::kube::inCluster();
+  auto config = useInCluster
+                    ? mc::kube::loadInClusterConfig()
+                    : mc::kube::loadKubeconfig({options.kubeconfig, options.context, false});
+  if (!config) {
+    fmt::print(stderr, "Error: {}\n", config.error().message);
+    return kExitFailed;
+  }
+  mc::logging::setup(mc::logging::Format::Text);
+  spdlog::set_level(options.verbose ? spdlog::level::info : spdlog::level::warn);
+  if (options.ns.empty()) {
+    options.ns = defaultNamespace(useInCluster);
+  }
+
+  asio::io_context io;
+  mc::kube::ClientOptions clientOptions;
+  clientOptions.fieldManager = "kubectl-mc";
+  auto client = mc::kube::KubeClient::create(io.get_executor(), *config, clientOptions);
+  if (!client) {
+    fmt::print(stderr, "Error: {}\n", client.error().message);
+    return kExitFailed;
+  }
+  mc::kubectl::Commands commands(**client, options.ns, isatty(STDOUT_FILENO) == 1);
+
+  asio::awaitable<int> command = [&]() -> asio::awaitable<int> {
+    if (getRollout->parsed()) {
+      return commands.get(options.name, options.watch);
+    }
+    if (promote->parsed()) {
+      return commands.promote(options.name, options.full);
+    }
+    if (abort->parsed()) {
+      return commands.abort(options.name);
+    }
+    if (retry->parsed()) {
+      return commands.retry(options.name);
+    }
+    if (pause->parsed() || resume->parsed()) {
+      return commands.setPaused(options.name, pause->parsed());
+    }
+    if (undo->parsed()) {
+      std::optional<int64_t> toRevision;
+      if (options.toRevision > 0) {
+        toRevision = options.toRevision;
+      }
+      return commands.undo(options.name, toRevision);
+    }
+    return commands.status(options.name, *timeout, options.timeout);
+  }();
+
+  int exitCode = kExitFailed;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec && !commands.interrupt()) {
+      exitCode = mc::kubectl::kExitInterrupted;  // a single request: nothing to finish
+      io.stop();
+    }
+  });
+  asio::co_spawn(io, std::move(command), [&](std::exception_ptr e, int code) {
+    if (e) {
+      std::rethrow_exception(e);
+    }
+    exitCode = code;
+    signals.cancel();
+  });
+  io.run();
+  return exitCode;
+}

@@ -1,0 +1,418 @@
+// The kubectl-mc binary against the real apiserver. No mc-operator runs here: the test plays the
+// controller, writing Rollout status through the status subresource, and checks what kubectl-mc
+// wrote and printed.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cctype>
+#include <fstream>
+
+#include "mc/crds/rollout.h"
+#include "mc/e2e/controlplane.h"
+#include "mc/e2e/poll.h"
+#include "mc/e2e/process.h"
+#include "mc/operator/kube_client.h"
+#include "mc/testing/io_thread.h"
+#include "mc/testing/objects.h"
+
+namespace mc::e2e {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+const kube::ResourceType kRollouts{crds::kGroup, crds::kVersion, "rollouts"};
+
+const char* kTemplateV1 =
+    R"({"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"example/web:1","futureField":{"kept":true}}]}})";
+const char* kTemplateV2 =
+    R"({"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"example/web:2"}]}})";
+
+std::string readFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+class KubectlMcTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto& cp = ControlPlaneEnvironment::get();
+    auto applied = cp.kubectl({"apply", "-f", (sourceDir() / "crds/rollout.yaml").string()});
+    ASSERT_EQ(applied.exitCode, 0) << applied.output;
+    auto established = cp.kubectl(
+        {"wait", "--for=condition=Established", "crd/rollouts.mc.maestro.dev", "--timeout=60s"});
+    ASSERT_EQ(established.exitCode, 0) << established.output;
+  }
+
+  void SetUp() override {
+    auto config = kube::loadKubeconfig({ControlPlaneEnvironment::get().kubeconfig()});
+    ASSERT_TRUE(config);
+    auto client = kube::KubeClient::create(io_.executor(), *config);
+    ASSERT_TRUE(client);
+    client_ = std::move(*client);
+    // A namespace per test: every test may call its Rollout "web".
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    ns_ = "kmc-";
+    for (char c : test) {
+      if (std::isupper(static_cast<unsigned char>(c)) && ns_.size() > 4) {
+        ns_ += '-';
+      }
+      ns_ += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    ns_ = ns_.substr(0, 63);
+    while (ns_.back() == '-') {
+      ns_.pop_back();
+    }
+    auto created =
+        io_.run(client_->create(kube::resources::kNamespaces, "", test::namespaceObject(ns_)));
+    ASSERT_TRUE(created) << created.error().describe();
+    dir_ = makeTempDir("kubectl-mc-test");
+  }
+
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::vector<std::string> argv(std::vector<std::string> args,
+                                const std::filesystem::path& kubeconfig = {}) const {
+    std::vector<std::string> full{
+        KUBECTL_MC_BINARY, "--kubeconfig",
+        (kubeconfig.empty() ? ControlPlaneEnvironment::get().kubeconfig() : kubeconfig).string(),
+        "-n", ns_};
+    full.insert(full.end(), args.begin(), args.end());
+    return full;
+  }
+
+  // kubectl-mc to completion.
+  CommandResult mc(std::vector<std::string> args) const { return run(argv(std::move(args)), 60s); }
+
+  // kubectl-mc left running (status, get --watch), its output in a log file.
+  Process start(std::vector<std::string> args, const std::string& log) const {
+    return Process(argv(std::move(args)), dir_ / log);
+  }
+
+  json::object createRollout(const std::string& name, const char* podTemplate = kTemplateV2) {
+    auto object = json::parse(fmt::format(R"({{
+      "apiVersion": "mc.maestro.dev/v1alpha1", "kind": "Rollout",
+      "metadata": {{"name": "{}"}},
+      "spec": {{
+        "replicas": 4,
+        "selector": {{"matchLabels": {{"app": "web"}}}},
+        "template": {},
+        "strategy": {{"canary": {{"steps": [{{"setWeight": 20}}, {{"pause": {{}}}},
+                                           {{"setWeight": 60}}]}}}}
+      }}}})",
+                                          name, podTemplate))
+                      .as_object();
+    auto created = io_.run(client_->create(kRollouts, ns_, std::move(object)));
+    EXPECT_TRUE(created) << created.error().describe();
+    return created ? *created : json::object{};
+  }
+
+  json::object getRollout(const std::string& name) {
+    auto fetched = io_.run(client_->get(kRollouts, ns_, name));
+    EXPECT_TRUE(fetched) << fetched.error().describe();
+    return fetched ? *fetched : json::object{};
+  }
+
+  json::value statusField(const std::string& name, std::string_view field) {
+    auto object = getRollout(name);
+    const auto* status = object.if_contains("status");
+    const auto* value = status != nullptr ? status->as_object().if_contains(field) : nullptr;
+    return value != nullptr ? *value : json::value(nullptr);
+  }
+
+  // Plays the controller: replaces status (as a merge), observing the current generation
+  // unless `observed` is false.
+  void setStatus(const std::string& name, json::object status, bool observed = true) {
+    auto current = getRollout(name);
+    if (observed) {
+      status["observedGeneration"] = current.at("metadata").at("generation");
+    }
+    json::object patch{{"status", std::move(status)}};
+    auto patched = io_.run(client_->patch(kRollouts, ns_, name, kube::PatchType::Merge,
+                                          json::serialize(patch), {.subresource = "status"}));
+    ASSERT_TRUE(patched) << patched.error().describe();
+  }
+
+  void setStatus(const std::string& name, const char* status, bool observed = true) {
+    setStatus(name, json::parse(status).as_object(), observed);
+  }
+
+  // A ReplicaSet as MC creates it: hash label, revision and template annotations, owned by the
+  // Rollout (a controller ownerReference with its uid). Zero replicas: no pods needed.
+  void createReplicaSet(const json::object& rollout, const std::string& hash, int revision,
+                        const char* podTemplate, const std::string& ownerUid = "") {
+    std::string rolloutName = kube::nameOf(rollout);
+    auto podTemplateObject = json::parse(podTemplate).as_object();
+    podTemplateObject["metadata"]
+        .as_object()["labels"]
+        .as_object()["mc.maestro.dev/pod-template-hash"] = hash;
+    json::object rs{
+        {"apiVersion", "apps/v1"},
+        {"kind", "ReplicaSet"},
+        {"metadata",
+         {{"name", rolloutName + "-" + hash},
+          {"labels", {{"app", "web"}, {"mc.maestro.dev/pod-template-hash", hash}}},
+          {"annotations",
+           {{"mc.maestro.dev/revision", std::to_string(revision)},
+            {"mc.maestro.dev/pod-template", podTemplate}}},
+          {"ownerReferences",
+           json::array{{{"apiVersion", crds::kApiVersion},
+                        {"kind", "Rollout"},
+                        {"name", rolloutName},
+                        {"uid", ownerUid.empty() ? kube::uidOf(rollout) : ownerUid},
+                        {"controller", true}}}}}},
+        {"spec",
+         {{"replicas", 0},
+          {"selector",
+           {{"matchLabels", {{"app", "web"}, {"mc.maestro.dev/pod-template-hash", hash}}}}},
+          {"template", std::move(podTemplateObject)}}}};
+    auto created = io_.run(client_->create(kube::resources::kReplicaSets, ns_, std::move(rs)));
+    ASSERT_TRUE(created) << created.error().describe();
+  }
+
+  test::IoThread io_;
+  kube::KubeClientPtr client_;
+  std::string ns_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(KubectlMcTest, PromoteWritesTheCurrentStepOrPromoteFull) {
+  createRollout("web");
+  setStatus("web", R"({"phase": "Paused", "currentStepIndex": 1, "canaryWeight": 20,
+                       "stableRS": "web-a", "canaryRS": "web-b"})");
+  auto promoted = mc({"promote", "web"});
+  EXPECT_EQ(promoted.exitCode, 0) << promoted.output;
+  EXPECT_EQ(promoted.output, "rollout \"web\" promoted\n");
+  EXPECT_EQ(statusField("web", "promoteStep"), json::value(1));
+  EXPECT_TRUE(statusField("web", "promoteFull").is_null());
+
+  auto full = mc({"promote", "web", "--full"});
+  EXPECT_EQ(full.exitCode, 0) << full.output;
+  EXPECT_EQ(full.output, "rollout \"web\" promoted fully\n");
+  EXPECT_EQ(statusField("web", "promoteFull"), json::value(true));
+
+  setStatus("web", R"({"phase": "Healthy", "currentStepIndex": 3, "canaryRS": null,
+                       "promoteStep": null, "promoteFull": null})");
+  auto none = mc({"promote", "web"});
+  EXPECT_EQ(none.exitCode, 1) << none.output;
+  EXPECT_EQ(none.output, "Error: rollout \"web\" has no canary to promote\n");
+  EXPECT_TRUE(statusField("web", "promoteStep").is_null()) << "nothing written";
+}
+
+TEST_F(KubectlMcTest, AbortThenRetry) {
+  createRollout("web");
+  setStatus("web", R"({"phase": "Paused", "currentStepIndex": 1, "canaryRS": "web-b"})");
+  auto notAborted = mc({"retry", "web"});
+  EXPECT_EQ(notAborted.exitCode, 1) << notAborted.output;
+  EXPECT_TRUE(contains(notAborted.output, "not aborted")) << notAborted.output;
+
+  auto aborted = mc({"abort", "web"});
+  EXPECT_EQ(aborted.exitCode, 0) << aborted.output;
+  EXPECT_EQ(aborted.output, "rollout \"web\" aborted\n");
+  EXPECT_EQ(statusField("web", "abort"), json::value(true));
+
+  auto retried = mc({"retry", "web"});
+  EXPECT_EQ(retried.exitCode, 0) << retried.output;
+  EXPECT_EQ(retried.output, "rollout \"web\" retried\n");
+  EXPECT_EQ(statusField("web", "abort"), json::value(false));
+
+  // Degraded with the request already cleared (as MC leaves an aborted canary): retry allowed.
+  setStatus("web", R"({"phase": "Degraded", "abort": null})");
+  auto again = mc({"retry", "web"});
+  EXPECT_EQ(again.exitCode, 0) << again.output;
+  EXPECT_EQ(statusField("web", "abort"), json::value(false));
+}
+
+TEST_F(KubectlMcTest, PauseAndResumeSetSpecPaused) {
+  createRollout("web");
+  auto paused = mc({"pause", "web"});
+  EXPECT_EQ(paused.exitCode, 0) << paused.output;
+  EXPECT_EQ(paused.output, "rollout \"web\" paused\n");
+  EXPECT_EQ(getRollout("web").at("spec").at("paused"), json::value(true));
+
+  auto resumed = mc({"resume", "web"});
+  EXPECT_EQ(resumed.exitCode, 0) << resumed.output;
+  EXPECT_EQ(resumed.output, "rollout \"web\" resumed\n");
+  EXPECT_FALSE(getRollout("web").at("spec").as_object().contains("paused"));
+}
+
+TEST_F(KubectlMcTest, UndoRestoresTheStoredTemplate) {
+  auto rollout = createRollout("web", kTemplateV2);
+  createReplicaSet(rollout, "h1", 1, kTemplateV1);
+  createReplicaSet(rollout, "h2", 2, kTemplateV2);
+  // Not the Rollout's (another owner uid): never a candidate, even with a later revision.
+  createReplicaSet(rollout, "h9", 9, kTemplateV2, "00000000-0000-0000-0000-000000000009");
+  setStatus("web", R"({"phase": "Healthy", "currentPodHash": "h2", "stableRS": "web-h2"})");
+
+  auto missing = mc({"undo", "web", "--to-revision", "5"});
+  EXPECT_EQ(missing.exitCode, 1) << missing.output;
+  EXPECT_EQ(missing.output, "Error: rollout \"web\" has no revision 5 (available: 1, 2)\n");
+
+  auto undone = mc({"undo", "web"});
+  EXPECT_EQ(undone.exitCode, 0) << undone.output;
+  EXPECT_EQ(undone.output, "rollout \"web\" rolled back to revision 1 (web-h1)\n");
+  EXPECT_EQ(getRollout("web").at("spec").at("template"), json::parse(kTemplateV1))
+      << "the template MC stored, unknown fields included";
+
+  auto back = mc({"undo", "web", "--to-revision", "2"});
+  EXPECT_EQ(back.exitCode, 0) << back.output;
+  EXPECT_EQ(getRollout("web").at("spec").at("template"), json::parse(kTemplateV2));
+
+  setStatus("web", R"({"currentPodHash": "h1"})");
+  auto first = mc({"undo", "web"});
+  EXPECT_EQ(first.exitCode, 1) << first.output;
+  EXPECT_EQ(first.output, "Error: rollout \"web\" has no revision before 1 to undo to\n");
+}
+
+TEST_F(KubectlMcTest, StatusExitCodesFollowThePhase) {
+  createRollout("web");
+  setStatus("web", R"({"phase": "Healthy", "message": "web-a serves all traffic"})");
+  auto healthy = mc({"status", "web"});
+  EXPECT_EQ(healthy.exitCode, 0) << healthy.output;
+  EXPECT_TRUE(contains(healthy.output, "Healthy: web-a serves all traffic")) << healthy.output;
+
+  setStatus("web", R"({"phase": "Degraded", "message": "canary aborted"})");
+  auto degraded = mc({"status", "web"});
+  EXPECT_EQ(degraded.exitCode, 1) << degraded.output;
+  EXPECT_TRUE(contains(degraded.output, "Error: rollout \"web\" is Degraded: canary aborted"))
+      << degraded.output;
+
+  setStatus(
+      "web",
+      R"({"phase": "Progressing", "message": "step 1/3 (setWeight 20): 0/1 canary pods available"})");
+  auto slow = mc({"status", "web", "--timeout", "2s"});
+  EXPECT_EQ(slow.exitCode, 1) << slow.output;
+  EXPECT_TRUE(contains(slow.output,
+                       "Error: rollout \"web\" not Healthy after 2s: step 1/3 (setWeight 20): 0/1 "
+                       "canary pods available"))
+      << slow.output;
+
+  // Healthy for an older generation is not the verdict on the current spec.
+  setStatus("web", R"({"phase": "Healthy", "observedGeneration": 0})", false);
+  auto stale = mc({"status", "web", "--timeout", "2s"});
+  EXPECT_EQ(stale.exitCode, 1) << stale.output;
+  EXPECT_TRUE(contains(stale.output, "waiting for the controller to observe generation 1"))
+      << stale.output;
+}
+
+TEST_F(KubectlMcTest, StatusReturnsOnceTheRolloutTurnsHealthy) {
+  createRollout("web");
+  setStatus("web",
+            R"({"phase": "Progressing", "message": "promoting: 2/4 canary pods available"})");
+  auto waiting = start({"status", "web"}, "status.log");
+  ASSERT_TRUE(pollUntil(
+      [&] { return contains(readFile(waiting.logFile()), "Progressing: promoting"); }, 30s))
+      << waiting.logTail();
+  EXPECT_TRUE(waiting.running());
+
+  setStatus("web", R"({"phase": "Healthy", "message": "web-b serves all traffic"})");
+  EXPECT_EQ(waiting.wait(30s), 0) << waiting.logTail();
+  auto log = readFile(waiting.logFile());
+  EXPECT_TRUE(contains(log, "Healthy: web-b serves all traffic")) << log;
+  EXPECT_TRUE(contains(log, "rollout \"web\" is Healthy")) << log;
+}
+
+TEST_F(KubectlMcTest, GetRolloutShowsStepsAndReplicaSets) {
+  auto rollout = createRollout("web");
+  createReplicaSet(rollout, "h1", 1, kTemplateV1);
+  createReplicaSet(rollout, "h2", 2, kTemplateV2);
+  setStatus("web", R"({"phase": "Paused", "currentStepIndex": 1, "canaryWeight": 20,
+                       "stableRS": "web-h1", "canaryRS": "web-h2", "currentPodHash": "h2",
+                       "message": "step 2/3 (pause (until promoted)): waiting for a promote"})");
+  for (const char* alias : {"rollout", "rollouts", "ro", "mcro"}) {
+    auto got = mc({"get", alias, "web"});
+    EXPECT_EQ(got.exitCode, 0) << alias << ": " << got.output;
+    EXPECT_TRUE(contains(got.output, "► 2. pause (until promoted)")) << got.output;
+    EXPECT_TRUE(contains(got.output, "✔ 1. setWeight 20")) << got.output;
+    EXPECT_TRUE(contains(got.output, "\nweb-h1 ")) << got.output;
+    EXPECT_TRUE(contains(got.output, "\nweb-h2 ")) << got.output;
+    EXPECT_TRUE(contains(got.output, "example/web:1 (stable)")) << got.output;
+    EXPECT_TRUE(contains(got.output, "example/web:2 (canary)")) << got.output;
+  }
+
+  // --watch draws again when the Rollout changes, and when one of its ReplicaSets appears.
+  auto watching = start({"get", "rollout", "web", "--watch"}, "watch.log");
+  ASSERT_TRUE(pollUntil([&] { return contains(readFile(watching.logFile()), "► 2."); }, 30s))
+      << watching.logTail();
+  setStatus("web", R"({"phase": "Progressing", "currentStepIndex": 2, "canaryWeight": 60})");
+  EXPECT_TRUE(pollUntil([&] { return contains(readFile(watching.logFile()), "► 3."); }, 30s))
+      << watching.logTail();
+  createReplicaSet(rollout, "h3", 3, kTemplateV2);
+  EXPECT_TRUE(pollUntil([&] { return contains(readFile(watching.logFile()), "\nweb-h3 "); }, 30s))
+      << watching.logTail();
+  watching.signal(SIGINT);
+  EXPECT_EQ(watching.wait(10s), 0) << watching.logTail();
+}
+
+TEST_F(KubectlMcTest, MissingRolloutIsNotFound) {
+  std::string expected =
+      fmt::format("Error: rollout \"nope\" not found in namespace \"{}\"\n", ns_);
+  for (const auto& args : std::vector<std::vector<std::string>>{{"get", "rollout", "nope"},
+                                                                {"promote", "nope"},
+                                                                {"abort", "nope"},
+                                                                {"pause", "nope"},
+                                                                {"undo", "nope"},
+                                                                {"status", "nope"}}) {
+    auto result = mc(args);
+    EXPECT_EQ(result.exitCode, 1) << args[0] << ": " << result.output;
+    EXPECT_EQ(result.output, expected) << args[0];
+  }
+  auto usage = mc({"promote"});
+  EXPECT_EQ(usage.exitCode, 2) << usage.output;
+}
+
+TEST_F(KubectlMcTest, NoAccessWithoutRbac) {
+  createRollout("web");
+  auto& cp = ControlPlaneEnvironment::get();
+  auto account = cp.kubectl({"create", "serviceaccount", "nobody", "-n", ns_});
+  ASSERT_EQ(account.exitCode, 0) << account.output;
+  auto token = cp.kubectl({"create", "token", "nobody", "-n", ns_});
+  ASSERT_EQ(token.exitCode, 0) << token.output;
+  std::string bearer = token.output;
+  while (!bearer.empty() && std::isspace(static_cast<unsigned char>(bearer.back()))) {
+    bearer.pop_back();
+  }
+  auto kubeconfig = dir_ / "nobody.kubeconfig";
+  std::ofstream(kubeconfig) << fmt::format(R"(apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: {}
+    certificate-authority: {}
+users:
+- name: nobody
+  user:
+    token: {}
+contexts:
+- name: nobody
+  context: {{cluster: local, user: nobody}}
+current-context: nobody
+)",
+                                           cp.apiserverUrl(), cp.caFile().string(), bearer);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"get", "rollout", "web"}, {"promote", "web"}, {"pause", "web"}, {"status", "web"}}) {
+    auto result = run(argv(args, kubeconfig), 60s);
+    EXPECT_EQ(result.exitCode, 1) << result.output;
+    EXPECT_EQ(result.output.rfind("Error: no access: ", 0), 0u) << result.output;
+    EXPECT_TRUE(contains(result.output, "system:serviceaccount:" + ns_ + ":nobody"))
+        << result.output;
+    EXPECT_FALSE(contains(result.output, bearer)) << "the token is never printed";
+  }
+}
+
+}  // namespace
+}  // namespace mc::e2e
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  ::testing::AddGlobalTestEnvironment(new mc::e2e::ControlPlaneEnvironment);
+  return RUN_ALL_TESTS();
+}
