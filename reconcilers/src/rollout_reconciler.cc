@@ -435,10 +435,26 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
 boost::asio::awaitable<Result<void>> RolloutReconciler::applyScale(
     const kube::ReconcileRequest& request, ScaleReplicaSet scale) {
   std::string name = scale.name;
+  std::string key = request.ns + "/" + name;
+  std::string body = scalePatch(scale);
+  kube::ObjectPtr cached = replicaSets_->get(key);
+  std::string cachedVersion = cached ? kube::resourceVersionOf(*cached) : "";
+  {
+    std::lock_guard lock(mutex_);
+    auto last = patched_.find(key);
+    if (last != patched_.end() && last->second.first == cachedVersion &&
+        last->second.second == body) {
+      co_return Result<void>();  // this very patch replaced the cached version: the cache lags
+    }
+  }
   auto scaled = co_await client_.patch(kube::resources::kReplicaSets, request.ns, name,
-                                       kube::PatchType::Merge, scalePatch(scale));
+                                       kube::PatchType::Merge, body);
   if (!scaled) {
     co_return scaled.error();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    patched_[key] = {cachedVersion, body};
   }
   request.log.info("scaled ReplicaSet {} to {}", scale.name, scale.replicas);
   co_return Result<void>();

@@ -36,6 +36,8 @@ constexpr const char* kFullRollout = R"({
   "status": {
     "phase": "Progressing", "currentStepIndex": 2, "canaryWeight": 10,
     "stableRS": "web-abc", "canaryRS": "web-def", "observedGeneration": 3,
+    "currentPodHash": "def", "stablePodHash": "abc", "pauseStartTime": "2026-11-23T16:00:00Z",
+    "attempt": 2, "message": "step 3/5", "abort": false, "promoteFull": true, "promoteStep": 2,
     "conditions": [{"type": "Progressing", "status": "True", "reason": "StepAdvanced",
                     "message": "step 2 of 5", "lastTransitionTime": "2026-11-23T16:00:00Z",
                     "observedGeneration": 3}],
@@ -55,6 +57,11 @@ TEST(RolloutJsonTest, RoundTripKeepsEveryFieldIncludingUnknownOnes) {
   EXPECT_EQ((*rollout.spec.canary->steps)[3].analysis->args[0].value, "web");
   EXPECT_EQ(rollout.spec.canary->trafficRouting->gatewayHttpRoute, "web-route");
   EXPECT_EQ(rollout.status.conditions.at(0).reason, "StepAdvanced");
+  EXPECT_EQ(rollout.status.currentPodHash, "def");
+  EXPECT_EQ(rollout.status.attempt, 2);
+  EXPECT_EQ(rollout.status.abort, false) << "false is not absent: retry writes it";
+  EXPECT_EQ(rollout.status.promoteStep, 2);
+  EXPECT_FALSE(rollout.status.unknown.contains("promoteFull")) << "a known field";
   EXPECT_EQ(json::value_from(rollout), in);  // nothing dropped, nothing added
 }
 

@@ -59,6 +59,9 @@ class RolloutReconciler final : public kube::Reconciler {
   std::unordered_map<std::string, std::string> replacedVersions_;
   // ReplicaSets created but not yet seen in the cache: not created twice (namespace/name).
   std::unordered_map<std::string, Clock::TimePoint> created_;
+  // ReplicaSet namespace/name -> (the resourceVersion MC's last scale patch replaced, that
+  // patch): the same patch against the same cached version would only repeat itself.
+  std::unordered_map<std::string, std::pair<std::string, std::string>> patched_;
   // key -> when a counts-only status change was first held back.
   std::unordered_map<std::string, Clock::TimePoint> countsHeldSince_;
 };
