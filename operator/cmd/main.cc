@@ -78,6 +78,14 @@ asio::awaitable<int> connect(mc::kube::KubeClient& client, std::atomic<bool>& co
       spdlog::info("connected to apiserver {} (Kubernetes {}) with {}", client.config().server,
                    gitVersion, client.config().origin);
       connected = true;
+      // Without the CRD the Rollout informers cannot list and /readyz stays failing: say why.
+      const std::string groupVersion = "/apis/mc.maestro.dev/v1alpha1";
+      auto crd = co_await client.getPath(groupVersion);
+      if (!crd && crd.error().kind == mc::ErrorKind::NotFound) {
+        spdlog::error(
+            "the Rollout CRD (rollouts.mc.maestro.dev/v1alpha1) is not installed: kubectl apply "
+            "-f crds/rollout.yaml, or install the chart; not ready until it is");
+      }
       co_return 0;
     }
     const auto& error = version.error();
