@@ -152,6 +152,8 @@ Result<RestConfig> loadInClusterConfig(const std::filesystem::path& accountDir) 
   }
   config.bearerToken = trimTrailingSpace(std::move(*token));
   config.origin = fmt::format("{} ({})", origin, accountDir.string());
+  std::ifstream namespaceFile(accountDir / "namespace");
+  std::getline(namespaceFile, config.ns);
   return config;
 }
 
@@ -207,6 +209,7 @@ Result<RestConfig> parseKubeconfig(std::string_view yaml, const std::filesystem:
 
     RestConfig config;
     config.origin = fmt::format("{}, context {}", origin, contextName);
+    config.ns = scalar(*context, "namespace");
     std::string clusterField = fmt::format("clusters[{}].cluster", clusterName);
     config.server = scalar(*cluster, "server");
     if (config.server.empty()) {

@@ -368,6 +368,23 @@ TEST_F(KubectlMcTest, MissingRolloutIsNotFound) {
   EXPECT_EQ(usage.exitCode, 2) << usage.output;
 }
 
+TEST_F(KubectlMcTest, WithoutNamespaceFlagTheContextsNamespaceApplies) {
+  createRollout("web");
+  setStatus("web", R"({"phase": "Healthy", "message": "web-a serves all traffic"})");
+  auto& cp = ControlPlaneEnvironment::get();
+  auto kubeconfig = dir_ / "namespaced.kubeconfig";
+  std::filesystem::copy_file(cp.kubeconfig(), kubeconfig);
+  auto set = cp.kubectl({"config", "set-context", "--current", "--namespace=" + ns_,
+                         "--kubeconfig=" + kubeconfig.string()});
+  ASSERT_EQ(set.exitCode, 0) << set.output;
+  auto status = run({KUBECTL_MC_BINARY, "--kubeconfig", kubeconfig.string(), "status", "web"}, 60s);
+  EXPECT_EQ(status.exitCode, 0) << status.output;
+  auto elsewhere =
+      run({KUBECTL_MC_BINARY, "--kubeconfig", cp.kubeconfig().string(), "status", "web"}, 60s);
+  EXPECT_EQ(elsewhere.exitCode, 1) << "the admin context names no namespace: default";
+  EXPECT_TRUE(contains(elsewhere.output, "in namespace \"default\"")) << elsewhere.output;
+}
+
 TEST_F(KubectlMcTest, NoAccessWithoutRbac) {
   createRollout("web");
   auto& cp = ControlPlaneEnvironment::get();

@@ -105,6 +105,17 @@ TEST_F(KubeconfigTest, ContextFlagPicksAnotherContext) {
   EXPECT_NE(message.find("\"c2\""), std::string::npos) << message;
 }
 
+TEST_F(KubeconfigTest, TheContextsNamespaceIsKeptEmptyWhenUnset) {
+  std::string yaml = config("    server: https://one:1", "    token: t") +
+                     "- name: team\n  context: {cluster: c1, user: u1, namespace: team-a}\n";
+  auto team = parse(yaml, {.context = "team"});
+  ASSERT_TRUE(team) << team.error().describe();
+  EXPECT_EQ(team->ns, "team-a");
+  auto main = parse(yaml);
+  ASSERT_TRUE(main) << main.error().describe();
+  EXPECT_EQ(main->ns, "") << "no namespace in the context: the caller's default applies";
+}
+
 TEST_F(KubeconfigTest, InsecureSkipVerifyIsRefusedUnlessAllowed) {
   std::string yaml =
       config("    server: https://h:1\n    insecure-skip-tls-verify: true", "    token: t");
@@ -207,6 +218,11 @@ TEST_F(InClusterConfigTest, UsesTheServiceAccountAndItsRotatingToken) {
   EXPECT_EQ(config->caPem, kCaPem);
   EXPECT_EQ(config->bearerToken, "sa-token");
   EXPECT_EQ(config->tokenFile, (dir_ / "token").string());  // re-read per request
+  EXPECT_EQ(config->ns, "") << "no namespace file mounted";
+  std::ofstream(dir_ / "namespace") << "mc-system";
+  auto withNamespace = loadInClusterConfig(dir_);
+  ASSERT_TRUE(withNamespace) << withNamespace.error().describe();
+  EXPECT_EQ(withNamespace->ns, "mc-system");
 }
 
 TEST_F(InClusterConfigTest, Ipv6HostIsBracketed) {

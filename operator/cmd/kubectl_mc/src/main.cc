@@ -11,7 +11,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdlib>
-#include <fstream>
 
 #include "commands.h"
 #include "mc/operator/kube_client.h"
@@ -37,20 +36,6 @@ struct Options {
   std::string timeout = "0";
 };
 
-// In a pod, the service account's namespace (as kubectl does); elsewhere "default". The
-// kubeconfig context's namespace is not read: the client library does not expose it.
-std::string defaultNamespace(bool inCluster) {
-  if (inCluster) {
-    std::ifstream in("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
-    std::string ns;
-    std::getline(in, ns);
-    if (!ns.empty()) {
-      return ns;
-    }
-  }
-  return "default";
-}
-
 CLI::App* withName(CLI::App* command, Options& options) {
   command->add_option("NAME", options.name, "name of the Rollout")->required();
   return command;
@@ -68,7 +53,8 @@ int main(int argc, char** argv) {
   app.add_option("--kubeconfig", options.kubeconfig,
                  "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)");
   app.add_option("--context", options.context, "kubeconfig context (default: current-context)");
-  app.add_option("-n,--namespace", options.ns, "namespace of the Rollout (default: default)");
+  app.add_option("-n,--namespace", options.ns,
+                 "namespace of the Rollout (default: the kubeconfig context's, else default)");
   app.add_flag("-v,--verbose", options.verbose, "log the client's retries and requests to stderr");
 
   auto* get = app.add_subcommand("get", "show a Rollout")->require_subcommand(1);
@@ -130,7 +116,8 @@ int main(int argc, char** argv) {
   mc::logging::setup(mc::logging::Format::Text);
   spdlog::set_level(options.verbose ? spdlog::level::info : spdlog::level::warn);
   if (options.ns.empty()) {
-    options.ns = defaultNamespace(useInCluster);
+    // As kubectl: the context's namespace (in a pod, the service account's), else default.
+    options.ns = config->ns.empty() ? "default" : config->ns;
   }
 
   asio::io_context io;

@@ -19,6 +19,9 @@ struct RestConfig {
   std::string tokenFile;  // if set, the token is re-read from here (service-account rotation)
   bool insecureSkipTlsVerify = false;
   std::string origin;  // where it came from, for messages: "kubeconfig /x, context admin"
+  // The context's namespace (in a pod: the service account's); empty if the config names none.
+  // What kubectl commands act on when no -n is given.
+  std::string ns;
 };
 
 struct KubeconfigOptions {
