@@ -186,8 +186,12 @@ class Planner {
     const ReplicaSetView* rs = find(hash);
     if (rs == nullptr) {
       plan_.creates.push_back({rsName(hash), hash, replicas, nextRevision_});
-    } else if (rs->replicas != replicas || rs->scaleDownAt) {
-      plan_.scales.push_back({rs->name, replicas, std::nullopt, rs->scaleDownAt.has_value()});
+      return;
+    }
+    bool older = hash == current_ && rs->revision < nextRevision_ - 1;
+    if (rs->replicas != replicas || rs->scaleDownAt || older) {
+      plan_.scales.push_back({rs->name, replicas, std::nullopt, rs->scaleDownAt.has_value(),
+                              older ? std::optional<int64_t>(nextRevision_) : std::nullopt});
     }
   }
 
@@ -250,6 +254,14 @@ class Planner {
       event(attemptId() + ".reverted", "Aborted",
             fmt::format("template is the stable's again ({}): canary {} scaled to 0 at once",
                         rsName(current_), *old_.canaryRS),
+            true);
+    }
+    if (first && old_.stablePodHash && *old_.stablePodHash != current_) {
+      // Someone deleted the stable ReplicaSet: there is nothing to canary against, so the
+      // current template takes all replicas. Say so: it skips the steps.
+      event(fmt::format("{}.stable-missing-{}", attemptId(), *old_.stablePodHash), "StableMissing",
+            fmt::format("stable ReplicaSet {} is gone: {} runs all replicas without canary steps",
+                        rsName(*old_.stablePodHash), rsName(current_)),
             true);
     }
     st.currentPodHash = current_;

@@ -123,9 +123,16 @@ json::object replicaSetObject(const crds::Rollout& rollout, const std::string& n
 
 std::string scalePatch(const ScaleReplicaSet& scale) {
   json::object patch{{"spec", {{"replicas", scale.replicas}}}};
+  json::object annotations;
   if (scale.scaleDownAt || scale.clearScaleDownAt) {
-    json::value at = scale.scaleDownAt ? json::value(formatTime(*scale.scaleDownAt)) : nullptr;
-    patch["metadata"] = {{"annotations", {{kScaleDownAtAnnotation, at}}}};
+    annotations[kScaleDownAtAnnotation] =
+        scale.scaleDownAt ? json::value(formatTime(*scale.scaleDownAt)) : nullptr;
+  }
+  if (scale.revision) {
+    annotations[kRevisionAnnotation] = std::to_string(*scale.revision);
+  }
+  if (!annotations.empty()) {
+    patch["metadata"] = {{"annotations", std::move(annotations)}};
   }
   return json::serialize(patch);
 }

@@ -234,6 +234,9 @@ struct World {
         it->statusCurrent = false;  // a new generation the ReplicaSet controller has not seen
         it->availableReplicas = std::min(it->availableReplicas, s.replicas);
       }
+      if (s.revision) {
+        it->revision = *s.revision;
+      }
       if (s.scaleDownAt) {
         it->scaleDownAt = s.scaleDownAt;
       } else if (s.clearScaleDownAt) {
@@ -1694,6 +1697,41 @@ TEST(RolloutPlanTest, DescribeStepSaysWhatTheStepDoes) {
                       crds::AnalysisStep{{"success-rate", "latency"}, {}}};
   EXPECT_EQ(describeStep(analysis), "analysis success-rate,latency");
   EXPECT_EQ(replicaSetName("web", "abc12"), "web-abc12");
+}
+
+}  // namespace
+}  // namespace mc::reconcilers
+
+namespace mc::reconcilers {
+namespace {
+
+TEST(RolloutPlanTest, AnOlderTemplateThatIsCurrentAgainTakesTheNewestRevision) {
+  World w = canaryAtStepOne();  // web:1 revision 1 (stable), web:2 revision 2 (canary)
+  w.setTemplate("web:1");       // revert: web:1 is current again
+  Plan p = w.plan();
+  auto scale = scaleOf(p, rsNameOf("web:1"));
+  ASSERT_TRUE(scale) << describeActions(p);
+  EXPECT_EQ(scale->revision, 3);
+  w.apply(p);
+  w.settle();
+  for (const auto& again : w.plan().scales) {
+    EXPECT_FALSE(again.revision) << "bumped once: " << again.name;
+  }
+}
+
+TEST(RolloutPlanTest, AStableReplicaSetDeletedMidCanaryIsSaidAloud) {
+  World w = canaryAtStepOne();
+  std::erase_if(w.ctx.replicaSets,
+                [](const ReplicaSetView& v) { return v.podHash == hashOf("web:1"); });
+  Plan p = w.plan();
+  EXPECT_EQ(p.status.stablePodHash, hashOf("web:2"));
+  EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:2")), 10);
+  ASSERT_EQ(p.events.size(), 1u) << describeEvents(p);
+  EXPECT_EQ(p.events[0].reason, "StableMissing");
+  EXPECT_TRUE(p.events[0].warning);
+  EXPECT_NE(p.events[0].note.find(rsNameOf("web:1")), std::string::npos) << p.events[0].note;
+  w.apply(p);
+  EXPECT_TRUE(w.plan().events.empty()) << "said once";
 }
 
 }  // namespace

@@ -74,6 +74,9 @@ struct ScaleReplicaSet {
   // Set: write this scale-down deadline; nullopt with clearScaleDownAt: remove it.
   std::optional<WallTime> scaleDownAt;
   bool clearScaleDownAt = false;
+  // Set: a ReplicaSet of an older template that is current again takes the newest revision
+  // (as a Deployment's does), so history pruning and `kubectl mc undo` see it as the newest.
+  std::optional<int64_t> revision;
 };
 
 // A Service whose selector must carry this pod-template hash.
