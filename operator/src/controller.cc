@@ -24,31 +24,6 @@ namespace asio = boost::asio;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto kIdleWait = std::chrono::minutes(10);
 
-// The controller ownerReference's name, if its kind is `kind`.
-std::string controllerOwnerName(const boost::json::object& object, const std::string& kind) {
-  auto* metadata = object.if_contains("metadata");
-  auto* owners = metadata && metadata->is_object()
-                     ? metadata->as_object().if_contains("ownerReferences")
-                     : nullptr;
-  if (owners == nullptr || !owners->is_array()) {
-    return {};
-  }
-  for (const auto& owner : owners->as_array()) {
-    if (!owner.is_object()) {
-      continue;
-    }
-    const auto& ref = owner.as_object();
-    auto* isController = ref.if_contains("controller");
-    auto* ownerKind = ref.if_contains("kind");
-    auto* name = ref.if_contains("name");
-    if (isController && isController->is_bool() && isController->as_bool() && ownerKind &&
-        ownerKind->is_string() && ownerKind->as_string() == kind && name && name->is_string()) {
-      return std::string(name->as_string());
-    }
-  }
-  return {};
-}
-
 }  // namespace
 
 struct Controller::Metrics {
@@ -166,7 +141,8 @@ Informer& Controller::watchOwned(ResourceType type, InformerOptions options) {
 }
 
 void Controller::enqueueOwner(const boost::json::object& object) {
-  auto owner = controllerOwnerName(object, primaryKind_);
+  auto controller = controllerOf(object);
+  std::string owner = controller && controller->kind == primaryKind_ ? controller->name : "";
   if (!owner.empty()) {
     auto ns = namespaceOf(object);
     queue_.add(ns.empty() ? owner : ns + "/" + owner);

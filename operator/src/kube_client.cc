@@ -115,6 +115,41 @@ std::string keyOf(const json::object& object) {
   return ns.empty() ? nameOf(object) : fmt::format("{}/{}", ns, nameOf(object));
 }
 
+std::optional<ControllerRef> controllerOf(const json::object& object) {
+  const auto* metadata = object.if_contains("metadata");
+  const auto* owners = metadata != nullptr && metadata->is_object()
+                           ? metadata->as_object().if_contains("ownerReferences")
+                           : nullptr;
+  if (owners == nullptr || !owners->is_array()) {
+    return std::nullopt;
+  }
+  for (const auto& owner : owners->as_array()) {
+    if (!owner.is_object()) {
+      continue;
+    }
+    const auto& ref = owner.as_object();
+    const auto* controller = ref.if_contains("controller");
+    if (controller != nullptr && controller->is_bool() && controller->as_bool()) {
+      auto text = [&ref](std::string_view key) {
+        const auto* value = ref.if_contains(key);
+        return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
+      };
+      return ControllerRef{text("apiVersion"), text("kind"), text("name"), text("uid")};
+    }
+  }
+  return std::nullopt;
+}
+
+json::object controllerReference(std::string apiVersion, std::string kind, std::string name,
+                                 std::string uid) {
+  return {{"apiVersion", std::move(apiVersion)},
+          {"kind", std::move(kind)},
+          {"name", std::move(name)},
+          {"uid", std::move(uid)},
+          {"controller", true},
+          {"blockOwnerDeletion", true}};
+}
+
 Error errorFromResponse(const http::Response& response) {
   std::string reason;
   std::string message;

@@ -115,29 +115,9 @@ Result<json::object> canarySpec(const json::object& stableIngress, const Names& 
   return spec;
 }
 
-json::object ownerReference(const RouterTarget& target) {
-  return {{"apiVersion", crds::kApiVersion}, {"kind", "Rollout"},  {"name", target.rolloutName},
-          {"uid", target.rolloutUid},        {"controller", true}, {"blockOwnerDeletion", true}};
-}
-
-const json::object* controllerOf(const json::object& object) {
-  const auto* metadata = objectField(object, "metadata");
-  auto* owners = metadata ? metadata->if_contains("ownerReferences") : nullptr;
-  if (!owners || !owners->is_array()) {
-    return nullptr;
-  }
-  for (const auto& owner : owners->as_array()) {
-    auto* controller = owner.is_object() ? owner.as_object().if_contains("controller") : nullptr;
-    if (controller && controller->is_bool() && controller->as_bool()) {
-      return &owner.as_object();
-    }
-  }
-  return nullptr;
-}
-
 bool ownedBy(const json::object& ingress, const RouterTarget& target) {
-  const auto* controller = controllerOf(ingress);
-  return controller && stringAt(controller, "uid") == target.rolloutUid;
+  auto controller = kube::controllerOf(ingress);
+  return controller && controller->uid == target.rolloutUid;
 }
 
 // MC writes only a canary Ingress it owns. One owned by an earlier Rollout of the same name is
@@ -148,14 +128,13 @@ Result<void> checkOwned(const json::object& ingress, const RouterTarget& target)
     return {};
   }
   auto name = kube::nameOf(ingress);
-  const auto* controller = controllerOf(ingress);
-  if (controller && stringAt(controller, "kind") == "Rollout" &&
-      stringAt(controller, "apiVersion") == crds::kApiVersion &&
-      stringAt(controller, "name") == target.rolloutName) {
+  auto controller = kube::controllerOf(ingress);
+  if (controller && controller->kind == "Rollout" && controller->apiVersion == crds::kApiVersion &&
+      controller->name == target.rolloutName) {
     return makeError(ErrorKind::Conflict,
                      fmt::format("canary Ingress \"{}\" still belongs to an earlier Rollout \"{}\" "
                                  "(uid {}); waiting for it to be garbage-collected",
-                                 name, target.rolloutName, stringAt(controller, "uid")));
+                                 name, target.rolloutName, controller->uid));
   }
   return makeError(ErrorKind::Invalid,
                    fmt::format("{}: Ingress \"{}\", the canary Ingress name, already exists and "
@@ -176,7 +155,8 @@ void applyDesired(json::object& ingress, const RouterTarget& target, const std::
   annotations[kCanaryAnnotation] = "true";
   annotations[kWeightAnnotation] = std::to_string(weight);
   if (!metadata.contains("ownerReferences")) {
-    metadata["ownerReferences"] = json::array{ownerReference(target)};
+    metadata["ownerReferences"] = json::array{kube::controllerReference(
+        crds::kApiVersion, "Rollout", target.rolloutName, target.rolloutUid)};
   }
   json::object desiredSpec = spec;
   // An Ingress created without a class may get the cluster's default one on admission; that is

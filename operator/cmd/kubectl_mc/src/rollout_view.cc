@@ -50,23 +50,8 @@ std::string podHashOf(const json::object& rs) {
 }
 
 bool controlledBy(const json::object& object, const std::string& uid) {
-  const auto* metadata = objectAt(&object, "metadata");
-  const auto* owners = metadata != nullptr ? metadata->if_contains("ownerReferences") : nullptr;
-  if (uid.empty() || owners == nullptr || !owners->is_array()) {
-    return false;
-  }
-  for (const auto& owner : owners->as_array()) {
-    if (!owner.is_object()) {
-      continue;
-    }
-    const auto& ref = owner.as_object();
-    const auto* controller = ref.if_contains("controller");
-    if (controller != nullptr && controller->is_bool() && controller->as_bool() &&
-        stringAt(&ref, "uid") == uid) {
-      return true;
-    }
-  }
-  return false;
+  auto controller = kube::controllerOf(object);
+  return !uid.empty() && controller && controller->uid == uid;
 }
 
 const json::object* findByName(const std::vector<json::object>& replicaSets,

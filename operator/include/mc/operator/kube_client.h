@@ -6,6 +6,7 @@
 #include <boost/json/value.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -178,5 +179,19 @@ std::string resourceVersionOf(const boost::json::object& object);
 std::string uidOf(const boost::json::object& object);
 // "namespace/name", or "name" for cluster-scoped objects: the key of caches and queues.
 std::string keyOf(const boost::json::object& object);
+
+// An object's controller ownerReference (the one with controller: true), as far as MC reads it.
+struct ControllerRef {
+  std::string apiVersion;
+  std::string kind;
+  std::string name;
+  std::string uid;
+};
+std::optional<ControllerRef> controllerOf(const boost::json::object& object);
+
+// A controller ownerReference to the owner, with blockOwnerDeletion: foreground deletion of the
+// owner waits for the object.
+boost::json::object controllerReference(std::string apiVersion, std::string kind, std::string name,
+                                        std::string uid);
 
 }  // namespace mc::kube
