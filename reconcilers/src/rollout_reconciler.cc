@@ -31,27 +31,17 @@ int64_t intAt(const json::object* object, std::string_view key, int64_t fallback
   return value != nullptr && value->is_number() ? value->to_number<int64_t>() : fallback;
 }
 
+// The status subresource. Named, not a temporary: GCC 12 mishandles class temporaries inside
+// co_await expressions.
+const std::string kStatus = "status";
+
 // How long a ReplicaSet MC created is taken to exist though the cache has not shown it yet.
 constexpr auto kCreatedGrace = std::chrono::seconds(10);
 
 // Whether `object`'s controller ownerReference is the Rollout of this uid.
 bool ownedBy(const json::object& object, const std::string& uid) {
-  const auto* metadata = objectAt(object, "metadata");
-  const auto* owners = metadata ? metadata->if_contains("ownerReferences") : nullptr;
-  if (owners == nullptr || !owners->is_array()) {
-    return false;
-  }
-  for (const auto& owner : owners->as_array()) {
-    if (owner.is_object()) {
-      const auto& ref = owner.as_object();
-      const auto* controller = ref.if_contains("controller");
-      if (controller && controller->is_bool() && controller->as_bool() &&
-          stringAt(&ref, "uid") == uid) {
-        return true;
-      }
-    }
-  }
-  return false;
+  auto controller = kube::controllerOf(object);
+  return controller && controller->uid == uid;
 }
 
 ReplicaSetView viewOf(const json::object& rs) {
@@ -76,15 +66,6 @@ ReplicaSetView viewOf(const json::object& rs) {
     view.scaleDownAt = parseTime(at);
   }
   return view;
-}
-
-json::object ownerReference(const std::string& name, const std::string& uid) {
-  return {{"apiVersion", crds::kApiVersion},
-          {"kind", "Rollout"},
-          {"name", name},
-          {"uid", uid},
-          {"controller", true},
-          {"blockOwnerDeletion", true}};
 }
 
 // The ReplicaSet of one pod template: the template with the hash label added to its pods and to
@@ -114,7 +95,8 @@ json::object replicaSetObject(const crds::Rollout& rollout, const std::string& n
             {"namespace", ns},
             {"labels", labels},
             {"annotations", std::move(annotations)},
-            {"ownerReferences", json::array{ownerReference(rolloutName, uid)}}}},
+            {"ownerReferences", json::array{kube::controllerReference(crds::kApiVersion, "Rollout",
+                                                                      rolloutName, uid)}}}},
           {"spec",
            {{"replicas", create.replicas},
             {"selector", std::move(selector)},
@@ -196,13 +178,17 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
     }
   }
   crds::Rollout rollout;
+  std::optional<std::string> unreadable;
   try {
     rollout = json::value_to<crds::Rollout>(json::value(object));
   } catch (const std::invalid_argument& e) {
-    // A field of the wrong type the schema let through (or an older CRD): say which.
-    events_.record(ObjectReference::of(object), kube::EventType::Warning, "InvalidSpec", "Validate",
-                   e.what());
-    request.log.warn("invalid Rollout: {}", e.what());
+    unreadable = e.what();  // no co_await in a handler: reported below
+  }
+  if (unreadable) {
+    auto reported = co_await reportUnreadable(request, object, *unreadable);
+    if (!reported) {
+      co_return reported.error();
+    }
     co_return ReconcileResult{};
   }
 
@@ -336,8 +322,8 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
     }
     json::object body = object;
     body["status"] = newStatus;
-    auto written = co_await client_.update(resources::kRollouts, request.ns, std::move(body),
-                                           std::string("status"));
+    auto written =
+        co_await client_.update(resources::kRollouts, request.ns, std::move(body), kStatus);
     if (!written) {
       co_return written.error();
     }
@@ -371,9 +357,9 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
       request.log.warn("ReplicaSet {} exists and is not this Rollout's: collisionCount {}",
                        create.name, collisions);
       std::string patch = fmt::format(R"({{"status":{{"collisionCount":{}}}}})", collisions);
+      kube::PatchOptions statusPatch{kStatus};
       auto bumped = co_await client_.patch(resources::kRollouts, request.ns, request.name,
-                                           kube::PatchType::Merge, std::move(patch),
-                                           kube::PatchOptions{"status"});
+                                           kube::PatchType::Merge, std::move(patch), statusPatch);
       if (!bumped) {
         co_return bumped.error();
       }
@@ -437,6 +423,59 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
     request.log.info("deleted ReplicaSet {} (beyond revisionHistoryLimit)", name);
   }
   co_return ReconcileResult{false, planned.requeueAfter};
+}
+
+// A field of the wrong type that the schema let through (status is schemaless, so a hand-written
+// request such as `abort: "yes"` can be): an Event and the InvalidSpec condition name it, the
+// phase is Degraded, and nothing else is touched until someone fixes it.
+boost::asio::awaitable<Result<void>> RolloutReconciler::reportUnreadable(
+    const kube::ReconcileRequest& request, const json::object& object, std::string problem) {
+  events_.record(ObjectReference::of(object), kube::EventType::Warning, "InvalidSpec", "Validate",
+                 problem);
+  request.log.warn("invalid Rollout: {}", problem);
+  json::object status;
+  if (const auto* old = object.if_contains("status"); old != nullptr && old->is_object()) {
+    status = old->as_object();
+  }
+  json::array conditions;
+  json::object previous;
+  if (auto* old = status.if_contains("conditions"); old != nullptr && old->is_array()) {
+    for (const auto& c : old->as_array()) {
+      bool invalidSpec = c.is_object() && c.as_object().contains("type") &&
+                         c.as_object().at("type") == "InvalidSpec";
+      if (invalidSpec) {
+        previous = c.as_object();
+      } else {
+        conditions.push_back(c);
+      }
+    }
+  }
+  bool wasTrue = previous.contains("status") && previous.at("status") == "True";
+  json::value generation = intAt(objectAt(object, "metadata"), "generation", 0);
+  conditions.push_back(
+      json::object{{"type", "InvalidSpec"},
+                   {"status", "True"},
+                   {"reason", "InvalidSpec"},
+                   {"message", problem},
+                   {"lastTransitionTime", wasTrue && previous.contains("lastTransitionTime")
+                                              ? previous.at("lastTransitionTime")
+                                              : json::value(formatTime(clock_.wallNow()))},
+                   {"observedGeneration", generation}});
+  status["conditions"] = std::move(conditions);
+  status["phase"] = "Degraded";
+  status["message"] = problem;
+  const json::value* oldStatus = object.if_contains("status");
+  if (oldStatus != nullptr && *oldStatus == json::value(status)) {
+    co_return Result<void>();
+  }
+  json::object body = object;
+  body["status"] = std::move(status);
+  auto written =
+      co_await client_.update(resources::kRollouts, request.ns, std::move(body), kStatus);
+  if (!written) {
+    co_return written.error();
+  }
+  co_return Result<void>();
 }
 
 boost::asio::awaitable<Result<void>> RolloutReconciler::applyScale(

@@ -526,6 +526,21 @@ TEST_F(RolloutE2ETest, CelRejectsAtApplyAndInvalidSpecNamesTheField) {
 
   apply(ns, servicesYaml());
   EXPECT_TRUE(waitForStep(ns, 4, "Healthy")) << diagnostics(ns);
+
+  // status is schemaless: a hand-written request of the wrong type is named, not a crash.
+  auto bad = kubectl({"patch", "mcro", "web", "-n", ns, "--subresource=status", "--type=merge",
+                      "-p", R"({"status":{"abort":"yes"}})"});
+  ASSERT_EQ(bad.exitCode, 0) << bad.output;
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        auto r = rollout(ns);
+        return text(r, {"status", "phase"}) == "Degraded" &&
+               text(r, {"status", "message"}).find("status.abort") != std::string::npos;
+      },
+      30s))
+      << diagnostics(ns);
+  EXPECT_EQ(replicaSets(ns).size(), 1u) << "nothing else changes";
+  EXPECT_TRUE(operator_->running()) << "no crash";
 }
 
 TEST_F(RolloutE2ETest, ConcurrentEditsLoseNothing) {

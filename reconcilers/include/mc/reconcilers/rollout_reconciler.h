@@ -44,6 +44,9 @@ class RolloutReconciler final : public kube::Reconciler {
       const kube::ReconcileRequest& request) override;
 
  private:
+  boost::asio::awaitable<Result<void>> reportUnreadable(const kube::ReconcileRequest& request,
+                                                        const boost::json::object& object,
+                                                        std::string problem);
   boost::asio::awaitable<Result<void>> applyScale(const kube::ReconcileRequest& request,
                                                   ScaleReplicaSet scale);
 
