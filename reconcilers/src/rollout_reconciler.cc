@@ -35,8 +35,10 @@ int64_t intAt(const json::object* object, std::string_view key, int64_t fallback
 // co_await expressions.
 const std::string kStatus = "status";
 
-// How long a ReplicaSet MC created is taken to exist though the cache has not shown it yet.
-constexpr auto kCreatedGrace = std::chrono::seconds(10);
+// The key of a ReplicaSet among the writes in flight (Rollouts use "rollouts/<ns>/<name>").
+std::string replicaSetKey(const std::string& ns, const std::string& name) {
+  return "replicasets/" + ns + "/" + name;
+}
 
 // Whether `object`'s controller ownerReference is the Rollout of this uid.
 bool ownedBy(const json::object& object, const std::string& uid) {
@@ -151,7 +153,7 @@ FieldError fieldErrorOf(const Error& error) {
 
 RolloutReconciler::RolloutReconciler(KubeClient& client, kube::EventRecorder& events,
                                      RolloutReconcilerOptions options, const Clock& clock)
-    : client_(client), events_(events), options_(options), clock_(clock) {}
+    : client_(client), events_(events), options_(options), clock_(clock), writes_(clock) {}
 
 void RolloutReconciler::useCaches(kube::Store& rollouts, kube::Store& replicaSets) {
   rollouts_ = &rollouts;
@@ -166,16 +168,9 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
   }
   const json::object& object = *cached;
   const std::string uid = kube::uidOf(object);
-  {
-    std::lock_guard lock(mutex_);
-    auto replaced = replacedVersions_.find(request.key());
-    if (replaced != replacedVersions_.end()) {
-      if (replaced->second == kube::resourceVersionOf(object)) {
-        // Our own status write has not reached the cache yet; its watch event requeues us.
-        co_return ReconcileResult{false, std::chrono::seconds(1)};
-      }
-      replacedVersions_.erase(replaced);
-    }
+  if (writes_.inFlight("rollouts/" + request.key(), kube::resourceVersionOf(object))) {
+    // Our own status write has not reached the cache yet; its watch event requeues us.
+    co_return ReconcileResult{false, std::chrono::seconds(1)};
   }
   crds::Rollout rollout;
   std::optional<std::string> unreadable;
@@ -199,8 +194,6 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
   for (const auto& rs : replicaSets_->byIndex(kube::kOwnerUidIndex, uid)) {
     if (ownedBy(*rs, uid)) {
       context.replicaSets.push_back(viewOf(*rs));
-      std::lock_guard lock(mutex_);
-      created_.erase(request.ns + "/" + context.replicaSets.back().name);
     }
   }
   crds::CanaryStrategy canary = rollout.spec.canary.value_or(crds::CanaryStrategy{});
@@ -327,18 +320,13 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
     if (!written) {
       co_return written.error();
     }
-    std::lock_guard lock(mutex_);
-    replacedVersions_[request.key()] = kube::resourceVersionOf(object);
+    writes_.wrote("rollouts/" + request.key(), kube::resourceVersionOf(object));
   }
 
   // 3. Converge on that status. Each action is idempotent, so a crash part-way repeats some.
   for (const auto& create : planned.creates) {
-    {
-      std::lock_guard lock(mutex_);
-      auto it = created_.find(request.ns + "/" + create.name);
-      if (it != created_.end() && clock_.now() - it->second < kCreatedGrace) {
-        continue;  // created a moment ago; the ReplicaSet informer has not delivered it yet
-      }
+    if (writes_.inFlight(replicaSetKey(request.ns, create.name), "")) {
+      continue;  // created a moment ago; the ReplicaSet informer has not delivered it yet
     }
     auto body = replicaSetObject(context.rollout, request.ns, request.name, uid, create);
     auto created =
@@ -368,10 +356,7 @@ boost::asio::awaitable<Result<ReconcileResult>> RolloutReconciler::reconcile(
     if (!created) {
       co_return created.error();
     }
-    {
-      std::lock_guard lock(mutex_);
-      created_[request.ns + "/" + create.name] = clock_.now();
-    }
+    writes_.wrote(replicaSetKey(request.ns, create.name), "");
     request.log.info("created ReplicaSet {} with {} replicas", create.name, create.replicas);
   }
   // Pods come up before traffic moves to them, and go away only after it moved off them.
@@ -481,27 +466,19 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::reportUnreadable(
 boost::asio::awaitable<Result<void>> RolloutReconciler::applyScale(
     const kube::ReconcileRequest& request, ScaleReplicaSet scale) {
   std::string name = scale.name;
-  std::string key = request.ns + "/" + name;
   std::string body = scalePatch(scale);
-  kube::ObjectPtr cached = replicaSets_->get(key);
+  kube::ObjectPtr cached = replicaSets_->get(request.ns + "/" + name);
   std::string cachedVersion = cached ? kube::resourceVersionOf(*cached) : "";
-  {
-    std::lock_guard lock(mutex_);
-    auto last = patched_.find(key);
-    if (last != patched_.end() && last->second.first == cachedVersion &&
-        last->second.second == body) {
-      co_return Result<void>();  // this very patch replaced the cached version: the cache lags
-    }
+  std::string key = replicaSetKey(request.ns, name);
+  if (writes_.inFlight(key, cachedVersion, body)) {
+    co_return Result<void>();  // this very patch replaced the cached version: the cache lags
   }
   auto scaled = co_await client_.patch(kube::resources::kReplicaSets, request.ns, name,
                                        kube::PatchType::Merge, body);
   if (!scaled) {
     co_return scaled.error();
   }
-  {
-    std::lock_guard lock(mutex_);
-    patched_[key] = {cachedVersion, body};
-  }
+  writes_.wrote(key, cachedVersion, body);
   request.log.info("scaled ReplicaSet {} to {}", scale.name, scale.replicas);
   co_return Result<void>();
 }

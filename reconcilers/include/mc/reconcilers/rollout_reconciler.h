@@ -10,6 +10,7 @@
 #include "mc/operator/controller.h"
 #include "mc/operator/events.h"
 #include "mc/operator/kube_client.h"
+#include "mc/operator/writes_in_flight.h"
 #include "mc/reconcilers/rollout_plan.h"
 
 namespace mc::reconcilers {
@@ -56,15 +57,9 @@ class RolloutReconciler final : public kube::Reconciler {
   const Clock& clock_;
   kube::Store* rollouts_ = nullptr;
   kube::Store* replicaSets_ = nullptr;
-  // key -> the resourceVersion MC's last status write replaced. While the cache still holds that
-  // version it is stale, and planning on it would only earn a 409.
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::string> replacedVersions_;
-  // ReplicaSets created but not yet seen in the cache: not created twice (namespace/name).
-  std::unordered_map<std::string, Clock::TimePoint> created_;
-  // ReplicaSet namespace/name -> (the resourceVersion MC's last scale patch replaced, that
-  // patch): the same patch against the same cached version would only repeat itself.
-  std::unordered_map<std::string, std::pair<std::string, std::string>> patched_;
+  // MC's own writes the caches have not shown yet: not repeated, and no plan on a stale status.
+  kube::WritesInFlight writes_;
+  std::mutex mutex_;  // guards countsHeldSince_
   // key -> when a counts-only status change was first held back.
   std::unordered_map<std::string, Clock::TimePoint> countsHeldSince_;
 };
