@@ -22,7 +22,7 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "[setup] installing ${missing[*]}"
+  echo "[setup] installing ${#missing[@]} Debian packages (a few minutes on a fresh machine): ${missing[*]}"
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
@@ -36,5 +36,9 @@ export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "[setup] the Go toolchain (go >= 1.24) is required" >&2; exit 1; }
 command -v kubectl >/dev/null || { echo "[setup] kubectl is required on the PATH" >&2; exit 1; }
 
+# The tools the README's two commands need; a benchmark builds its own comparator on first use.
+# A fresh machine takes about 10 minutes here (Kubernetes alone is about 5); the log says which tool
+# it is on every 30 s.
+echo "[setup] test tools (kube-apiserver, etcd, kwok, helm, route CRDs) into ${MC_CACHE:-$HOME/.cache/mc}/tools"
 e2e/tools/build.sh >/dev/null
 echo "[setup] ready: Debian packages installed, test tools in ${MC_CACHE:-$HOME/.cache/mc}/tools"

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Builds the test tools (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok,
-# clientgo-bench, helm, and the Gateway API / Istio CRD manifests) from the Go modules pinned
+# helm, clientgo-bench, and the Gateway API / Istio CRD manifests) from the Go modules pinned
 # under e2e/tools/*/go.mod into a cache outside the clone:
 #   ${MC_CACHE:-$HOME/.cache/mc}/tools/<module>-<hash of go.mod+go.sum>/bin
-# A second run with the same pins does nothing. Prints the bin folders, one per line, on stdout.
+# A second run with the same pins does nothing. Prints the bin folders, one per line, on stdout;
+# progress goes to stderr, with a line every 30 s while a build runs.
 #
-# Usage: e2e/tools/build.sh [--check] [module...]   (default: every module folder here)
+# Usage: e2e/tools/build.sh [--check] [module...]   (default: the tools the tests need, below)
 #   --check: build nothing; fail with a clear message if a module's tools are not built yet.
+#
+# Everything is downloaded through the Go module proxy, so this works from an empty module cache
+# and build cache. To prove that, a tool whose pins are not built yet is built with a module cache
+# and build cache of its own, empty at the start and removed afterwards, when CI=true or
+# MC_TOOLS_EMPTY_GO_CACHES=1; otherwise the user's Go caches are used (faster when tools share
+# modules). Unchanged pins are found in the tool cache either way.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -15,6 +22,10 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod -trimpath"
 export CGO_ENABLED=0
 
 log() { echo "[tools] $*" >&2; }
+die() {
+  echo "[tools] $*" >&2
+  exit 1
+}
 
 # The folder a module's binaries go to: keyed by its pins, so a version bump rebuilds.
 tool_dir() {
@@ -22,6 +33,16 @@ tool_dir() {
   local key
   key=$(cat "$here/$mod/go.mod" "$here/$mod/go.sum" | sha256sum | cut -c1-12)
   echo "$cache/tools/$mod-$key"
+}
+
+# The folder of module $2 as tool module $1 pins it, downloaded first: "go list -m" alone prints
+# nothing for a module that is not in the module cache yet.
+module_dir() {
+  local dir
+  (cd "$here/$1" && go mod download "$2") || die "$1: could not download $2"
+  dir=$(cd "$here/$1" && go list -m -f '{{.Dir}}' "$2")
+  [ -n "$dir" ] && [ -d "$dir" ] || die "$1: $2 is not in the module cache after go mod download"
+  echo "$dir"
 }
 
 # go.mod's require line of a module path, e.g. "v1.33.13".
@@ -56,11 +77,6 @@ build_kwok() {
   (cd "$here/kwok" && go build -ldflags "-s -w" -o "$1/kwok" sigs.k8s.io/kwok/cmd/kwok)
 }
 
-check_only=false
-if [ "${1:-}" = "--check" ]; then
-  check_only=true
-  shift
-fi
 # The client-go informer that MC's informer benchmark is measured against (bench/).
 build_clientgo-bench() {
   log "building clientgo-bench (client-go $(pinned_version clientgo-bench k8s.io/client-go))"
@@ -77,24 +93,82 @@ build_helm() {
 # of their module zips, for the router e2e tests. Lands in <dir>/bin/crds/.
 build_routecrds() {
   local gw istio
-  gw=$(cd "$here/routecrds" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
-  istio=$(cd "$here/routecrds" && go list -m -f '{{.Dir}}' istio.io/api)
+  gw=$(module_dir routecrds sigs.k8s.io/gateway-api)
+  istio=$(module_dir routecrds istio.io/api)
   log "copying CRDs from $gw and $istio"
   mkdir -p "$1/crds"
+  local f
+  for f in "$gw"/config/crd/standard/gateway.networking.k8s.io_{gatewayclasses,gateways,httproutes}.yaml \
+    "$istio/kubernetes/customresourcedefinitions.gen.yaml"; do
+    [ -f "$f" ] || die "$f is missing from its module (did the module's layout change?)"
+  done
   cp "$gw"/config/crd/standard/gateway.networking.k8s.io_{gatewayclasses,gateways,httproutes}.yaml "$1/crds/"
   cp "$istio/kubernetes/customresourcedefinitions.gen.yaml" "$1/crds/istio.yaml"
   chmod -R u+w "$1/crds"
 }
 
+# The tools scripts/setup.sh builds: what the README's two commands need. clientgo-bench is built
+# by bench/run-informer-bench.sh when it first runs (it only serves that benchmark).
+default_modules=(kubernetes etcd kwok helm routecrds)
+
+# A rough cold build time on 2 cores, so a long quiet build does not read as a hang.
+expected_time() {
+  case $1 in
+    kubernetes) echo "about 5 min" ;;
+    kwok | helm | clientgo-bench) echo "about 2 min" ;;
+    *) echo "under a minute" ;;
+  esac
+}
+
+# Runs "build_<mod> <bin>" and prints a line every 30 s until it ends.
+build_with_progress() {
+  local mod=$1 bin=$2 start=$3
+  "build_$mod" "$bin" &
+  local pid=$!
+  while ! wait_for "$pid" 30; do
+    log "$mod: still building ($(($(date +%s) - start)) s)"
+  done
+  wait "$pid"
+}
+
+# True once process $1 has ended (within $2 seconds), false if it is still running.
+wait_for() {
+  local i
+  for ((i = 0; i < $2 * 2; i++)); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  ! kill -0 "$1" 2>/dev/null
+}
+
+# Points GOMODCACHE and GOCACHE at new empty folders (see the header); sets $go_caches.
+use_empty_go_caches() {
+  go_caches=$(mktemp -d "${TMPDIR:-/tmp}/mc-tools-go.XXXXXX")
+  export GOMODCACHE=$go_caches/mod GOCACHE=$go_caches/build
+  export GOFLAGS="$GOFLAGS -modcacherw"  # so the module cache can be removed afterwards
+  log "$1: building with empty Go caches in $go_caches"
+}
+
+check_only=false
+if [ "${1:-}" = "--check" ]; then
+  check_only=true
+  shift
+fi
 modules=("$@")
-if [ ${#modules[@]} -eq 0 ]; then
-  for d in "$here"/*/go.mod; do modules+=("$(basename "$(dirname "$d")")"); done
+[ ${#modules[@]} -gt 0 ] || modules=("${default_modules[@]}")
+
+empty_caches=false
+if [ "${CI:-}" = true ] || [ "${MC_TOOLS_EMPTY_GO_CACHES:-}" = 1 ]; then
+  empty_caches=true
 fi
 
+n=0
 for mod in "${modules[@]}"; do
+  n=$((n + 1))
+  [ -f "$here/$mod/go.mod" ] || die "no such tool module: $mod (see $here)"
   dir=$(tool_dir "$mod")
   if [ -f "$dir/.complete" ]; then
-    $check_only || log "$mod: cached in $dir"
+    $check_only || log "[$n/${#modules[@]}] $mod: cached in $dir"
   elif $check_only; then
     echo "tools: $mod is not built for these pins (want $dir); run scripts/setup.sh" >&2
     exit 1
@@ -102,9 +176,15 @@ for mod in "${modules[@]}"; do
     rm -rf "$dir"
     mkdir -p "$dir/bin"
     start=$(date +%s)
-    "build_$mod" "$dir/bin"
+    log "[$n/${#modules[@]}] $mod: building ($(expected_time "$mod") on a fresh machine)"
+    (
+      go_caches=
+      trap '[ -z "$go_caches" ] || rm -rf "$go_caches"' EXIT
+      if $empty_caches; then use_empty_go_caches "$mod"; fi
+      build_with_progress "$mod" "$dir/bin" "$start"
+    )
     touch "$dir/.complete"
-    log "$mod: built in $(($(date +%s) - start)) s"
+    log "[$n/${#modules[@]}] $mod: built in $(($(date +%s) - start)) s"
   fi
   echo "$dir/bin"
 done
