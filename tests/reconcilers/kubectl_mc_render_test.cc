@@ -135,7 +135,7 @@ TEST(KubectlMcRenderTest, MidCanaryMarksTheCurrentStepAndShowsBothReplicaSets) {
 TEST(KubectlMcRenderTest, HealthyRolloutHasEveryStepDoneAndNoCanary) {
   auto object = rollout(R"({
     "phase": "Healthy", "observedGeneration": 2, "currentStepIndex": 4, "canaryWeight": 0,
-    "stableRS": "web-bbb", "currentPodHash": "bbb", "stablePodHash": "bbb",
+    "stableRS": "web-bbb", "currentPodHash": "bbb", "stablePodHash": "bbb", "attempt": 1,
     "replicas": 4, "updatedReplicas": 4, "availableReplicas": 4,
     "message": "web-bbb serves all traffic"})");
   auto owned = ownedReplicaSets(
@@ -191,6 +191,63 @@ TEST(KubectlMcRenderTest, StatusOfAnUnobservedGenerationOrNoneIsMarked) {
   EXPECT_EQ(lineWith(text, "Images:"), "Images:         example/web:2 (stable)")
       << "no ReplicaSet yet: the Rollout's own template";
   EXPECT_NE(text.find("No ReplicaSets."), std::string::npos);
+}
+
+TEST(KubectlMcRenderTest, FirstRevisionDeployedAtOnceSaysNoCanaryHasRun) {
+  // As MC leaves the first version: all steps "done", weight 0, but no canary ever started.
+  auto object = rollout(R"({
+    "phase": "Healthy", "observedGeneration": 2, "currentStepIndex": 4, "canaryWeight": 0,
+    "stableRS": "web-aaa", "currentPodHash": "aaa", "stablePodHash": "aaa",
+    "replicas": 4, "updatedReplicas": 4, "availableReplicas": 4,
+    "message": "web-aaa serves all traffic"})");
+  auto owned = ownedReplicaSets(
+      object, {replicaSet("web-aaa", "aaa", 1, "example/web:1", 4, 4, "2026-03-01T10:30:00Z")});
+  auto text = renderRollout(object, owned, kNow);
+
+  EXPECT_EQ(lineWith(text, "No canary"),
+            "  No canary has run yet: the first revision (web-aaa) was deployed at once.")
+      << text;
+  EXPECT_EQ(lineWith(text, "Steps of the next canary"),
+            "  Steps of the next canary (a change of spec.template starts one):");
+  for (int i = 1; i <= 4; ++i) {
+    EXPECT_EQ(lineWith(text, fmt::format("{}. ", i)).rfind("    · " + std::to_string(i), 0), 0u)
+        << text;
+  }
+  EXPECT_EQ(text.find("✔"), std::string::npos) << "no step has passed";
+  EXPECT_EQ(text.find("►"), std::string::npos);
+  EXPECT_EQ(text.find("Step:"), std::string::npos);
+  EXPECT_EQ(text.find("SetWeight:"), std::string::npos);
+  EXPECT_EQ(text.find("ActualWeight:"), std::string::npos);
+  EXPECT_EQ(lineWith(text, "Images:"), "Images:         example/web:1 (stable)");
+  using Row = std::vector<std::string>;
+  EXPECT_EQ(row(text, "web-aaa"), (Row{"web-aaa", "1", "stable", "4", "4", "4", "90m"}));
+}
+
+TEST(KubectlMcRenderTest, NoCanaryYetWhileTheFirstRevisionComesUpOrBeforeMcActs) {
+  auto coming = rollout(R"({"phase": "Progressing", "observedGeneration": 2,
+    "currentStepIndex": 4, "canaryWeight": 0, "stableRS": "web-aaa",
+    "message": "waiting for web-aaa: 1/4 pods available"})");
+  auto text = renderRollout(coming, {}, kNow);
+  EXPECT_EQ(lineWith(text, "No canary"),
+            "  No canary has run yet: the first revision (web-aaa) is being deployed at once, "
+            "without steps.")
+      << text;
+  EXPECT_EQ(text.find("SetWeight:"), std::string::npos);
+
+  auto unseen = renderRollout(rollout("{}"), {}, kNow);
+  EXPECT_EQ(lineWith(unseen, "No canary"),
+            "  No canary has run yet: the controller has not acted on this Rollout (its first "
+            "revision goes out at once, without steps).")
+      << unseen;
+  EXPECT_EQ(unseen.find("✔"), std::string::npos);
+  EXPECT_EQ(lineWith(unseen, "1. "), "    · 1. setWeight 20");
+
+  // Once a canary started (attempt 1) and finished, its steps are shown as passed again.
+  auto done = renderRollout(rollout(R"({"phase": "Healthy", "currentStepIndex": 4,
+    "stableRS": "web-bbb", "attempt": 1})"),
+                            {}, kNow);
+  EXPECT_EQ(done.find("No canary"), std::string::npos) << done;
+  EXPECT_EQ(lineWith(done, "4. "), "    ✔ 4. pause 30s");
 }
 
 TEST(KubectlMcRenderTest, AgesAsKubectlPrintsThem) {

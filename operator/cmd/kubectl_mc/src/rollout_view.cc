@@ -150,6 +150,27 @@ std::string statusLine(const crds::Rollout& rollout) {
 
 }  // namespace
 
+bool noCanaryYet(const crds::Rollout& rollout) {
+  // status.attempt counts the canaries MC started; a finished one leaves it at 1 or more.
+  return !rollout.status.canaryRS && rollout.status.attempt.value_or(0) == 0;
+}
+
+std::string noCanaryYetText(const crds::Rollout& rollout) {
+  const auto& status = rollout.status;
+  if (!status.phase) {
+    return "No canary has run yet: the controller has not acted on this Rollout (its first "
+           "revision goes out at once, without steps).";
+  }
+  std::string revision = status.stableRS ? " (" + *status.stableRS + ")" : "";
+  return status.phase == "Healthy"
+             ? fmt::format("No canary has run yet: the first revision{} was deployed at once.",
+                           revision)
+             : fmt::format(
+                   "No canary has run yet: the first revision{} is being deployed at "
+                   "once, without steps.",
+                   revision);
+}
+
 Result<crds::Rollout> parseRollout(const json::object& object) {
   try {
     return json::value_to<crds::Rollout>(json::value(object));
@@ -252,9 +273,16 @@ std::string renderRollout(const json::object& object, const std::vector<json::ob
   auto count = static_cast<int32_t>(steps.size());
   int32_t index = stepIndexOf(rollout, count);
   field(out, "Strategy", "Canary");
-  field(out, "Step", fmt::format("{}/{}", std::min(index + 1, count), count), 2);
+  bool neverCanaried = noCanaryYet(rollout);
+  if (neverCanaried) {
+    // Steps marked passed and a weight of 0 would describe a canary that never was.
+    out += "  " + noCanaryYetText(rollout) + "\n";
+    out += "  Steps of the next canary (a change of spec.template starts one):\n";
+  } else {
+    field(out, "Step", fmt::format("{}/{}", std::min(index + 1, count), count), 2);
+  }
   for (int32_t i = 0; i < count; ++i) {
-    const char* mark = i < index ? "✔" : i == index ? "►" : "·";
+    const char* mark = neverCanaried ? "·" : i < index ? "✔" : i == index ? "►" : "·";
     fmt::format_to(std::back_inserter(out), "    {} {}. {}\n", mark, i + 1,
                    reconcilers::describeStep(steps[static_cast<size_t>(i)]));
   }
@@ -266,8 +294,10 @@ std::string renderRollout(const json::object& object, const std::vector<json::ob
   for (const auto& rs : replicaSets) {
     allAvailable += intAt(objectAt(&rs, "status"), "availableReplicas", 0);
   }
-  field(out, "SetWeight", std::to_string(status.canaryWeight.value_or(0)), 2);
-  field(out, "ActualWeight", std::to_string(percent(canaryAvailable, allAvailable)), 2);
+  if (!neverCanaried) {
+    field(out, "SetWeight", std::to_string(status.canaryWeight.value_or(0)), 2);
+    field(out, "ActualWeight", std::to_string(percent(canaryAvailable, allAvailable)), 2);
+  }
 
   // The ReplicaSets' templates are what runs; the Rollout's template stands in for one not
   // created yet.

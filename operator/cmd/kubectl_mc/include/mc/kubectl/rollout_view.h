@@ -32,6 +32,12 @@ std::vector<boost::json::object> ownedReplicaSets(const boost::json::object& rol
 std::string renderRollout(const boost::json::object& rollout,
                           const std::vector<boost::json::object>& replicaSets, WallTime now);
 
+// Whether no canary has run for this Rollout yet (its first revision went out at once, or MC has
+// not acted on it): `get` says so instead of showing steps as passed, `list` shows no step.
+bool noCanaryYet(const crds::Rollout& rollout);
+// "No canary has run yet: the first revision (web-6d5f) was deployed at once.", as `get` says.
+std::string noCanaryYetText(const crds::Rollout& rollout);
+
 // An age as kubectl prints it: "45s", "5m30s", "150m", "5h30m", "3d".
 std::string formatAge(std::chrono::seconds age);
 
