@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 
+#include "mc/kubectl/rollout_list.h"
 #include "mc/kubectl/rollout_view.h"
 #include "mc/reconcilers/rollout_plan.h"
 #include "mc/reconcilers/rollout_reconciler.h"
@@ -28,6 +29,7 @@ using reconcilers::resources::kRollouts;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr int kMaxAttempts = 5;  // optimistic writes re-read and retry this often on a conflict
 constexpr auto kRetryDelay = std::chrono::seconds(1);
+constexpr int64_t kPageSize = 500;  // objects a list request, as kubectl's --chunk-size
 
 // Errors a watch cannot outlast by retrying: the object or the permission is not there.
 bool fatal(const Error& error) {
@@ -104,6 +106,29 @@ asio::awaitable<Result<void>> follow(kube::KubeClient& client, FollowSpec spec, 
 }
 
 std::string labelSelectorOfReplicaSets() { return std::string(reconcilers::kPodTemplateHashLabel); }
+
+// Hands every object of `type` in `ns` ("": all namespaces) to `onItem`, a page of kPageSize at a
+// time. Unlike listAll, no page outlives its turn: 10,000 Rollouts or 30,000 ReplicaSets are
+// never all in memory at once.
+asio::awaitable<Result<void>> forEachListed(kube::KubeClient& client,
+                                            const kube::ResourceType& type, std::string ns,
+                                            kube::ListOptions options,
+                                            std::function<void(const json::object&)> onItem) {
+  options.limit = kPageSize;
+  for (;;) {
+    auto page = co_await client.list(type, ns, options);
+    if (!page) {
+      co_return page.error();
+    }
+    for (const auto& item : page->items) {
+      onItem(item);
+    }
+    if (page->continueToken.empty()) {
+      co_return Result<void>();
+    }
+    options.continueToken = std::move(page->continueToken);
+  }
+}
 
 }  // namespace
 
@@ -288,6 +313,45 @@ asio::awaitable<int> Commands::get(std::string name, bool watch) {
     co_return kExitFailed;
   }
   co_return kExitOk;  // Ctrl-C
+}
+
+asio::awaitable<int> Commands::list(bool allNamespaces, std::vector<std::string> phases,
+                                    bool names) {
+  std::string ns = allNamespaces ? "" : ns_;
+  RolloutList rollouts(std::move(phases));
+  kube::ListOptions all;
+  auto listed = co_await forEachListed(
+      client_, kRollouts, ns, all, [&](const json::object& item) { rollouts.addRollout(item); });
+  if (!listed) {
+    co_return fail(listed.error(), "");
+  }
+  if (rollouts.empty()) {
+    fmt::print(stderr, "{}", rollouts.emptyMessage(ns_, allNamespaces));
+    co_return kExitOk;
+  }
+  if (names) {
+    out(rollouts.renderNames());
+    co_return kExitOk;
+  }
+  // The images: one paged list of the ReplicaSets MC made, matched to the Rollouts by name.
+  if (rollouts.needsReplicaSets()) {
+    kube::ListOptions options;
+    options.labelSelector = labelSelectorOfReplicaSets();
+    auto replicaSets =
+        co_await forEachListed(client_, kube::resources::kReplicaSets, ns, std::move(options),
+                               [&](const json::object& item) { rollouts.addReplicaSet(item); });
+    if (!replicaSets && replicaSets.error().kind != ErrorKind::Forbidden) {
+      co_return fail(replicaSets.error(), "");
+    }
+    if (!replicaSets) {
+      // Rollouts readable, ReplicaSets not: the table still answers which are mid-canary.
+      fmt::print(stderr,
+                 "Warning: images from the Rollouts' templates, not their ReplicaSets: {}\n",
+                 replicaSets.error().message);
+    }
+  }
+  out(rollouts.render(std::chrono::system_clock::now(), allNamespaces));
+  co_return kExitOk;
 }
 
 asio::awaitable<int> Commands::promote(std::string name, bool full) {

@@ -27,6 +27,9 @@ class Commands {
   ~Commands();
 
   boost::asio::awaitable<int> get(std::string name, bool watch);
+  // The Rollouts of the namespace (or all, with a NAMESPACE column) in the given phases (empty:
+  // all), as a table or, with `names`, as kubectl's `-o name`.
+  boost::asio::awaitable<int> list(bool allNamespaces, std::vector<std::string> phases, bool names);
   boost::asio::awaitable<int> promote(std::string name, bool full);
   boost::asio::awaitable<int> abort(std::string name);
   boost::asio::awaitable<int> retry(std::string name);

@@ -13,6 +13,7 @@
 #include <cstdlib>
 
 #include "commands.h"
+#include "mc/kubectl/rollout_list.h"
 #include "mc/operator/kube_client.h"
 #include "mc/operator/logging.h"
 #include "mc/operator/version.h"
@@ -34,6 +35,9 @@ struct Options {
   bool full = false;
   int64_t toRevision = 0;
   std::string timeout = "0";
+  bool allNamespaces = false;
+  std::vector<std::string> phases;
+  std::string output;
 };
 
 CLI::App* withName(CLI::App* command, Options& options) {
@@ -63,6 +67,17 @@ int main(int argc, char** argv) {
   getRollout->alias("rollouts")->alias("ro")->alias("mcro");
   getRollout->add_flag("-w,--watch", options.watch,
                        "show it again whenever it or its ReplicaSets change, until Ctrl-C");
+  auto* list = app.add_subcommand("list", "list Rollouts: phase, step, weight, images, age");
+  list->alias("ls");
+  list->add_flag("-A,--all-namespaces", options.allNamespaces,
+                 "list the Rollouts of every namespace (adds a NAMESPACE column)");
+  list->add_option("--phase", options.phases,
+                   "only Rollouts in these phases (Progressing, Paused, Healthy, Degraded, "
+                   "RolledBack; comma-separated or repeated, any case)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  list->add_option("-o,--output", options.output, "name: print rollout.mc.maestro.dev/NAME lines")
+      ->check(CLI::IsMember({"name"}));
   auto* promote = withName(
       app.add_subcommand("promote", "pass the canary's current step (a pause or an analysis)"),
       options);
@@ -90,6 +105,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;  // --help, --version, or a usage error
+  }
+
+  auto phases = mc::kubectl::parsePhases(options.phases);
+  if (!phases) {
+    fmt::print(stderr, "Error: {}\n", phases.error().message);
+    return kExitUsage;
   }
 
   auto timeout = mc::reconcilers::parseDuration(options.timeout);
@@ -133,6 +154,9 @@ int main(int argc, char** argv) {
   asio::awaitable<int> command = [&]() -> asio::awaitable<int> {
     if (getRollout->parsed()) {
       return commands.get(options.name, options.watch);
+    }
+    if (list->parsed()) {
+      return commands.list(options.allNamespaces, *phases, options.output == "name");
     }
     if (promote->parsed()) {
       return commands.promote(options.name, options.full);
