@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <fstream>
+#include <sstream>
 
 #include "mc/crds/rollout.h"
 #include "mc/e2e/controlplane.h"
@@ -349,6 +350,192 @@ TEST_F(KubectlMcTest, GetRolloutShowsStepsAndReplicaSets) {
       << watching.logTail();
   watching.signal(SIGINT);
   EXPECT_EQ(watching.wait(10s), 0) << watching.logTail();
+}
+
+// Cells of each line of a table, split on runs of spaces.
+std::vector<std::vector<std::string>> tableOf(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream cells(line);
+    rows.emplace_back();
+    for (std::string cell; cells >> cell;) {
+      rows.back().push_back(cell);
+    }
+  }
+  return rows;
+}
+
+// The cells of the first row whose leading cells are `key`, without the AGE cell (it varies).
+std::vector<std::string> rowOf(const std::vector<std::vector<std::string>>& rows,
+                               const std::vector<std::string>& key) {
+  for (const auto& row : rows) {
+    if (row.size() > key.size() && std::equal(key.begin(), key.end(), row.begin())) {
+      return {row.begin(), row.end() - 1};
+    }
+  }
+  return {};
+}
+
+TEST_F(KubectlMcTest, ListShowsPhaseStepWeightAndImages) {
+  auto empty = mc({"list"});
+  EXPECT_EQ(empty.exitCode, 0) << empty.output;
+  EXPECT_EQ(empty.output, fmt::format("No rollouts found in namespace {}.\n", ns_));
+
+  auto web = createRollout("web", kTemplateV2);
+  createReplicaSet(web, "h1", 1, kTemplateV1);
+  createReplicaSet(web, "h2", 2, kTemplateV2);
+  setStatus("web", R"({"phase": "Paused", "currentStepIndex": 1, "canaryWeight": 20,
+                       "stableRS": "web-h1", "canaryRS": "web-h2", "currentPodHash": "h2",
+                       "stablePodHash": "h1", "attempt": 1})");
+  auto api = createRollout("api", kTemplateV1);
+  createReplicaSet(api, "h1", 1, kTemplateV1);
+  setStatus("api", R"({"phase": "Healthy", "currentStepIndex": 3, "canaryWeight": 0,
+                       "stableRS": "api-h1", "currentPodHash": "h1", "stablePodHash": "h1"})");
+  createRollout("fresh", kTemplateV2);
+
+  for (const char* verb : {"list", "ls"}) {
+    auto listed = mc({verb});
+    EXPECT_EQ(listed.exitCode, 0) << listed.output;
+    auto rows = tableOf(listed.output);
+    ASSERT_EQ(rows.size(), 4u) << listed.output;
+    using Row = std::vector<std::string>;
+    EXPECT_EQ(rows[0], (Row{"NAME", "PHASE", "STEP", "WEIGHT", "STABLE", "CANARY", "AGE"}));
+    EXPECT_EQ(rowOf(rows, {"api"}), (Row{"api", "Healthy", "-", "-", "example/web:1", "-"}))
+        << listed.output;
+    EXPECT_EQ(rowOf(rows, {"fresh"}), (Row{"fresh", "Unknown", "-", "-", "example/web:2", "-"}));
+    EXPECT_EQ(rowOf(rows, {"web"}),
+              (Row{"web", "Paused", "2/3", "20", "example/web:1", "example/web:2"}));
+    EXPECT_EQ(rows[1][0] + rows[2][0] + rows[3][0], "apifreshweb") << "sorted by name";
+  }
+  auto names = mc({"list", "-o", "name"});
+  EXPECT_EQ(names.exitCode, 0) << names.output;
+  EXPECT_EQ(names.output,
+            "rollout.mc.maestro.dev/api\nrollout.mc.maestro.dev/fresh\n"
+            "rollout.mc.maestro.dev/web\n");
+}
+
+TEST_F(KubectlMcTest, ListAllNamespacesByPhase) {
+  createRollout("web");
+  setStatus("web", R"({"phase": "Paused", "currentStepIndex": 1, "canaryWeight": 20,
+                       "stableRS": "web-h1", "canaryRS": "web-h2", "attempt": 1})");
+  createRollout("cart");
+  setStatus("cart", R"({"phase": "Degraded", "currentStepIndex": 2, "canaryWeight": 0,
+                        "stableRS": "cart-h1", "canaryRS": "cart-h2", "attempt": 2})");
+  createRollout("api");
+  setStatus("api", R"({"phase": "Healthy", "stableRS": "api-h1"})");
+  // A second namespace, sorted before this test's own.
+  std::string other = "kmc-a-" + ns_.substr(4, 40);
+  ASSERT_TRUE(
+      io_.run(client_->create(kube::resources::kNamespaces, "", test::namespaceObject(other))));
+  auto elsewhere = json::parse(fmt::format(R"({{"apiVersion": "mc.maestro.dev/v1alpha1",
+    "kind": "Rollout", "metadata": {{"name": "web"}},
+    "spec": {{"selector": {{"matchLabels": {{"app": "web"}}}}, "template": {}}}}})",
+                                           kTemplateV1))
+                       .as_object();
+  ASSERT_TRUE(io_.run(client_->create(kRollouts, other, std::move(elsewhere))));
+  ASSERT_TRUE(io_.run(client_->patch(
+      kRollouts, other, "web", kube::PatchType::Merge,
+      R"({"status": {"phase": "Progressing", "currentStepIndex": 0, "canaryWeight": 10,
+                     "stableRS": "web-x1", "canaryRS": "web-x2", "attempt": 1}})",
+      {.subresource = "status"})));
+
+  for (const auto& phases : std::vector<std::vector<std::string>>{
+           {"--phase", "paused,DEGRADED,progressing"},
+           {"--phase", "Paused", "--phase", "degraded", "--phase", "Progressing"}}) {
+    std::vector<std::string> args{"list", "-A"};
+    args.insert(args.end(), phases.begin(), phases.end());
+    auto listed = mc(args);
+    EXPECT_EQ(listed.exitCode, 0) << listed.output;
+    auto rows = tableOf(listed.output);
+    ASSERT_FALSE(rows.empty()) << listed.output;
+    using Row = std::vector<std::string>;
+    EXPECT_EQ(rows[0],
+              (Row{"NAMESPACE", "NAME", "PHASE", "STEP", "WEIGHT", "STABLE", "CANARY", "AGE"}));
+    // Other tests' Rollouts may be listed too: only this test's namespaces are asserted.
+    EXPECT_EQ(rowOf(rows, {ns_, "web"}),
+              (Row{ns_, "web", "Paused", "2/3", "20", "<unknown>", "example/web:2"}))
+        << listed.output;
+    EXPECT_EQ(rowOf(rows, {ns_, "cart"}),
+              (Row{ns_, "cart", "Degraded", "3/3", "0", "<unknown>", "example/web:2"}));
+    EXPECT_EQ(rowOf(rows, {other, "web"}),
+              (Row{other, "web", "Progressing", "1/4", "10", "<unknown>", "example/web:1"}))
+        << "the default steps";
+    EXPECT_TRUE(rowOf(rows, {ns_, "api"}).empty()) << "Healthy is not asked for";
+    std::vector<std::string> order;
+    for (const auto& row : rows) {
+      if (!row.empty() && (row[0] == ns_ || row[0] == other)) {
+        order.push_back(row[0] + "/" + row[1]);
+      }
+    }
+    EXPECT_EQ(order, (Row{other + "/web", ns_ + "/cart", ns_ + "/web"}));
+  }
+
+  auto healthy = mc({"list", "--phase", "HEALTHY"});
+  EXPECT_EQ(healthy.exitCode, 0) << healthy.output;
+  EXPECT_EQ(tableOf(healthy.output).size(), 2u) << healthy.output;
+  EXPECT_TRUE(contains(healthy.output, "\napi ")) << healthy.output;
+  auto none = mc({"list", "--phase", "RolledBack"});
+  EXPECT_EQ(none.exitCode, 0) << none.output;
+  EXPECT_EQ(none.output,
+            fmt::format("No rollouts found in namespace {} with phase RolledBack.\n", ns_));
+  auto bad = mc({"list", "-A", "--phase", "Running"});
+  EXPECT_EQ(bad.exitCode, 2) << bad.output;
+  EXPECT_EQ(bad.output,
+            "Error: --phase: \"Running\" is not a phase of a Rollout; valid phases: "
+            "Progressing, Paused, Healthy, Degraded, RolledBack\n");
+}
+
+// More Rollouts than a page holds: the list follows the continue token to the last one.
+TEST_F(KubectlMcTest, ListPagesThroughManyRollouts) {
+  constexpr int kCount = 520;  // one page of 500 and a part
+  for (int i = 0; i < kCount; ++i) {
+    auto object = json::parse(fmt::format(R"({{"apiVersion": "mc.maestro.dev/v1alpha1",
+      "kind": "Rollout", "metadata": {{"name": "r{:04}"}},
+      "spec": {{"selector": {{"matchLabels": {{"app": "web"}}}}, "template": {}}}}})",
+                                          i, kTemplateV1))
+                      .as_object();
+    auto created = io_.run(client_->create(kRollouts, ns_, std::move(object)));
+    ASSERT_TRUE(created) << created.error().describe();
+  }
+  auto listed = mc({"list"});
+  EXPECT_EQ(listed.exitCode, 0) << listed.output.substr(0, 2000);
+  auto rows = tableOf(listed.output);
+  ASSERT_EQ(rows.size(), static_cast<size_t>(kCount + 1));
+  EXPECT_EQ(rows[1][0], "r0000");
+  EXPECT_EQ(rows[kCount][0], fmt::format("r{:04}", kCount - 1));
+}
+
+TEST_F(KubectlMcTest, GetRolloutThatNeverRanACanarySaysSo) {
+  auto rollout = createRollout("web", kTemplateV1);
+  createReplicaSet(rollout, "h1", 1, kTemplateV1);
+  // As MC leaves the first revision: every step index passed, weight 0, but no canary started.
+  setStatus("web", R"({"phase": "Healthy", "currentStepIndex": 3, "canaryWeight": 0,
+                       "stableRS": "web-h1", "currentPodHash": "h1", "stablePodHash": "h1",
+                       "message": "web-h1 serves all traffic"})");
+  auto got = mc({"get", "rollout", "web"});
+  EXPECT_EQ(got.exitCode, 0) << got.output;
+  EXPECT_TRUE(contains(
+      got.output, "\n  No canary has run yet: the first revision (web-h1) was deployed at once.\n"))
+      << got.output;
+  EXPECT_TRUE(contains(got.output, "    · 1. setWeight 20\n")) << got.output;
+  EXPECT_FALSE(contains(got.output, "✔")) << got.output;
+  EXPECT_FALSE(contains(got.output, "SetWeight:")) << got.output;
+  EXPECT_TRUE(contains(got.output, "example/web:1 (stable)")) << got.output;
+
+  createRollout("fresh", kTemplateV1);
+  auto unseen = mc({"get", "rollout", "fresh"});
+  EXPECT_EQ(unseen.exitCode, 0) << unseen.output;
+  EXPECT_TRUE(contains(unseen.output,
+                       "No canary has run yet: the controller has not acted on this Rollout"))
+      << unseen.output;
+
+  // The list agrees: no step, no weight, no canary.
+  auto listed = mc({"list"});
+  auto rows = tableOf(listed.output);
+  EXPECT_EQ(rowOf(rows, {"web"}),
+            (std::vector<std::string>{"web", "Healthy", "-", "-", "example/web:1", "-"}))
+      << listed.output;
 }
 
 TEST_F(KubectlMcTest, MissingRolloutIsNotFound) {
