@@ -273,12 +273,26 @@ class Planner {
     if (old_.canaryWeight.value_or(0) != 0 || !ctx_.routeVerified) {
       plan_.route = RouteChange::Reset;
     }
+    steadyStatus(conditions);
+  }
+
+  // The status once the template is the stable's: Healthy when all its pods are available.
+  void steadyStatus(Conditions& conditions) {
+    auto& st = plan_.status;
     bool healthy = available(currentRs_, replicas_);
     int32_t ready = currentRs_ ? currentRs_->availableReplicas : 0;
+    if (replicas_ == 0) {
+      // Scaled to zero (maintenance, cost, an autoscaler): the stable stays the stable at 0 pods,
+      // with its history, and is Healthy once its last pod is gone.
+      healthy = healthy && podsLeft() == 0;
+      st.message =
+          healthy ? scaledToZeroMessage() : fmt::format("scaling to 0: {} pods left", podsLeft());
+    } else {
+      st.message = healthy ? fmt::format("{} serves all traffic", rsName(current_))
+                           : fmt::format("waiting for {}: {}/{} pods available", rsName(current_),
+                                         ready, replicas_);
+    }
     st.phase = healthy ? "Healthy" : "Progressing";
-    st.message = healthy ? fmt::format("{} serves all traffic", rsName(current_))
-                         : fmt::format("waiting for {}: {}/{} pods available", rsName(current_),
-                                       ready, replicas_);
     conditions.set("Progressing", true, healthy ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
                    *st.message);
     conditions.set("Available", ready >= replicas_,
@@ -286,8 +300,25 @@ class Planner {
                    fmt::format("{}/{} pods available", ready, replicas_));
     conditions.set("Paused", false, "NotPaused", "no canary is running");
     conditions.set("Completed", healthy, healthy ? "RolloutCompleted" : "RolloutProgressing",
-                   healthy ? "the rollout to the current template is complete"
-                           : "pods of the current template are not all available yet");
+                   healthy          ? "the rollout to the current template is complete"
+                   : replicas_ == 0 ? "pods are still terminating"
+                                    : "pods of the current template are not all available yet");
+  }
+
+  // Pods of any of the Rollout's ReplicaSets that still exist (as their status counts them).
+  int32_t podsLeft() const {
+    int32_t pods = 0;
+    for (const auto& rs : ctx_.replicaSets) {
+      pods += rs.statusReplicas;
+    }
+    return pods;
+  }
+
+  std::string scaledToZeroMessage() const {
+    return fmt::format(
+        "scaled to 0: stable {} is kept at 0 pods; `kubectl scale rollout/{} --replicas=N` "
+        "brings it back",
+        plan_.status.stableRS.value_or(rsName(current_)), ctx_.name);
   }
 
   int32_t weightAt(int32_t index) const {
@@ -425,7 +456,8 @@ class Planner {
     st.promoteStep.reset();
 
     bool userPaused = spec_.paused.value_or(false);
-    if (!entered && !userPaused && index < stepCount_ && stepDone(index)) {
+    bool atZero = replicas_ == 0;
+    if (!entered && !userPaused && !atZero && index < stepCount_ && stepDone(index)) {
       ++index;
       entered = true;
     }
@@ -433,7 +465,9 @@ class Planner {
       enterStep(index);
     }
     st.currentStepIndex = index;
-    if (index < stepCount_) {
+    if (index < stepCount_ && atZero) {
+      holdAtZero(conditions, index);
+    } else if (index < stepCount_) {
       holdStep(conditions, index, userPaused);
     } else {
       promote(conditions);
@@ -504,6 +538,39 @@ class Planner {
     setAvailable(conditions);
   }
 
+  // spec.replicas is 0: no pod to weigh and no traffic to judge, so the canary holds its step
+  // (a promote still moves it) with both ReplicaSets at 0 and no weight on the route. Scaled up,
+  // the step runs again from its start: the weight rises once the canary's pods are available,
+  // and a timed pause counts from then.
+  void holdAtZero(Conditions& conditions, int32_t index) {
+    auto& st = plan_.status;
+    converge(current_, 0);
+    converge(stableRs_->podHash, 0);
+    st.canaryWeight = 0;
+    st.pauseStartTime.reset();
+    if (old_.canaryWeight.value_or(0) != 0 || !ctx_.routeVerified) {
+      plan_.route = RouteChange::Reset;
+    }
+    std::string where =
+        fmt::format("step {}/{} ({})", index + 1, stepCount_, describeStep(steps_[index]));
+    st.message = fmt::format(
+        "{}: scaled to 0 replicas, nothing to weigh; the canary waits until "
+        "`kubectl scale rollout/{} --replicas=N`",
+        where, ctx_.name);
+    if (freshCanary_ || conditionReason(old_, "Paused") != kScaledToZeroReason) {
+      event(fmt::format("{}.zero-g{}", attemptId(), ctx_.generation),
+            std::string(kScaledToZeroReason),
+            fmt::format("canary {} waits at {}: spec.replicas is 0, nothing to weigh",
+                        rsName(current_), where));
+    }
+    st.phase = "Paused";
+    conditions.set("Progressing", true, "ReplicaSetUpdated",
+                   fmt::format("canary {} at {}, scaled to 0", rsName(current_), where));
+    conditions.set("Paused", true, std::string(kScaledToZeroReason), *st.message);
+    conditions.set("Completed", false, "RolloutProgressing", "a canary is running");
+    setAvailable(conditions);
+  }
+
   // All steps passed: the canary scales to the full count, then becomes the stable; the old
   // stable keeps its pods until the scale-down delay has passed (so the routes settle first).
   void promote(Conditions& conditions) {
@@ -531,19 +598,17 @@ class Planner {
     plan_.services.clear();
     selectServices(current_, current_);
     plan_.route = RouteChange::Reset;
-    if (stableRs_->replicas > 0) {
+    if (replicas_ == 0) {
+      // Nothing serves at 0: the routes have nothing to settle, so no scale-down delay.
+      if (stableRs_->replicas > 0 || stableRs_->scaleDownAt) {
+        plan_.scales.push_back({oldStable, 0, std::nullopt, stableRs_->scaleDownAt.has_value()});
+      }
+    } else if (stableRs_->replicas > 0) {
       plan_.scales.push_back(
           {oldStable, stableRs_->replicas, ctx_.now + ctx_.scaleDownDelay, false});
       requeueAfter(ctx_.scaleDownDelay);
     }
-    st.phase = "Healthy";
-    st.message = fmt::format("{} serves all traffic", rsName(current_));
-    conditions.set("Progressing", true, "NewReplicaSetAvailable", *st.message);
-    conditions.set("Paused", false, "NotPaused", "no canary is running");
-    conditions.set("Completed", true, "RolloutCompleted",
-                   "the rollout to the current template is complete");
-    conditions.set("Available", true, "MinimumReplicasAvailable",
-                   fmt::format("{}/{} pods available", replicas_, replicas_));
+    steadyStatus(conditions);
   }
 
   void abort(Conditions& conditions, bool wasAborted) {
@@ -589,7 +654,8 @@ class Planner {
       if (keep_.count(rs.podHash) != 0 || rs.replicas == 0) {
         continue;
       }
-      if (rs.scaleDownAt && ctx_.now < *rs.scaleDownAt) {
+      // At spec.replicas 0 nothing serves, so a demoted stable need not wait for routes.
+      if (rs.scaleDownAt && ctx_.now < *rs.scaleDownAt && replicas_ > 0) {
         requeueAfter(std::chrono::ceil<std::chrono::milliseconds>(*rs.scaleDownAt - ctx_.now));
         continue;
       }

@@ -21,7 +21,11 @@ TEST(CanaryMathTest, CanaryReplicasRoundUpAndNeverVanish) {
            {3, 50, 2},  // ceil(1.5)
            {7, 33, 3},  // ceil(2.31)
            {10, 0, 0},
-           {0, 50, 0},
+           {0, 50, 0},  // scaled to zero: no canary pod at any weight
+           {0, 1, 0},
+           {0, 100, 0},
+           {0, 0, 0},
+           {-1, 50, 0},
            {10, 150, 10},                        // clamped to 100%
            {2'000'000'000, 100, 2'000'000'000},  // no overflow
        }) {

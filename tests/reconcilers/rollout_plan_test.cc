@@ -1,5 +1,6 @@
 #include "mc/reconcilers/rollout_plan.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -1732,6 +1733,314 @@ TEST(RolloutPlanTest, AStableReplicaSetDeletedMidCanaryIsSaidAloud) {
   EXPECT_NE(p.events[0].note.find(rsNameOf("web:1")), std::string::npos) << p.events[0].note;
   w.apply(p);
   EXPECT_TRUE(w.plan().events.empty()) << "said once";
+}
+
+// ---- 17. scaled to zero ---------------------------------------------------------------------
+
+void scaleTo(World& w, int32_t replicas) {
+  w.ctx.rollout.spec.replicas = replicas;
+  ++w.ctx.generation;  // as the scale subresource does
+}
+
+// web:1 Healthy at 0 replicas, its last pod gone.
+World healthyAtZero(Steps steps = std::nullopt, bool trafficRouted = false) {
+  World w = healthy(std::move(steps), trafficRouted, trafficRouted);
+  scaleTo(w, 0);
+  w.step();
+  w.settle();
+  w.step();
+  EXPECT_EQ(w.ctx.rollout.status.phase, "Healthy");
+  return w;
+}
+
+// Plans (every ReplicaSet catching up between them) until `image` is the Healthy stable; the
+// Events they recorded.
+std::vector<DecisionEvent> runToHealthy(World& w, std::string_view image) {
+  std::vector<DecisionEvent> events;
+  for (int i = 0; i < 40; ++i) {
+    const auto& st = w.ctx.rollout.status;
+    if (st.phase == "Healthy" && st.stablePodHash == hashOf(image)) {
+      break;
+    }
+    w.settle();
+    Plan p = w.step();
+    events.insert(events.end(), p.events.begin(), p.events.end());
+  }
+  EXPECT_EQ(w.ctx.rollout.status.phase, "Healthy");
+  EXPECT_EQ(w.ctx.rollout.status.stablePodHash, hashOf(image));
+  return events;
+}
+
+int countReason(const std::vector<DecisionEvent>& events, std::string_view reason) {
+  return static_cast<int>(std::count_if(
+      events.begin(), events.end(), [&](const DecisionEvent& e) { return e.reason == reason; }));
+}
+
+TEST(RolloutPlanTest, ScaledToZeroKeepsTheStableAndItsHistory) {
+  for (bool routed : {false, true}) {
+    SCOPED_TRACE(routed ? "traffic routed" : "replica ratio");
+    World w = healthy(std::nullopt, routed, routed);
+    w.ctx.replicaSets.push_back(rsOf("web:0", 0, 0, 0));  // history: an older template at 0
+    w.ctx.rollout.spec.revisionHistoryLimit = 1;
+    scaleTo(w, 0);
+    Plan down = w.plan();
+    EXPECT_EQ(replicasAfter(w.ctx, down, rsNameOf("web:1")), 0);
+    EXPECT_TRUE(down.creates.empty()) << describeActions(down);
+    EXPECT_TRUE(down.deletes.empty()) << describeActions(down);
+    EXPECT_TRUE(down.services.empty()) << describeActions(down);
+    EXPECT_EQ(down.route, RouteChange::None);
+    EXPECT_TRUE(down.events.empty()) << describeEvents(down);
+    EXPECT_EQ(down.status.stablePodHash, hashOf("web:1"));
+    EXPECT_EQ(down.status.stableRS, rsNameOf("web:1"));
+    // Its pods are still terminating: not yet what was asked for.
+    EXPECT_EQ(down.status.phase, "Progressing");
+    EXPECT_EQ(down.status.message, "scaling to 0: 10 pods left");
+    EXPECT_EQ(down.status.replicas, 10) << "the scale subresource counts pods that exist";
+    w.apply(down);
+
+    w.settle();
+    Plan zero = w.plan();
+    EXPECT_TRUE(noActions(zero)) << describeActions(zero);
+    EXPECT_TRUE(zero.events.empty()) << describeEvents(zero);
+    EXPECT_EQ(zero.status.phase, "Healthy");
+    ASSERT_TRUE(zero.status.message);
+    EXPECT_NE(zero.status.message->find("scaled to 0"), std::string::npos) << *zero.status.message;
+    EXPECT_NE(zero.status.message->find(rsNameOf("web:1")), std::string::npos);
+    EXPECT_EQ(conditionState(zero.status, "Completed"), "True/RolloutCompleted");
+    EXPECT_EQ(conditionState(zero.status, "Available"), "True/MinimumReplicasAvailable");
+    EXPECT_EQ(conditionState(zero.status, "Paused"), "False/NotPaused");
+    EXPECT_EQ(zero.status.replicas, 0);
+    EXPECT_EQ(zero.status.availableReplicas, 0);
+    EXPECT_EQ(zero.status.observedGeneration, w.ctx.generation);
+    EXPECT_EQ(zero.status.selector, "app=web");
+    w.apply(zero);
+    EXPECT_EQ(w.ctx.replicaSets.size(), 2u) << "the stable and the history are kept at 0";
+    EXPECT_TRUE(noActions(w.plan()));
+
+    // Scaled up: the same stable, no canary, no decision.
+    scaleTo(w, 4);
+    Plan up = w.plan();
+    EXPECT_EQ(replicasAfter(w.ctx, up, rsNameOf("web:1")), 4);
+    EXPECT_TRUE(up.creates.empty()) << describeActions(up);
+    EXPECT_TRUE(up.events.empty()) << describeEvents(up);
+    EXPECT_EQ(up.status.phase, "Progressing");
+    w.apply(up);
+    w.settle();
+    Plan back = w.plan();
+    EXPECT_TRUE(noActions(back)) << describeActions(back);
+    EXPECT_EQ(back.status.phase, "Healthy");
+    EXPECT_EQ(back.status.message, rsNameOf("web:1") + " serves all traffic");
+    EXPECT_EQ(back.status.stablePodHash, hashOf("web:1"));
+    EXPECT_EQ(back.status.replicas, 4);
+  }
+}
+
+TEST(RolloutPlanTest, FirstVersionAtZeroCreatesTheStableAtZero) {
+  World w(makeRollout("web:1"));
+  w.ctx.rollout.spec.replicas = 0;
+  Plan first = w.step();
+  ASSERT_EQ(first.creates.size(), 1u);
+  EXPECT_EQ(first.creates[0].replicas, 0);
+  EXPECT_EQ(first.status.stablePodHash, hashOf("web:1"));
+  EXPECT_EQ(first.status.phase, "Progressing") << "its ReplicaSet has not reported yet";
+  w.settle();
+  Plan p = w.plan();
+  EXPECT_TRUE(noActions(p)) << describeActions(p);
+  EXPECT_EQ(p.status.phase, "Healthy");
+}
+
+TEST(RolloutPlanTest, CanaryStartedAtZeroWaitsThenRunsEveryStepOnceScaledUp) {
+  for (bool routed : {false, true}) {
+    SCOPED_TRACE(routed ? "traffic routed" : "replica ratio");
+    World w = healthyAtZero(std::nullopt, routed);
+    w.setTemplate("web:2");
+    Plan start = w.plan();
+    const std::string zeroId = fmt::format("a1.zero-g{}", w.ctx.generation);
+    EXPECT_EQ(eventIds(start), (std::multiset<std::string>{"a1.started", "a1.step-0", zeroId}))
+        << describeEvents(start);
+    ASSERT_NE(eventOf(start, kScaledToZeroReason), nullptr);
+    EXPECT_FALSE(eventOf(start, kScaledToZeroReason)->warning);
+    ASSERT_EQ(start.creates.size(), 1u);
+    EXPECT_EQ(start.creates[0].name, rsNameOf("web:2"));
+    EXPECT_EQ(start.creates[0].replicas, 0) << "no pod at 0 replicas, not even one canary pod";
+    EXPECT_EQ(replicasAfter(w.ctx, start, rsNameOf("web:1")), 0);
+    EXPECT_EQ(start.route, RouteChange::None) << describeActions(start);
+    EXPECT_EQ(start.requeueAfter, milliseconds(0)) << "the scale-up is a spec change: it wakes MC";
+    EXPECT_EQ(start.status.currentStepIndex, 0);
+    EXPECT_EQ(start.status.canaryWeight, 0) << "nothing to weigh";
+    EXPECT_EQ(start.status.stablePodHash, hashOf("web:1")) << "never promoted at 0";
+    EXPECT_EQ(start.status.currentPodHash, hashOf("web:2"));
+    EXPECT_EQ(start.status.canaryRS, rsNameOf("web:2"));
+    EXPECT_EQ(start.status.phase, "Paused");
+    EXPECT_EQ(conditionState(start.status, "Paused"), "True/ScaledToZero");
+    EXPECT_EQ(conditionState(start.status, "Completed"), "False/RolloutProgressing");
+    ASSERT_TRUE(start.status.message);
+    EXPECT_NE(start.status.message->find("nothing to weigh"), std::string::npos)
+        << *start.status.message;
+    EXPECT_NE(start.status.message->find("step 1/4"), std::string::npos) << *start.status.message;
+    w.apply(start);
+    w.settle();
+
+    // It holds: later plans (a restart, a day on) move nothing and record nothing.
+    for (auto later : {0h, 1h, 24h}) {
+      SCOPED_TRACE(::testing::Message() << later.count() << " h later");
+      RolloutContext ctx = w.ctx;
+      ctx.now = kNow + later;
+      Plan p = plan(ctx);
+      EXPECT_TRUE(noActions(p)) << describeActions(p);
+      EXPECT_TRUE(p.events.empty()) << describeEvents(p);
+      EXPECT_EQ(p.status.currentStepIndex, 0);
+      EXPECT_EQ(p.status.phase, "Paused");
+      EXPECT_EQ(p.status.stablePodHash, hashOf("web:1"));
+    }
+
+    // Scaled up: the stable comes back with its share at once (it has no pod to lose), the
+    // canary gets its first one, and the route waits for it.
+    scaleTo(w, 10);
+    Plan up = w.plan();
+    EXPECT_TRUE(up.events.empty()) << describeEvents(up);
+    EXPECT_EQ(replicasAfter(w.ctx, up, rsNameOf("web:2")), 1);
+    EXPECT_EQ(replicasAfter(w.ctx, up, rsNameOf("web:1")), routed ? 10 : 9);
+    EXPECT_EQ(up.route, RouteChange::None) << describeActions(up);
+    EXPECT_EQ(up.status.currentStepIndex, 0);
+    EXPECT_EQ(up.status.canaryWeight, 10);
+    EXPECT_EQ(up.status.phase, "Progressing");
+    EXPECT_EQ(conditionState(up.status, "Paused"), "False/NotPaused");
+    w.apply(up);
+
+    auto events = runToHealthy(w, "web:2");
+    EXPECT_EQ(countReason(events, "StepAdvanced"), 3) << "steps 2 to 4; step 1 was entered at 0";
+    EXPECT_EQ(countReason(events, "RolloutStarted"), 0);
+    EXPECT_EQ(countReason(events, "RolloutCompleted"), 1);
+    EXPECT_EQ(countReason(events, kScaledToZeroReason), 0);
+    EXPECT_EQ(w.rs("web:2")->replicas, 10);
+  }
+}
+
+TEST(RolloutPlanTest, ScaledToZeroMidCanaryHoldsItsStepAndResumesIt) {
+  for (bool routed : {false, true}) {
+    SCOPED_TRACE(routed ? "traffic routed" : "replica ratio");
+    World w = canaryAtStepOne(routed);
+    scaleTo(w, 0);
+    Plan down = w.plan();
+    EXPECT_EQ(replicasAfter(w.ctx, down, rsNameOf("web:2")), 0);
+    EXPECT_EQ(replicasAfter(w.ctx, down, rsNameOf("web:1")), 0);
+    EXPECT_EQ(eventIds(down),
+              std::multiset<std::string>{fmt::format("a1.zero-g{}", w.ctx.generation)})
+        << describeEvents(down);
+    EXPECT_EQ(down.route, RouteChange::Reset) << "no weight on pods that are going away";
+    EXPECT_EQ(down.status.canaryWeight, 0);
+    EXPECT_EQ(down.status.currentStepIndex, 1);
+    EXPECT_EQ(down.status.stablePodHash, hashOf("web:1"));
+    EXPECT_EQ(down.status.phase, "Paused");
+    EXPECT_EQ(conditionState(down.status, "Paused"), "True/ScaledToZero");
+    w.apply(down);
+    w.settle();
+    Plan held = w.plan();
+    EXPECT_TRUE(noActions(held)) << describeActions(held);
+    EXPECT_TRUE(held.events.empty()) << describeEvents(held);
+    EXPECT_EQ(held.status.replicas, 0);
+    w.apply(held);
+
+    // Back to 10: step 2 (setWeight 30) runs again from its start, and is not skipped.
+    scaleTo(w, 10);
+    Plan up = w.plan();
+    EXPECT_TRUE(up.events.empty()) << describeEvents(up);
+    EXPECT_EQ(up.status.currentStepIndex, 1);
+    EXPECT_EQ(up.status.canaryWeight, 30);
+    EXPECT_EQ(replicasAfter(w.ctx, up, rsNameOf("web:2")), 3);
+    EXPECT_EQ(replicasAfter(w.ctx, up, rsNameOf("web:1")), routed ? 10 : 7);
+    EXPECT_EQ(up.route, RouteChange::None) << "the canary has no pod yet";
+    w.apply(up);
+    w.settle();
+    Plan ready = w.step();
+    if (routed) {
+      expectSetWeight(ready, 30, routed);
+      EXPECT_EQ(ready.status.currentStepIndex, 1) << "the route must hold 30 first";
+    }
+    auto events = runToHealthy(w, "web:2");
+    events.insert(events.begin(), ready.events.begin(), ready.events.end());
+    EXPECT_EQ(countReason(events, "StepAdvanced"), 2) << "steps 3 and 4, once each";
+    for (const auto& e : events) {
+      EXPECT_NE(e.id, "a1.step-1") << "step 2 is not entered twice";
+    }
+    EXPECT_EQ(countReason(events, "RolloutCompleted"), 1);
+  }
+}
+
+TEST(RolloutPlanTest, TimedPauseAtZeroCountsOnlyOnceScaledUp) {
+  World w = canaryAtStepZero(std::vector{setWeight(10), pause("1m"), setWeight(50)});
+  w.step();
+  w.settle();
+  ASSERT_EQ(w.ctx.rollout.status.currentStepIndex, 1);
+  ASSERT_EQ(w.ctx.rollout.status.pauseStartTime, formatTime(kNow));
+
+  scaleTo(w, 0);
+  w.ctx.now = kNow + 30s;
+  Plan down = w.plan();
+  EXPECT_FALSE(down.status.pauseStartTime) << "no time counts at 0";
+  EXPECT_EQ(down.requeueAfter, milliseconds(0));
+  EXPECT_EQ(conditionState(down.status, "Paused"), "True/ScaledToZero");
+  w.apply(down);
+  w.settle();
+
+  w.ctx.now = kNow + 1h;  // long past the pause's end
+  scaleTo(w, 10);
+  Plan up = w.plan();
+  EXPECT_EQ(up.status.currentStepIndex, 1);
+  EXPECT_EQ(up.status.pauseStartTime, formatTime(kNow + 1h)) << "the pause starts again";
+  EXPECT_EQ(up.requeueAfter, milliseconds(60'000));
+  EXPECT_EQ(conditionState(up.status, "Paused"), "True/CanaryPauseStep");
+  EXPECT_TRUE(up.events.empty()) << describeEvents(up);
+  EXPECT_EQ(replicasAfter(w.ctx, up, rsNameOf("web:2")), 1);
+  w.apply(up);
+  w.settle();
+  w.ctx.now = kNow + 1h + 59s;
+  EXPECT_EQ(w.plan().status.currentStepIndex, 1);
+  w.ctx.now = kNow + 1h + 60s;
+  EXPECT_EQ(w.plan().status.currentStepIndex, 2);
+}
+
+TEST(RolloutPlanTest, PromoteFullAtZeroPromotesStraightThrough) {
+  World w = healthyAtZero();
+  w.setTemplate("web:2");
+  w.step();
+  w.settle();
+  ASSERT_EQ(conditionState(w.ctx.rollout.status, "Paused"), "True/ScaledToZero");
+  w.ctx.rollout.status.promoteFull = true;
+  Plan p = w.plan();
+  EXPECT_EQ(eventIds(p), (std::multiset<std::string>{"a1.promoted-full", "a1.completed"}))
+      << describeEvents(p);
+  EXPECT_EQ(p.status.stablePodHash, hashOf("web:2"));
+  EXPECT_FALSE(p.status.canaryRS);
+  EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:2")), 0);
+  EXPECT_FALSE(scaleOf(p, rsNameOf("web:1"))) << "already at 0: " << describeActions(p);
+  EXPECT_EQ(p.requeueAfter, milliseconds(0)) << "no scale-down delay at 0";
+  EXPECT_EQ(p.status.phase, "Healthy");
+  ASSERT_TRUE(p.status.message);
+  EXPECT_NE(p.status.message->find("scaled to 0: stable " + rsNameOf("web:2")), std::string::npos)
+      << *p.status.message;
+}
+
+TEST(RolloutPlanTest, ADemotedStableScalesDownAtOnceWhenScaledToZero) {
+  World w = canaryAtStepZero();
+  w.ctx.scaleDownDelay = 45s;
+  w.ctx.rollout.status.promoteFull = true;
+  w.step();
+  w.settle();
+  Plan done = w.step();
+  ASSERT_EQ(countEvents(done, "RolloutCompleted"), 1);
+  ASSERT_TRUE(w.rs("web:1")->scaleDownAt);
+  w.settle();
+
+  scaleTo(w, 0);
+  Plan p = w.plan();
+  auto demoted = scaleOf(p, rsNameOf("web:1"));
+  ASSERT_TRUE(demoted) << describeActions(p);
+  EXPECT_EQ(demoted->replicas, 0);
+  EXPECT_TRUE(demoted->clearScaleDownAt);
+  EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:2")), 0);
+  EXPECT_EQ(p.requeueAfter, milliseconds(0)) << "nothing waits for the 45 s";
 }
 
 }  // namespace

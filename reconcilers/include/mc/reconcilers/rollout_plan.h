@@ -23,6 +23,9 @@ inline constexpr std::string_view kScaleDownAtAnnotation = "mc.maestro.dev/scale
 // The pod template exactly as the Rollout had it, so `kubectl mc undo` restores it byte for byte
 // (the ReplicaSet's own template has the apiserver's defaults filled in).
 inline constexpr std::string_view kPodTemplateAnnotation = "mc.maestro.dev/pod-template";
+// The Paused condition's reason (and the Event's) while a canary waits at spec.replicas 0: with
+// no pods there is nothing to weigh, so it holds its step until the Rollout is scaled up.
+inline constexpr std::string_view kScaledToZeroReason = "ScaledToZero";
 
 // What the planner needs of one ReplicaSet the Rollout owns.
 struct ReplicaSetView {
