@@ -1917,6 +1917,23 @@ TEST(RolloutPlanTest, CanaryStartedAtZeroWaitsThenRunsEveryStepOnceScaledUp) {
   }
 }
 
+TEST(RolloutPlanTest, AThirdTemplateAtZeroSaysItWaitsToo) {
+  World w = healthyAtZero();
+  w.setTemplate("web:2");
+  w.step();
+  w.settle();
+  w.setTemplate("web:3");
+  Plan p = w.plan();
+  EXPECT_EQ(eventIds(p), (std::multiset<std::string>{"a2.started", "a2.step-0",
+                                                     fmt::format("a2.zero-g{}", w.ctx.generation)}))
+      << describeEvents(p);
+  EXPECT_EQ(p.status.stablePodHash, hashOf("web:1"));
+  EXPECT_EQ(conditionState(p.status, "Paused"), "True/ScaledToZero");
+  w.apply(p);
+  w.settle();
+  EXPECT_TRUE(w.plan().events.empty()) << "said once";
+}
+
 TEST(RolloutPlanTest, ScaledToZeroMidCanaryHoldsItsStepAndResumesIt) {
   for (bool routed : {false, true}) {
     SCOPED_TRACE(routed ? "traffic routed" : "replica ratio");
