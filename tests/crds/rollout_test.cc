@@ -77,6 +77,14 @@ TEST(RolloutJsonTest, AbsentStaysAbsentAndNullIsAbsent) {
   EXPECT_FALSE(out.contains("status")) << "an empty status is not written";
 }
 
+TEST(RolloutJsonTest, ZeroReplicasIsZeroNotAbsent) {
+  auto rollout = json::value_to<Rollout>(
+      json::parse(R"({"spec": {"replicas": 0, "selector": {}, "template": {}}})"));
+  ASSERT_TRUE(rollout.spec.replicas.has_value()) << "0 is a scale, not the default";
+  EXPECT_EQ(*rollout.spec.replicas, 0);
+  EXPECT_EQ(json::value_from(rollout).at("spec").at("replicas"), json::value(0));
+}
+
 TEST(RolloutJsonTest, WrongTypesNameTheField) {
   struct Case {
     const char* json;

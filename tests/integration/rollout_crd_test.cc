@@ -95,9 +95,9 @@ TEST_F(RolloutCrdTest, CelRejectsWhatTheApiserverCanJudge) {
     auto message = rejection(rollout(c.name, json::parse(c.canary)));
     EXPECT_NE(message.find(c.mentions), std::string::npos) << c.name << ": " << message;
   }
-  auto zeroReplicas = rollout("zero", json::object{});
-  zeroReplicas["spec"].as_object()["replicas"] = 0;
-  EXPECT_NE(rejection(zeroReplicas).find("spec.replicas"), std::string::npos);
+  auto negativeReplicas = rollout("negative", json::object{});
+  negativeReplicas["spec"].as_object()["replicas"] = -1;
+  EXPECT_NE(rejection(negativeReplicas).find("spec.replicas"), std::string::npos);
 }
 
 TEST_F(RolloutCrdTest, RoundTripThroughTheApiserverKeepsTheTemplate) {
@@ -139,6 +139,40 @@ TEST_F(RolloutCrdTest, ScaleSubresourceSetsReplicas) {
   EXPECT_NE(printed.output.find("DESIRED"), std::string::npos) << printed.output;
   auto category = ControlPlaneEnvironment::get().kubectl({"get", "mc"});
   EXPECT_EQ(category.exitCode, 0) << category.output;
+}
+
+// As for a Deployment: a Rollout can be scaled to zero (maintenance, cost, an autoscaler that
+// allows it) by kubectl and through the scale subresource, and 0 stays 0, not the default.
+TEST_F(RolloutCrdTest, ScaleToZeroIsAccepted) {
+  auto zero = rollout("zero", json::object{});
+  zero["spec"].as_object()["replicas"] = 0;
+  EXPECT_EQ(rejection(zero), "") << "created at 0";
+  auto created = io_.run(client_->get(kRollouts, "default", "zero"));
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->at("spec").at("replicas").as_int64(), 0);
+
+  auto& cp = ControlPlaneEnvironment::get();
+  ASSERT_TRUE(io_.run(client_->create(kRollouts, "default", rollout("to-zero", json::object{}))));
+  auto scaled = cp.kubectl({"scale", "rollouts.mc.maestro.dev/to-zero", "--replicas=0"});
+  ASSERT_EQ(scaled.exitCode, 0) << scaled.output;
+  auto after = io_.run(client_->get(kRollouts, "default", "to-zero"));
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->at("spec").at("replicas").as_int64(), 0);
+  auto scale = io_.run(client_->get(kRollouts, "default", "to-zero", "scale"));
+  ASSERT_TRUE(scale) << scale.error().describe();
+  // autoscaling/v1 Scale omits a spec.replicas of 0 (omitempty): absent reads as 0 there.
+  const auto* scaleReplicas = scale->at("spec").as_object().if_contains("replicas");
+  EXPECT_TRUE(scaleReplicas == nullptr || scaleReplicas->as_int64() == 0) << *scale;
+  auto parsed = json::value_to<Rollout>(json::value(*after));
+  EXPECT_EQ(parsed.spec.replicas, 0) << "0, not absent";
+
+  auto negative = cp.kubectl({"scale", "rollouts.mc.maestro.dev/to-zero", "--replicas=-1"});
+  EXPECT_NE(negative.exitCode, 0) << negative.output;
+  auto up = cp.kubectl({"scale", "mcro/to-zero", "--replicas=3"});
+  ASSERT_EQ(up.exitCode, 0) << up.output;
+  auto back = io_.run(client_->get(kRollouts, "default", "to-zero"));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->at("spec").at("replicas").as_int64(), 3);
 }
 
 }  // namespace
