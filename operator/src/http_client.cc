@@ -38,6 +38,7 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 // One open connection: plain or TLS.
 struct Connection {
+  std::shared_ptr<ssl::context> context;  // outlives the stream made with it
   std::variant<std::unique_ptr<beast::tcp_stream>, std::unique_ptr<TlsStream>> stream;
   beast::flat_buffer buffer;
 
@@ -67,6 +68,34 @@ Error transportError(const boost::system::error_code& ec, std::string_view what,
   return makeError(ErrorKind::Transient, fmt::format("{} {}: {}", what, origin, ec.message()));
 }
 
+Result<std::shared_ptr<ssl::context>> makeContext(const TlsOptions& options) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  auto& ctx = *context;
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  boost::system::error_code ec;
+  if (!options.caPem.empty()) {
+    ctx.add_certificate_authority(asio::buffer(options.caPem), ec);
+    if (ec) {
+      return makeError(ErrorKind::Invalid, fmt::format("CA certificate: {}", ec.message()));
+    }
+  } else {
+    ctx.set_default_verify_paths(ec);
+  }
+  if (!options.clientCertPem.empty()) {
+    ctx.use_certificate_chain(asio::buffer(options.clientCertPem), ec);
+    if (ec) {
+      return makeError(ErrorKind::Invalid, fmt::format("client certificate: {}", ec.message()));
+    }
+    ctx.use_private_key(asio::buffer(options.clientKeyPem), ssl::context::pem, ec);
+    if (ec) {
+      // The message names the problem, never the key.
+      return makeError(ErrorKind::Invalid, fmt::format("client key: {}", ec.message()));
+    }
+  }
+  return context;
+}
+
 }  // namespace
 
 struct HttpClient::Impl {
@@ -76,7 +105,8 @@ struct HttpClient::Impl {
   std::string port;
   bool tls = false;
   bool insecure = false;
-  std::optional<ssl::context> sslContext;
+  TlsOptions tlsOptions;
+  std::shared_ptr<ssl::context> sslContext;  // replaced when the client identity changes
   std::vector<std::unique_ptr<Connection>> idle;
 
   std::string origin() const { return fmt::format("{}:{}", host, port); }
@@ -90,6 +120,7 @@ struct HttpClient::Impl {
     }
     auto conn = std::make_unique<Connection>();
     if (tls) {
+      conn->context = sslContext;
       conn->stream = std::make_unique<TlsStream>(executor, *sslContext);
     } else {
       conn->stream = std::make_unique<beast::tcp_stream>(executor);
@@ -196,6 +227,27 @@ HttpClient::~HttpClient() = default;
 
 const std::string& HttpClient::baseUrl() const { return impl_->baseUrl; }
 
+Result<void> HttpClient::setClientCertificate(std::string certPem, std::string keyPem) {
+  if (!impl_->tls) {
+    return makeError(ErrorKind::Invalid,
+                     fmt::format("{}: a client certificate needs https", impl_->baseUrl));
+  }
+  if (certPem == impl_->tlsOptions.clientCertPem && keyPem == impl_->tlsOptions.clientKeyPem) {
+    return {};
+  }
+  TlsOptions options = impl_->tlsOptions;
+  options.clientCertPem = std::move(certPem);
+  options.clientKeyPem = std::move(keyPem);
+  auto context = makeContext(options);
+  if (!context) {
+    return context.error();
+  }
+  impl_->tlsOptions = std::move(options);
+  impl_->sslContext = std::move(*context);
+  impl_->idle.clear();  // they present the old certificate
+  return {};
+}
+
 Result<std::unique_ptr<HttpClient>> HttpClient::create(asio::any_io_executor executor,
                                                        const std::string& baseUrl,
                                                        const TlsOptions& tlsOptions) {
@@ -220,30 +272,12 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(asio::any_io_executor exe
   }
   if (impl->tls) {
     impl->insecure = tlsOptions.insecureSkipVerify;
-    impl->sslContext.emplace(ssl::context::tls_client);
-    auto& ctx = *impl->sslContext;
-    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    boost::system::error_code ec;
-    if (!tlsOptions.caPem.empty()) {
-      ctx.add_certificate_authority(asio::buffer(tlsOptions.caPem), ec);
-      if (ec) {
-        return makeError(ErrorKind::Invalid, fmt::format("CA certificate: {}", ec.message()));
-      }
-    } else {
-      ctx.set_default_verify_paths(ec);
+    impl->tlsOptions = tlsOptions;
+    auto context = makeContext(tlsOptions);
+    if (!context) {
+      return context.error();
     }
-    if (!tlsOptions.clientCertPem.empty()) {
-      ctx.use_certificate_chain(asio::buffer(tlsOptions.clientCertPem), ec);
-      if (ec) {
-        return makeError(ErrorKind::Invalid, fmt::format("client certificate: {}", ec.message()));
-      }
-      ctx.use_private_key(asio::buffer(tlsOptions.clientKeyPem), ssl::context::pem, ec);
-      if (ec) {
-        // The message names the problem, never the key.
-        return makeError(ErrorKind::Invalid, fmt::format("client key: {}", ec.message()));
-      }
-    }
+    impl->sslContext = std::move(*context);
   }
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }

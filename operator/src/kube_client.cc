@@ -5,7 +5,9 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -14,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "mc/operator/exec_credentials.h"
 #include "mc/operator/rate_limit.h"
 #include "mc/operator/status.h"
 
@@ -195,6 +198,8 @@ struct KubeClient::Impl {
   RestConfig config;
   ClientOptions options;
   http::HttpClientPtr http;
+  std::shared_ptr<ExecCredentials> exec;  // set when the kubeconfig names a credential plugin
+  std::unique_ptr<asio::thread_pool> execThread;  // where the plugin runs, off the io threads
   TokenBucket bucket;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<prometheus::Histogram>* durations = nullptr;
@@ -205,6 +210,11 @@ struct KubeClient::Impl {
         options(std::move(opts)),
         http(std::move(client)),
         bucket(options.qps, options.burst, *options.clock) {
+    if (config.exec) {
+      exec = std::make_shared<ExecCredentials>(*config.exec, config, options.interactive,
+                                               *options.clock);
+      execThread = std::make_unique<asio::thread_pool>(1);
+    }
     if (options.registry) {
       requests = &prometheus::BuildCounter()
                       .Name("mc_kube_requests_total")
@@ -226,11 +236,45 @@ struct KubeClient::Impl {
     return token.empty() ? config.bearerToken : token;
   }
 
-  void authorize(http::Request& request) const {
-    if (auto token = bearerToken(); !token.empty()) {
+  // Sets the request's Authorization header. With a credential plugin: the credential used, to
+  // hand back to invalidate() if the server answers 401.
+  asio::awaitable<Result<CredentialPtr>> authorize(http::Request& request) {
+    std::erase_if(request.headers, [](const auto& h) { return h.first == "Authorization"; });
+    CredentialPtr credential;
+    if (exec) {
+      auto got = co_await asio::co_spawn(
+          execThread->get_executor(),
+          [source = exec]() -> asio::awaitable<Result<CredentialPtr>> { co_return source->get(); },
+          asio::use_awaitable);
+      if (!got) {
+        co_return makeError(got.error().kind,
+                            fmt::format("{}: {}", config.origin, got.error().message));
+      }
+      credential = std::move(*got);
+      if (!credential->clientCertPem.empty()) {
+        auto set = http->setClientCertificate(credential->clientCertPem, credential->clientKeyPem);
+        if (!set) {
+          co_return makeError(
+              ErrorKind::Unauthorized,
+              fmt::format("{}: the credential plugin's {}", config.origin, set.error().message));
+        }
+      }
+    }
+    auto token = credential && !credential->token.empty() ? credential->token : bearerToken();
+    if (!token.empty()) {
       request.headers.emplace_back("Authorization", "Bearer " + token);
     }
-    request.headers.emplace_back("Accept", "application/json");
+    co_return credential;
+  }
+
+  // After a 401: true if a credential plugin may answer with a credential the server takes, so
+  // the request is worth sending once more (the server acted on nothing).
+  bool refreshAfterUnauthorized(const CredentialPtr& used) {
+    if (!exec) {
+      return false;
+    }
+    exec->invalidate(used);
+    return true;
   }
 
   void record(std::string_view verb, const Result<http::Response>& result, double seconds) {
@@ -255,16 +299,27 @@ struct KubeClient::Impl {
   // One logical request: rate limited, retried as safe, measured.
   asio::awaitable<Result<http::Response>> call(std::string_view verb, http::Request request,
                                                bool apply = false) {
-    authorize(request);
+    request.headers.emplace_back("Accept", "application/json");
     request.timeout = options.timeout;
     bool idempotent = isIdempotent(request, apply);
+    bool reauthorized = false;
     auto started = std::chrono::steady_clock::now();
     Result<http::Response> result = makeError(ErrorKind::Transient, "not sent");
     for (int attempt = 0;; ++attempt) {
       co_await sleep(bucket.reserve());
       http::Request copy = request;
+      auto used = co_await authorize(copy);
+      if (!used) {
+        result = used.error();
+        break;
+      }
       result = co_await http->send(std::move(copy));
       std::chrono::milliseconds wait{0};
+      if (result && result->status == 401 && !reauthorized && refreshAfterUnauthorized(*used)) {
+        reauthorized =
+            true;  // once: a plugin whose fresh answer is refused too is the user's to fix
+        continue;
+      }
       if (!result) {
         // A request that may have reached the server is only resent when that is harmless.
         if (!result.error().retryable() || !idempotent) {
@@ -490,12 +545,10 @@ KubeClient::Async<std::string> KubeClient::watch(const ResourceType& type, std::
   if (options.allowBookmarks) params.append({"allowWatchBookmarks", "true"});
   params.append({"timeoutSeconds", std::to_string(options.timeoutSeconds)});
 
-  http::Request request{"GET", std::string(url.buffer())};
-  impl_->authorize(request);
+  http::Request request{"GET", std::string(url.buffer()), {{"Accept", "application/json"}}};
   // Bounds the silence between pieces: the server sends bookmarks and ends the watch itself
   // after timeoutSeconds, so a longer silence means a dead connection.
   request.timeout = std::chrono::seconds(options.timeoutSeconds + 30);
-  co_await impl_->sleep(impl_->bucket.reserve());
 
   WatchDecoder decoder;
   std::string lastVersion = options.resourceVersion;
@@ -518,7 +571,19 @@ KubeClient::Async<std::string> KubeClient::watch(const ResourceType& type, std::
     return true;
   };
   auto started = std::chrono::steady_clock::now();
-  auto response = co_await impl_->http->stream(std::move(request), sink, cancel);
+  Result<http::Response> response = makeError(ErrorKind::Transient, "not sent");
+  for (bool reauthorized = false;; reauthorized = true) {
+    co_await impl_->sleep(impl_->bucket.reserve());
+    auto used = co_await impl_->authorize(request);
+    if (!used) {
+      co_return used.error();
+    }
+    response = co_await impl_->http->stream(request, sink, cancel);
+    if (reauthorized || !response || response->status != 401 ||
+        !impl_->refreshAfterUnauthorized(*used)) {
+      break;
+    }
+  }
   impl_->record("watch", response,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (failure) {

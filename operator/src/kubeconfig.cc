@@ -100,6 +100,72 @@ std::string trimTrailingSpace(std::string text) {
 
 bool looksLikePem(std::string_view text) { return text.find("-----BEGIN ") != text.npos; }
 
+// users[].user.exec, checked as client-go's kubeconfig validation checks it.
+Result<ExecConfig> parseExec(const YAML::Node& node, const std::filesystem::path& baseDir,
+                             const std::string& origin, const std::string& field) {
+  if (!node.IsMap()) {
+    return invalid(origin, field, "must be a mapping");
+  }
+  ExecConfig exec;
+  exec.baseDir = baseDir;
+  exec.apiVersion = scalar(node, "apiVersion");
+  if (exec.apiVersion == "client.authentication.k8s.io/v1alpha1") {
+    return invalid(origin, field + ".apiVersion",
+                   "client.authentication.k8s.io/v1alpha1 is no longer supported (kubectl "
+                   "dropped it in 1.24); use v1 or v1beta1");
+  }
+  if (exec.apiVersion != "client.authentication.k8s.io/v1" &&
+      exec.apiVersion != "client.authentication.k8s.io/v1beta1") {
+    return invalid(origin, field + ".apiVersion",
+                   exec.apiVersion.empty()
+                       ? "not set (client.authentication.k8s.io/v1 or v1beta1)"
+                       : fmt::format("\"{}\" is not client.authentication.k8s.io/v1 or v1beta1",
+                                     exec.apiVersion));
+  }
+  exec.command = scalar(node, "command");
+  if (exec.command.empty()) {
+    return invalid(origin, field + ".command", "not set");
+  }
+  if (auto args = node["args"]; args) {
+    if (!args.IsSequence()) {
+      return invalid(origin, field + ".args", "must be a list of strings");
+    }
+    for (const auto& arg : args) {
+      exec.args.push_back(arg.as<std::string>());
+    }
+  }
+  if (auto env = node["env"]; env) {
+    if (!env.IsSequence()) {
+      return invalid(origin, field + ".env", "must be a list of {name, value}");
+    }
+    for (size_t i = 0; i < env.size(); ++i) {
+      auto name = scalar(env[i], "name");
+      if (name.empty()) {
+        return invalid(origin, fmt::format("{}.env[{}].name", field, i), "not set");
+      }
+      exec.env.emplace_back(name, scalar(env[i], "value"));
+    }
+  }
+  exec.installHint = scalar(node, "installHint");
+  exec.provideClusterInfo = scalar(node, "provideClusterInfo") == "true";
+  auto mode = scalar(node, "interactiveMode");
+  if (mode == "Never") {
+    exec.interactiveMode = ExecConfig::InteractiveMode::Never;
+  } else if (mode == "Always") {
+    exec.interactiveMode = ExecConfig::InteractiveMode::Always;
+  } else if (mode == "IfAvailable" ||
+             (mode.empty() && exec.apiVersion == "client.authentication.k8s.io/v1beta1")) {
+    exec.interactiveMode = ExecConfig::InteractiveMode::IfAvailable;
+  } else {
+    // v1 made the field required, so a plugin's author says whether it may prompt.
+    return invalid(origin, field + ".interactiveMode",
+                   mode.empty() ? "required in client.authentication.k8s.io/v1 (Never, "
+                                  "IfAvailable or Always)"
+                                : fmt::format("\"{}\" is not Never, IfAvailable or Always", mode));
+  }
+  return exec;
+}
+
 }  // namespace
 
 std::filesystem::path resolveKubeconfigPath(const KubeconfigOptions& options) {
@@ -273,10 +339,17 @@ Result<RestConfig> parseKubeconfig(std::string_view yaml, const std::filesystem:
             config.bearerToken = trimTrailingSpace(std::move(*token));
           }
         }
-        if ((*user)["exec"] || (*user)["auth-provider"]) {
-          return invalid(origin, userField,
-                         "exec and auth-provider credentials are not supported; use a client "
-                         "certificate or a token");
+        if ((*user)["auth-provider"]) {
+          return invalid(origin, userField + ".auth-provider",
+                         "auth-provider plugins were removed from kubectl; use an exec "
+                         "credential plugin (your cloud's kubeconfig command writes one)");
+        }
+        if (auto exec = (*user)["exec"]) {
+          auto parsed = parseExec(exec, baseDir, origin, userField + ".exec");
+          if (!parsed) {
+            return parsed.error();
+          }
+          config.exec = std::move(*parsed);
         }
       }
     }

@@ -148,7 +148,25 @@ TEST_F(KubeconfigTest, ErrorsNameTheField) {
       {config("    server: https://h:1", "    client-certificate-data: eA=="),
        "users[u1].user: client-certificate and client-key must be given together"},
       {config("    server: https://h:1", "    exec: {command: aws}"),
-       "users[u1].user: exec and auth-provider credentials are not supported"},
+       "users[u1].user.exec.apiVersion: not set"},
+      {config("    server: https://h:1",
+              "    exec: {apiVersion: client.authentication.k8s.io/v1alpha1, command: aws}"),
+       "users[u1].user.exec.apiVersion: client.authentication.k8s.io/v1alpha1 is no longer"},
+      {config("    server: https://h:1", "    exec: {apiVersion: client.authentication.k8s.io/v1}"),
+       "users[u1].user.exec.command: not set"},
+      {config("    server: https://h:1",
+              "    exec: {apiVersion: client.authentication.k8s.io/v1, command: aws}"),
+       "users[u1].user.exec.interactiveMode: required in client.authentication.k8s.io/v1"},
+      {config("    server: https://h:1",
+              "    exec: {apiVersion: client.authentication.k8s.io/v1, command: aws, "
+              "interactiveMode: Sometimes}"),
+       "users[u1].user.exec.interactiveMode: \"Sometimes\" is not Never"},
+      {config("    server: https://h:1",
+              "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws, "
+              "env: [{value: x}]}"),
+       "users[u1].user.exec.env[0].name: not set"},
+      {config("    server: https://h:1", "    auth-provider: {name: gcp}"),
+       "users[u1].user.auth-provider: auth-provider plugins were removed"},
       {config("    server: https://h:1", "    tokenFile: /nonexistent/token"),
        "users[u1].user.tokenFile: cannot read file"},
   };
@@ -157,6 +175,38 @@ TEST_F(KubeconfigTest, ErrorsNameTheField) {
     EXPECT_NE(message.find(c.field), std::string::npos)
         << "message \"" << message << "\" does not name \"" << c.field << "\"";
   }
+}
+
+TEST_F(KubeconfigTest, ExecPluginAsKubectlReadsIt) {
+  auto result = parse(config("    server: https://h:1", R"(    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: bin/get-token
+      args: [--cluster, prod]
+      env: [{name: REGION, value: eu-west-1}, {name: EMPTY}]
+      installHint: install get-token from the wiki
+      provideClusterInfo: true
+      interactiveMode: Never)"));
+  ASSERT_TRUE(result) << result.error().describe();
+  ASSERT_TRUE(result->exec);
+  const auto& exec = *result->exec;
+  EXPECT_EQ(exec.apiVersion, "client.authentication.k8s.io/v1");
+  EXPECT_EQ(exec.command, "bin/get-token");
+  EXPECT_EQ(exec.baseDir, dir_);  // a relative command runs from the kubeconfig's folder
+  EXPECT_EQ(exec.args, (std::vector<std::string>{"--cluster", "prod"}));
+  using Env = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(exec.env, (Env{{"REGION", "eu-west-1"}, {"EMPTY", ""}}));
+  EXPECT_EQ(exec.installHint, "install get-token from the wiki");
+  EXPECT_TRUE(exec.provideClusterInfo);
+  EXPECT_EQ(exec.interactiveMode, ExecConfig::InteractiveMode::Never);
+  EXPECT_TRUE(result->bearerToken.empty());
+
+  // v1beta1 defaults interactiveMode to IfAvailable, as client-go does.
+  auto beta = parse(config("    server: https://h:1",
+                           "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, "
+                           "command: aws}"));
+  ASSERT_TRUE(beta) << beta.error().describe();
+  EXPECT_EQ(beta->exec->interactiveMode, ExecConfig::InteractiveMode::IfAvailable);
+  EXPECT_FALSE(beta->exec->provideClusterInfo);
 }
 
 TEST_F(KubeconfigTest, LoadNamesAMissingFile) {

@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "mc/kubectl/rollout_list.h"
+#include "mc/operator/exec_credentials.h"
 #include "mc/operator/kube_client.h"
 #include "mc/operator/logging.h"
 #include "mc/operator/version.h"
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
   asio::io_context io;
   mc::kube::ClientOptions clientOptions;
   clientOptions.fieldManager = "kubectl-mc";
+  clientOptions.interactive = mc::kube::stdinIsTerminal();  // a credential plugin may prompt
   auto client = mc::kube::KubeClient::create(io.get_executor(), *config, clientOptions);
   if (!client) {
     fmt::print(stderr, "Error: {}\n", client.error().message);

@@ -63,6 +63,10 @@ class HttpClient {
 
   const std::string& baseUrl() const;
 
+  // New connections present this client certificate (a rotated one, from a credential plugin);
+  // idle ones are closed. Streams already open keep theirs. Invalid if the PEM is bad.
+  Result<void> setClientCertificate(std::string certPem, std::string keyPem);
+
  private:
   struct Impl;
   explicit HttpClient(std::unique_ptr<Impl> impl);

@@ -94,6 +94,8 @@ struct ClientOptions {
   const Clock* clock = nullptr;                    // default: the system clock
   std::shared_ptr<prometheus::Registry> registry;  // mc_kube_* metrics go here if set
   std::string fieldManager = "mc-operator";
+  // A person is at stdin (kubectl-mc on a terminal): a credential plugin may prompt them.
+  bool interactive = false;
 };
 
 // Maps a non-2xx apiserver response (a metav1.Status body, or not) to a typed Error; Invalid
@@ -101,7 +103,9 @@ struct ClientOptions {
 Error errorFromResponse(const http::Response& response);
 
 // A client of one apiserver as one user: TLS verified as the RestConfig says, bearer token
-// (re-read from its file when it rotates) or client certificate, JSON in and out, a client-side
+// (re-read from its file when it rotates), client certificate, or an exec credential plugin
+// (cached until it expires, run again after a 401 and the request sent once more; the plugin runs
+// on a thread of its own so it never blocks the executor), JSON in and out, a client-side
 // rate limit, and retries with backoff for 429 (honouring Retry-After), 5xx and broken
 // connections on idempotent calls. Tokens are sent, never logged.
 // Coroutines must run on the executor the client was created with (one strand).

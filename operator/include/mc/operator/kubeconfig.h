@@ -1,12 +1,33 @@
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "mc/operator/error.h"
 
 namespace mc::kube {
+
+// A kubeconfig user's `exec` credential plugin (client.authentication.k8s.io/v1 or v1beta1),
+// as kubectl runs it; see ExecCredentials.
+struct ExecConfig {
+  enum class InteractiveMode { Never, IfAvailable, Always };
+
+  std::string apiVersion;  // of the ExecCredential exchanged with the plugin
+  std::string command;  // a name on $PATH, or a path (relative ones from the kubeconfig's folder)
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string installHint;  // shown when the command is not found
+  bool provideClusterInfo = false;
+  InteractiveMode interactiveMode = InteractiveMode::IfAvailable;
+  std::filesystem::path baseDir;  // the kubeconfig's folder
+  // How long one run may take before it is killed (not a kubeconfig field; kubectl has none).
+  std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+};
 
 // Everything needed to reach one apiserver as one user. PEM material is held in memory so a
 // rotated file on disk does not change a running client halfway through.
@@ -17,6 +38,7 @@ struct RestConfig {
   std::string clientKeyPem;
   std::string bearerToken;
   std::string tokenFile;  // if set, the token is re-read from here (service-account rotation)
+  std::optional<ExecConfig> exec;  // credentials from a plugin, run when they are needed
   bool insecureSkipTlsVerify = false;
   std::string origin;  // where it came from, for messages: "kubeconfig /x, context admin"
   // The context's namespace (in a pod: the service account's); empty if the config names none.
