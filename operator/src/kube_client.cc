@@ -55,6 +55,11 @@ std::chrono::milliseconds retryAfter(const http::Response& response) {
   return std::min<std::chrono::milliseconds>(std::chrono::seconds(seconds), kMaxRetryAfter);
 }
 
+// Runs on the plugin's thread: get() blocks while the plugin runs.
+asio::awaitable<Result<CredentialPtr>> credentialFrom(std::shared_ptr<ExecCredentials> source) {
+  co_return source->get();
+}
+
 std::string_view contentTypeOf(PatchType type) {
   switch (type) {
     case PatchType::Merge:
@@ -242,10 +247,10 @@ struct KubeClient::Impl {
     std::erase_if(request.headers, [](const auto& h) { return h.first == "Authorization"; });
     CredentialPtr credential;
     if (exec) {
-      auto got = co_await asio::co_spawn(
-          execThread->get_executor(),
-          [source = exec]() -> asio::awaitable<Result<CredentialPtr>> { co_return source->get(); },
-          asio::use_awaitable);
+      // Named, not a temporary of the co_await expression: GCC 12 destroys such temporaries twice.
+      auto pending = credentialFrom(exec);
+      auto got = co_await asio::co_spawn(execThread->get_executor(), std::move(pending),
+                                         asio::use_awaitable);
       if (!got) {
         co_return makeError(got.error().kind,
                             fmt::format("{}: {}", config.origin, got.error().message));

@@ -159,6 +159,62 @@ TEST_F(McOperatorTest, WrongCaIsAClearTlsError) {
   EXPECT_NE(result.output.find("certificate verify failed"), std::string::npos) << result.output;
 }
 
+// A kubeconfig for the local cluster whose user is the exec plugin `script` (a shell script).
+std::filesystem::path execKubeconfig(const std::filesystem::path& dir, const std::string& script) {
+  auto& cp = ControlPlaneEnvironment::get();
+  auto plugin = dir / "plugin";
+  std::ofstream(plugin) << "#!/bin/sh\n" << script;
+  std::filesystem::permissions(plugin, std::filesystem::perms::owner_all);
+  auto kubeconfig = dir / "exec.kubeconfig";
+  std::ofstream(kubeconfig) << fmt::format(R"(apiVersion: v1
+kind: Config
+current-context: exec
+clusters: [{{name: local, cluster: {{server: "{}", certificate-authority: "{}"}}}}]
+users:
+- name: plugin
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: ./plugin
+      interactiveMode: Never
+      installHint: the test writes ./plugin
+contexts: [{{name: exec, context: {{cluster: local, user: plugin}}}}]
+)",
+                                           cp.apiserverUrl(), cp.caFile().string());
+  return kubeconfig;
+}
+
+TEST_F(McOperatorTest, RunsWithAnExecCredentialPlugin) {
+  // The plugin hands over the admin's client certificate, as cloud plugins hand over tokens.
+  auto pki = ControlPlaneEnvironment::get().dir() / "pki";
+  auto kubeconfig = execKubeconfig(
+      dir_, fmt::format("python3 -c 'import json,sys; print(json.dumps({{\"apiVersion\": "
+                        "\"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", "
+                        "\"status\": {{\"clientCertificateData\": open(sys.argv[1]).read(), "
+                        "\"clientKeyData\": open(sys.argv[2]).read()}}}}))' {0}/admin.crt "
+                        "{0}/admin.key\necho ran >> {1}/runs\n",
+                        pki.string(), dir_.string()));
+  auto healthPort = freePort();
+  auto op = start({"--kubeconfig", kubeconfig.string(), "--metrics-bind-address", "127.0.0.1:0",
+                   "--health-probe-bind-address", fmt::format("127.0.0.1:{}", healthPort)});
+  auto health = fmt::format("http://127.0.0.1:{}", healthPort);
+  ASSERT_TRUE(pollUntil([&] { return statusOf(health + "/readyz") == 200; }, 30s)) << op.logTail();
+  EXPECT_EQ(readFile(dir_ / "runs"), "ran\n") << "one run, cached for every later request";
+  op.signal(SIGTERM);
+  EXPECT_EQ(op.wait(10s), 0) << op.logTail();
+}
+
+TEST_F(McOperatorTest, AFailingCredentialPluginExitsTwoSayingWhy) {
+  auto kubeconfig = execKubeconfig(dir_, "echo 'token expired: run corp-login' >&2\nexit 1\n");
+  auto result = runOperator({"--kubeconfig", kubeconfig.string(), "--metrics-bind-address",
+                             "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0"});
+  EXPECT_EQ(result.exitCode, 2) << result.output;
+  EXPECT_NE(result.output.find("credential plugin ./plugin: exited with code 1: token expired: "
+                               "run corp-login"),
+            std::string::npos)
+      << result.output;
+}
+
 // The value of an unlabelled gauge on /metrics, or -1 if unreachable.
 double gauge(unsigned short port, const std::string& name) {
   auto metrics =
