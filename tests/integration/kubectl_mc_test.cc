@@ -538,6 +538,53 @@ TEST_F(KubectlMcTest, GetRolloutThatNeverRanACanarySaysSo) {
       << listed.output;
 }
 
+// kubectl mc with a kubeconfig whose user is an exec plugin, as EKS, GKE and AKS write them.
+TEST_F(KubectlMcTest, ExecCredentialPluginKubeconfig) {
+  auto& cp = ControlPlaneEnvironment::get();
+  auto pki = cp.dir() / "pki";
+  auto plugin = dir_ / "get-credential";
+  std::ofstream(plugin) << fmt::format(
+      "#!/bin/sh\n"
+      "case \"$KUBERNETES_EXEC_INFO\" in *'\"interactive\":false'*) ;; *) exit 9 ;; esac\n"
+      "python3 -c 'import json,sys; print(json.dumps({{\"apiVersion\": "
+      "\"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", \"status\": "
+      "{{\"clientCertificateData\": open(sys.argv[1]).read(), \"clientKeyData\": "
+      "open(sys.argv[2]).read()}}}}))' {0}/admin.crt {0}/admin.key\n",
+      pki.string());
+  std::filesystem::permissions(plugin, std::filesystem::perms::owner_all);
+  auto kubeconfig = [&](const std::string& command) {
+    auto path = dir_ / "exec.kubeconfig";
+    std::ofstream(path) << fmt::format(R"(apiVersion: v1
+kind: Config
+current-context: exec
+clusters: [{{name: local, cluster: {{server: "{}", certificate-authority: "{}"}}}}]
+users:
+- name: sso
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: {}
+      interactiveMode: IfAvailable
+      installHint: "Install corp-sso: see go/sso"
+contexts: [{{name: exec, context: {{cluster: local, user: sso}}}}]
+)",
+                                       cp.apiserverUrl(), cp.caFile().string(), command);
+    return path;
+  };
+  createRollout("web");
+  // No terminal on stdin here, so the plugin is told it may not prompt.
+  auto listed = run(argv({"list"}, kubeconfig("./get-credential")), 60s);
+  EXPECT_EQ(listed.exitCode, 0) << listed.output;
+  EXPECT_NE(listed.output.find("web"), std::string::npos) << listed.output;
+
+  auto missing = run(argv({"list"}, kubeconfig("corp-sso-not-installed")), 60s);
+  EXPECT_NE(missing.exitCode, 0) << missing.output;
+  EXPECT_NE(missing.output.find("corp-sso-not-installed: not found on $PATH; Install corp-sso: "
+                                "see go/sso"),
+            std::string::npos)
+      << missing.output;
+}
+
 TEST_F(KubectlMcTest, MissingRolloutIsNotFound) {
   std::string expected =
       fmt::format("Error: rollout \"nope\" not found in namespace \"{}\"\n", ns_);
