@@ -7,6 +7,7 @@
 #include <cctype>
 #include <tuple>
 
+#include "mc/kubectl/table.h"
 #include "mc/operator/kube_client.h"
 #include "mc/operator/timefmt.h"
 
@@ -55,25 +56,6 @@ std::string trim(std::string_view text) {
   auto begin = text.find_first_not_of(" \t");
   auto end = text.find_last_not_of(" \t");
   return begin == std::string_view::npos ? "" : std::string(text.substr(begin, end - begin + 1));
-}
-
-// Columns padded to their widest cell, three spaces apart, as kubectl get prints them.
-std::string table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
-    }
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) {
-      out += i + 1 < row.size() ? fmt::format("{:<{}}   ", row[i], widths[i]) : row[i];
-    }
-    out += "\n";
-  }
-  return out;
 }
 
 }  // namespace
@@ -214,7 +196,7 @@ std::string RolloutList::render(WallTime now, bool allNamespaces) const {
     }
     lines.push_back(std::move(line));
   }
-  return table(lines);
+  return table(lines, 3);
 }
 
 std::string RolloutList::emptyMessage(std::string_view ns, bool allNamespaces) const {

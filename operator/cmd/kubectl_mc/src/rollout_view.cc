@@ -7,6 +7,7 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "mc/kubectl/table.h"
 #include "mc/operator/kube_client.h"
 #include "mc/operator/timefmt.h"
 #include "mc/reconcilers/rollout_plan.h"
@@ -106,26 +107,6 @@ int32_t percent(int64_t part, int64_t whole) {
 void field(std::string& out, std::string_view label, std::string_view value, int indent = 0) {
   std::string name = std::string(static_cast<size_t>(indent), ' ') + std::string(label) + ":";
   fmt::format_to(std::back_inserter(out), "{:<{}}{}\n", name, kLabelWidth, value);
-}
-
-// Columns padded to their widest cell, two spaces apart, as kubectl prints tables.
-std::string table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
-    }
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += i + 1 < row.size() ? fmt::format("{:<{}}  ", row[i], widths[i]) : row[i];
-    }
-    out += line + "\n";
-  }
-  return out;
 }
 
 std::string statusLine(const crds::Rollout& rollout) {
@@ -351,7 +332,7 @@ std::string renderRollout(const json::object& object, const std::vector<json::ob
                     created ? formatAge(std::chrono::floor<std::chrono::seconds>(now - *created))
                             : "<unknown>"});
   }
-  out += table(rows);
+  out += table(rows, 2);
   return out;
 }
 
