@@ -186,14 +186,10 @@ contexts: [{{name: exec, context: {{cluster: local, user: plugin}}}}]
 
 TEST_F(McOperatorTest, RunsWithAnExecCredentialPlugin) {
   // The plugin hands over the admin's client certificate, as cloud plugins hand over tokens.
-  auto pki = ControlPlaneEnvironment::get().dir() / "pki";
-  auto kubeconfig = execKubeconfig(
-      dir_, fmt::format("python3 -c 'import json,sys; print(json.dumps({{\"apiVersion\": "
-                        "\"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", "
-                        "\"status\": {{\"clientCertificateData\": open(sys.argv[1]).read(), "
-                        "\"clientKeyData\": open(sys.argv[2]).read()}}}}))' {0}/admin.crt "
-                        "{0}/admin.key\necho ran >> {1}/runs\n",
-                        pki.string(), dir_.string()));
+  auto kubeconfig = execKubeconfig(dir_, "");
+  ControlPlaneEnvironment::get().writeAdminCredentialPlugin(
+      dir_ / "plugin", "client.authentication.k8s.io/v1",
+      fmt::format("echo ran >> {}/runs\n", dir_.string()));
   auto healthPort = freePort();
   auto op = start({"--kubeconfig", kubeconfig.string(), "--metrics-bind-address", "127.0.0.1:0",
                    "--health-probe-bind-address", fmt::format("127.0.0.1:{}", healthPort)});

@@ -116,13 +116,8 @@ printf '{{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredenti
 
 TEST_F(ExecCredentialsIntegrationTest, ClientCertificateFromAPlugin) {
   // The admin's certificate and key, handed over by the plugin instead of the kubeconfig.
-  auto path = dir_ / "plugin";
-  auto pki = ControlPlaneEnvironment::get().dir() / "pki";
-  std::ofstream(path) << fmt::format(R"(#!/bin/sh
-python3 -c 'import json,sys; print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", "status": {{"clientCertificateData": open(sys.argv[1]).read(), "clientKeyData": open(sys.argv[2]).read()}}}}))' "{0}/admin.crt" "{0}/admin.key"
-)",
-                                     pki.string());
-  ::chmod(path.c_str(), 0755);
+  ControlPlaneEnvironment::get().writeAdminCredentialPlugin(dir_ / "plugin",
+                                                            "client.authentication.k8s.io/v1beta1");
   auto config = execConfig();
   config.exec->apiVersion = "client.authentication.k8s.io/v1beta1";
   auto client = KubeClient::create(io_.executor(), config);

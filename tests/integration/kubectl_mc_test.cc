@@ -541,17 +541,9 @@ TEST_F(KubectlMcTest, GetRolloutThatNeverRanACanarySaysSo) {
 // kubectl mc with a kubeconfig whose user is an exec plugin, as EKS, GKE and AKS write them.
 TEST_F(KubectlMcTest, ExecCredentialPluginKubeconfig) {
   auto& cp = ControlPlaneEnvironment::get();
-  auto pki = cp.dir() / "pki";
-  auto plugin = dir_ / "get-credential";
-  std::ofstream(plugin) << fmt::format(
-      "#!/bin/sh\n"
-      "case \"$KUBERNETES_EXEC_INFO\" in *'\"interactive\":false'*) ;; *) exit 9 ;; esac\n"
-      "python3 -c 'import json,sys; print(json.dumps({{\"apiVersion\": "
-      "\"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", \"status\": "
-      "{{\"clientCertificateData\": open(sys.argv[1]).read(), \"clientKeyData\": "
-      "open(sys.argv[2]).read()}}}}))' {0}/admin.crt {0}/admin.key\n",
-      pki.string());
-  std::filesystem::permissions(plugin, std::filesystem::perms::owner_all);
+  cp.writeAdminCredentialPlugin(
+      dir_ / "get-credential", "client.authentication.k8s.io/v1",
+      "case \"$KUBERNETES_EXEC_INFO\" in *'\"interactive\":false'*) ;; *) exit 9 ;; esac\n");
   auto kubeconfig = [&](const std::string& command) {
     auto path = dir_ / "exec.kubeconfig";
     std::ofstream(path) << fmt::format(R"(apiVersion: v1
