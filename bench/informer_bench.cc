@@ -19,9 +19,9 @@
 #include <string>
 #include <thread>
 
-#include "mc/operator/informer.h"
-#include "mc/operator/kube_client.h"
-#include "mc/operator/kubeconfig.h"
+#include "mc/runtime/informer.h"
+#include "mc/runtime/kube_client.h"
+#include "mc/runtime/kubeconfig.h"
 #include "mc/testing/io_thread.h"
 
 namespace {

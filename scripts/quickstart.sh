@@ -13,7 +13,7 @@ root=$(pwd)
 
 scripts/setup.sh
 MC_BUILD_TARGET="mc-operator kubectl-mc" scripts/build.sh
-export PATH="$root/build/operator/cmd/kubectl_mc:$PATH"  # kubectl finds the `mc` plugin here
+export PATH="$root/build/cli:$PATH"  # kubectl finds the `mc` plugin here
 helm="$(e2e/tools/build.sh --check helm)/helm"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/mc-quickstart.XXXXXX")
@@ -52,7 +52,7 @@ EOT
 metrics=${MC_METRICS_ADDR:-127.0.0.1:8080}
 health=${MC_HEALTH_ADDR:-127.0.0.1:8081}
 step "Starting mc-operator as system:serviceaccount:mc-system:mc (log: $dir/mc-operator.log)"
-build/operator/cmd/mc-operator --kubeconfig "$dir/mc.kubeconfig" --metrics-bind-address "$metrics" \
+build/operator/mc-operator --kubeconfig "$dir/mc.kubeconfig" --metrics-bind-address "$metrics" \
   --health-probe-bind-address "$health" --log-format text >"$dir/mc-operator.log" 2>&1 &
 operator_pid=$!
 for _ in $(seq 1 100); do
@@ -86,7 +86,7 @@ fi
 cat <<EOT
 
 mc-operator keeps running against the local control plane. In another terminal:
-  export KUBECONFIG=$KUBECONFIG PATH=$root/build/operator/cmd/kubectl_mc:\$PATH
+  export KUBECONFIG=$KUBECONFIG PATH=$root/build/cli:\$PATH
   kubectl mc get rollout web --watch      # then change the image again, or:
   kubectl mc abort web; kubectl mc retry web; kubectl mc promote web --full
   curl -s http://$metrics/metrics | grep ^mc_

@@ -6,8 +6,10 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "mc/common/duration.h"
+#include "mc/common/json.h"
+#include "mc/common/timefmt.h"
 #include "mc/crds/pod_template_hash.h"
-#include "mc/operator/timefmt.h"
 #include "mc/reconcilers/canary_math.h"
 
 namespace mc::reconcilers {
@@ -59,11 +61,6 @@ std::string conditionReason(const RolloutStatus& status, std::string_view type) 
     }
   }
   return "";
-}
-
-const json::object* objectAt(const json::object& object, std::string_view key) {
-  auto* value = object.if_contains(key);
-  return value != nullptr && value->is_object() ? &value->as_object() : nullptr;
 }
 
 // What the apiserver cannot judge at apply time but MC must before it creates anything.

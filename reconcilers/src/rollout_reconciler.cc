@@ -4,32 +4,18 @@
 
 #include <boost/json.hpp>
 
+#include "mc/common/json.h"
+#include "mc/common/timefmt.h"
 #include "mc/crds/pod_template_hash.h"
-#include "mc/operator/timefmt.h"
 #include "mc/reconcilers/traffic_router.h"
 
 namespace mc::reconcilers {
 namespace {
 
 namespace json = boost::json;
-using kube::KubeClient;
+using kube::Client;
 using kube::ObjectReference;
 using kube::ReconcileResult;
-
-const json::object* objectAt(const json::object& object, std::string_view key) {
-  auto* value = object.if_contains(key);
-  return value != nullptr && value->is_object() ? &value->as_object() : nullptr;
-}
-
-std::string stringAt(const json::object* object, std::string_view key) {
-  auto* value = object ? object->if_contains(key) : nullptr;
-  return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
-}
-
-int64_t intAt(const json::object* object, std::string_view key, int64_t fallback) {
-  auto* value = object ? object->if_contains(key) : nullptr;
-  return value != nullptr && value->is_number() ? value->to_number<int64_t>() : fallback;
-}
 
 // The status subresource. Named, not a temporary: GCC 12 mishandles class temporaries inside
 // co_await expressions.
@@ -151,7 +137,7 @@ FieldError fieldErrorOf(const Error& error) {
 
 }  // namespace
 
-RolloutReconciler::RolloutReconciler(KubeClient& client, kube::EventRecorder& events,
+RolloutReconciler::RolloutReconciler(Client& client, kube::EventRecorder& events,
                                      RolloutReconcilerOptions options, const Clock& clock)
     : client_(client), events_(events), options_(options), clock_(clock), writes_(clock) {}
 
@@ -483,7 +469,7 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::applyScale(
   co_return Result<void>();
 }
 
-std::unique_ptr<kube::Controller> makeRolloutController(KubeClient& client,
+std::unique_ptr<kube::Controller> makeRolloutController(Client& client,
                                                         RolloutReconciler& reconciler,
                                                         std::string ns,
                                                         kube::ControllerOptions options) {

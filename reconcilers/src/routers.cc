@@ -16,7 +16,7 @@ const std::vector<RouterRegistration>& routerRegistry() {
   return registry;
 }
 
-TrafficRouterPtr makeRouter(kube::KubeClient& client, const crds::CanaryStrategy& canary) {
+TrafficRouterPtr makeRouter(kube::Client& client, const crds::CanaryStrategy& canary) {
   if (canary.trafficRouting) {
     for (const auto& registration : routerRegistry()) {
       if (registration.selects(*canary.trafficRouting)) {

@@ -11,7 +11,7 @@
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
 #include "mc/e2e/tcp_proxy.h"
-#include "mc/operator/http_client.h"
+#include "mc/runtime/http_client.h"
 
 namespace mc::e2e {
 namespace {

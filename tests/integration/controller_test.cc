@@ -1,5 +1,5 @@
 // A controller, its events and its metrics on the real apiserver.
-#include "mc/operator/controller.h"
+#include "mc/runtime/controller.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -12,8 +12,8 @@
 
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
-#include "mc/operator/events.h"
-#include "mc/operator/kube_client.h"
+#include "mc/runtime/events.h"
+#include "mc/runtime/kube_client.h"
 #include "mc/testing/io_thread.h"
 #include "mc/testing/objects.h"
 

@@ -9,12 +9,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "mc/common/timefmt.h"
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
 #include "mc/e2e/process.h"
-#include "mc/operator/informer.h"
-#include "mc/operator/kube_client.h"
-#include "mc/operator/timefmt.h"
+#include "mc/runtime/informer.h"
+#include "mc/runtime/kube_client.h"
 #include "mc/testing/io_thread.h"
 #include "mc/testing/objects.h"
 

@@ -11,8 +11,8 @@
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
 #include "mc/e2e/tcp_proxy.h"
-#include "mc/operator/informer.h"
-#include "mc/operator/kube_client.h"
+#include "mc/runtime/informer.h"
+#include "mc/runtime/kube_client.h"
 #include "mc/testing/io_thread.h"
 #include "mc/testing/objects.h"
 

@@ -1,5 +1,5 @@
 // The kube client and informer against the real kube-apiserver of the local control plane.
-#include "mc/operator/kube_client.h"
+#include "mc/runtime/kube_client.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
-#include "mc/operator/informer.h"
+#include "mc/runtime/informer.h"
 #include "mc/testing/io_thread.h"
 #include "mc/testing/objects.h"
 

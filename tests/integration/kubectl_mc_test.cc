@@ -15,7 +15,7 @@
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
 #include "mc/e2e/process.h"
-#include "mc/operator/kube_client.h"
+#include "mc/runtime/kube_client.h"
 #include "mc/testing/io_thread.h"
 #include "mc/testing/objects.h"
 

@@ -14,8 +14,8 @@
 
 #include "mc/e2e/poll.h"
 #include "mc/e2e/servers.h"
-#include "mc/operator/http_client.h"
-#include "mc/operator/http_server.h"
+#include "mc/runtime/http_client.h"
+#include "mc/runtime/http_server.h"
 
 namespace mc::e2e {
 namespace {

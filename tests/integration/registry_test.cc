@@ -8,7 +8,7 @@
 #include <boost/url/parse.hpp>
 
 #include "mc/e2e/servers.h"
-#include "mc/operator/http_client.h"
+#include "mc/runtime/http_client.h"
 
 namespace mc::e2e {
 namespace {

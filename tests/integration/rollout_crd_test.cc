@@ -8,7 +8,7 @@
 #include "mc/crds/rollout.h"
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
-#include "mc/operator/kube_client.h"
+#include "mc/runtime/kube_client.h"
 #include "mc/testing/io_thread.h"
 #include "mc/testing/objects.h"
 

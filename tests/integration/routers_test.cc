@@ -10,8 +10,8 @@
 
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/process.h"
-#include "mc/operator/kube_client.h"
 #include "mc/reconcilers/traffic_router.h"
+#include "mc/runtime/kube_client.h"
 #include "mc/testing/io_thread.h"
 #include "mc/testing/objects.h"
 #include "routers/gateway_api/gateway_api.h"

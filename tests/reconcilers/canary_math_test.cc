@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace mc::reconcilers {
 namespace {
-
-using std::chrono::milliseconds;
 
 TEST(CanaryMathTest, CanaryReplicasRoundUpAndNeverVanish) {
   struct Case {
@@ -39,29 +39,6 @@ TEST(CanaryMathTest, EffectiveWeightIsThePodShare) {
   EXPECT_EQ(effectiveWeight(10, 0), 100);
   EXPECT_EQ(effectiveWeight(0, 10), 0);
   EXPECT_EQ(effectiveWeight(0, 0), 0);
-}
-
-TEST(CanaryMathTest, ParsesGoDurations) {
-  struct Case {
-    const char* text;
-    std::optional<milliseconds> value;
-  };
-  for (const auto& [text, value] : std::vector<Case>{
-           {"30s", milliseconds(30'000)},
-           {"1m30s", milliseconds(90'000)},
-           {"1.5h", milliseconds(5'400'000)},
-           {"250ms", milliseconds(250)},
-           {"2h45m", milliseconds(9'900'000)},
-           {"0s", milliseconds(0)},
-           {"", std::nullopt},
-           {"30", std::nullopt},  // a unit is required
-           {"s", std::nullopt},
-           {"5d", std::nullopt},
-           {"1m 30s", std::nullopt},
-           {"-5s", std::nullopt},
-       }) {
-    EXPECT_EQ(parseDuration(text), value) << "\"" << text << "\"";
-  }
 }
 
 }  // namespace

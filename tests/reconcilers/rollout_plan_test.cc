@@ -10,8 +10,8 @@
 #include <map>
 #include <set>
 
+#include "mc/common/timefmt.h"
 #include "mc/crds/pod_template_hash.h"
-#include "mc/operator/timefmt.h"
 
 namespace mc::reconcilers {
 namespace {

@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 
 #include "../route_names.h"
-#include "mc/operator/kube_client.h"
+#include "mc/runtime/kube_client.h"
 
 namespace mc::reconcilers {
 namespace {
@@ -147,7 +147,7 @@ bool weightIs(json::object& route, std::string_view ns, const Names& names, int3
 }
 
 // The route; a missing one is the user's mistake (Invalid), other errors pass through.
-asio::awaitable<Result<json::object>> readRoute(kube::KubeClient* client, std::string ns,
+asio::awaitable<Result<json::object>> readRoute(kube::Client* client, std::string ns,
                                                 std::string name) {
   auto route = co_await client->get(kHttpRoutes, ns, name);
   if (!route && route.error().kind == ErrorKind::NotFound) {
@@ -243,7 +243,7 @@ asio::awaitable<Result<void>> GatewayApiRouter::reset(RouterTarget target) {
 RouterRegistration gatewayApiRegistration() {
   return {"gatewayAPI",
           [](const crds::TrafficRouting& routing) { return routing.gatewayHttpRoute.has_value(); },
-          [](kube::KubeClient& client) -> TrafficRouterPtr {
+          [](kube::Client& client) -> TrafficRouterPtr {
             return std::make_unique<GatewayApiRouter>(client);
           }};
 }

@@ -13,7 +13,7 @@ namespace mc::reconcilers {
 // outlive the router; calls run on the client's executor.
 class GatewayApiRouter final : public TrafficRouter {
  public:
-  explicit GatewayApiRouter(kube::KubeClient& client) : client_(client) {}
+  explicit GatewayApiRouter(kube::Client& client) : client_(client) {}
 
   bool shapesTraffic() const override { return true; }
   boost::asio::awaitable<Result<void>> validate(RouterTarget target) override;
@@ -22,7 +22,7 @@ class GatewayApiRouter final : public TrafficRouter {
   boost::asio::awaitable<Result<void>> reset(RouterTarget target) override;
 
  private:
-  kube::KubeClient& client_;
+  kube::Client& client_;
 };
 
 // Selected by trafficRouting.gatewayAPI.httpRoute.

@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 
 #include "../route_names.h"
-#include "mc/operator/kube_client.h"
+#include "mc/runtime/kube_client.h"
 
 namespace mc::reconcilers {
 namespace {
@@ -109,7 +109,7 @@ Error noSplit(const Names& names) {
                                kField, names.route, names.stable, names.canary));
 }
 
-asio::awaitable<Result<json::object>> readVirtualService(kube::KubeClient* client, std::string ns,
+asio::awaitable<Result<json::object>> readVirtualService(kube::Client* client, std::string ns,
                                                          std::string name) {
   auto virtualService = co_await client->get(kVirtualServices, ns, name);
   if (!virtualService && virtualService.error().kind == ErrorKind::NotFound) {
@@ -187,7 +187,7 @@ RouterRegistration istioRegistration() {
   return {
       "istio",
       [](const crds::TrafficRouting& routing) { return routing.istioVirtualService.has_value(); },
-      [](kube::KubeClient& client) -> TrafficRouterPtr {
+      [](kube::Client& client) -> TrafficRouterPtr {
         return std::make_unique<IstioRouter>(client);
       }};
 }

@@ -12,7 +12,7 @@ namespace mc::reconcilers {
 // the router; calls run on the client's executor.
 class IstioRouter final : public TrafficRouter {
  public:
-  explicit IstioRouter(kube::KubeClient& client) : client_(client) {}
+  explicit IstioRouter(kube::Client& client) : client_(client) {}
 
   bool shapesTraffic() const override { return true; }
   boost::asio::awaitable<Result<void>> validate(RouterTarget target) override;
@@ -21,7 +21,7 @@ class IstioRouter final : public TrafficRouter {
   boost::asio::awaitable<Result<void>> reset(RouterTarget target) override;
 
  private:
-  kube::KubeClient& client_;
+  kube::Client& client_;
 };
 
 // Selected by trafficRouting.istio.virtualService.

@@ -7,7 +7,8 @@
 #include <utility>
 
 #include "../route_names.h"
-#include "mc/operator/kube_client.h"
+#include "mc/common/json.h"
+#include "mc/runtime/kube_client.h"
 
 namespace mc::reconcilers {
 namespace {
@@ -55,16 +56,6 @@ std::string rolloutLabelValue(std::string_view rolloutName) {
 const json::object* objectField(const json::object& object, std::string_view key) {
   auto* value = object.if_contains(key);
   return value && value->is_object() ? &value->as_object() : nullptr;
-}
-
-json::object& ensureObject(json::object& object, std::string_view key) {
-  auto& value = object[key];
-  return value.is_object() ? value.as_object() : value.emplace_object();
-}
-
-std::string stringAt(const json::object* object, std::string_view key) {
-  auto* value = object ? object->if_contains(key) : nullptr;
-  return value && value->is_string() ? std::string(value->as_string()) : std::string();
 }
 
 // Points a backend ({"service": {"name": ..., "port": ...}}) at the canary Service if it names
@@ -170,7 +161,7 @@ void applyDesired(json::object& ingress, const RouterTarget& target, const std::
   ingress["spec"] = std::move(desiredSpec);
 }
 
-asio::awaitable<Result<json::object>> readStableIngress(kube::KubeClient* client, std::string ns,
+asio::awaitable<Result<json::object>> readStableIngress(kube::Client* client, std::string ns,
                                                         std::string name) {
   auto ingress = co_await client->get(kIngresses, ns, name);
   if (!ingress && ingress.error().kind == ErrorKind::NotFound) {
@@ -312,7 +303,7 @@ RouterRegistration nginxRegistration() {
   return {
       "nginx",
       [](const crds::TrafficRouting& routing) { return routing.nginxStableIngress.has_value(); },
-      [](kube::KubeClient& client) -> TrafficRouterPtr {
+      [](kube::Client& client) -> TrafficRouterPtr {
         return std::make_unique<NginxRouter>(client);
       }};
 }

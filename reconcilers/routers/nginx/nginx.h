@@ -16,7 +16,7 @@ namespace mc::reconcilers {
 // borrowed and must outlive the router; calls run on the client's executor.
 class NginxRouter final : public TrafficRouter {
  public:
-  explicit NginxRouter(kube::KubeClient& client) : client_(client) {}
+  explicit NginxRouter(kube::Client& client) : client_(client) {}
 
   bool shapesTraffic() const override { return true; }
   boost::asio::awaitable<Result<void>> validate(RouterTarget target) override;
@@ -25,7 +25,7 @@ class NginxRouter final : public TrafficRouter {
   boost::asio::awaitable<Result<void>> reset(RouterTarget target) override;
 
  private:
-  kube::KubeClient& client_;
+  kube::Client& client_;
 };
 
 // "<stableIngress>-<rolloutName>-canary"; past the 253 characters an object name may have, the

@@ -1,9 +1,6 @@
 #pragma once
 
-#include <chrono>
 #include <cstdint>
-#include <optional>
-#include <string_view>
 
 // The arithmetic of a replica-ratio canary, kept pure so the planner and its tests share it.
 namespace mc::reconcilers {
@@ -16,9 +13,5 @@ int32_t canaryReplicas(int32_t replicas, int32_t weight);
 // The weight the replica ratio actually gives (what the default router reports): canary pods
 // over all pods, in whole percent.
 int32_t effectiveWeight(int32_t canaryPods, int32_t stablePods);
-
-// A Go-style duration as the CRD accepts it ("30s", "1m30s", "1.5h", "250ms"); nullopt if it
-// is not one. Pause steps and analysis intervals use it.
-std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
 
 }  // namespace mc::reconcilers

@@ -6,12 +6,12 @@
 #include <string>
 #include <unordered_map>
 
-#include "mc/operator/clock.h"
-#include "mc/operator/controller.h"
-#include "mc/operator/events.h"
-#include "mc/operator/kube_client.h"
-#include "mc/operator/writes_in_flight.h"
+#include "mc/common/clock.h"
 #include "mc/reconcilers/rollout_plan.h"
+#include "mc/runtime/controller.h"
+#include "mc/runtime/events.h"
+#include "mc/runtime/kube_client.h"
+#include "mc/runtime/writes_in_flight.h"
 
 namespace mc::reconcilers {
 
@@ -34,7 +34,7 @@ struct RolloutReconcilerOptions {
 // Runs on the controller's executor, one key at a time.
 class RolloutReconciler final : public kube::Reconciler {
  public:
-  RolloutReconciler(kube::KubeClient& client, kube::EventRecorder& events,
+  RolloutReconciler(kube::Client& client, kube::EventRecorder& events,
                     RolloutReconcilerOptions options = {}, const Clock& clock = systemClock());
 
   // The caches the reconciler reads: Rollouts, and the ReplicaSets they own. From
@@ -51,7 +51,7 @@ class RolloutReconciler final : public kube::Reconciler {
   boost::asio::awaitable<Result<void>> applyScale(const kube::ReconcileRequest& request,
                                                   ScaleReplicaSet scale);
 
-  kube::KubeClient& client_;
+  kube::Client& client_;
   kube::EventRecorder& events_;
   RolloutReconcilerOptions options_;
   const Clock& clock_;
@@ -66,7 +66,7 @@ class RolloutReconciler final : public kube::Reconciler {
 
 // The Rollout controller for namespace `ns` ("" for all): Rollouts as the primary type,
 // ReplicaSets as owned, feeding `reconciler`.
-std::unique_ptr<kube::Controller> makeRolloutController(kube::KubeClient& client,
+std::unique_ptr<kube::Controller> makeRolloutController(kube::Client& client,
                                                         RolloutReconciler& reconciler,
                                                         std::string ns,
                                                         kube::ControllerOptions options);

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "mc/common/error.h"
 #include "mc/crds/rollout.h"
-#include "mc/operator/error.h"
 
 namespace mc::kube {
-class KubeClient;
+class Client;
 }
 
 // How a canary's share of traffic is set. One implementation per folder under
@@ -57,7 +57,7 @@ using TrafficRouterPtr = std::unique_ptr<TrafficRouter>;
 struct RouterRegistration {
   std::string kind;  // "gatewayAPI", "nginx", "istio"
   std::function<bool(const crds::TrafficRouting&)> selects;
-  std::function<TrafficRouterPtr(kube::KubeClient&)> make;
+  std::function<TrafficRouterPtr(kube::Client&)> make;
 };
 
 // Every router kind MC knows, except the replica ratio (the default, when none selects).
@@ -65,6 +65,6 @@ const std::vector<RouterRegistration>& routerRegistry();
 
 // The router for a canary strategy: the registered kind its trafficRouting selects, else the
 // replica ratio.
-TrafficRouterPtr makeRouter(kube::KubeClient& client, const crds::CanaryStrategy& canary);
+TrafficRouterPtr makeRouter(kube::Client& client, const crds::CanaryStrategy& canary);
 
 }  // namespace mc::reconcilers

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <mutex>
 
-#include "mc/operator/clock.h"
+#include "mc/common/clock.h"
 
 // Not mc::testing: inside namespace mc that name would hide GoogleTest's ::testing.
 namespace mc::test {

@@ -1,0 +1,202 @@
+// kubectl-mc: the `kubectl mc` plugin. Shows Rollouts and carries a person's requests to MC
+// (promote, abort, retry, pause, resume, undo) by writing the Rollout, with the same client
+// library as mc-operator.
+// Exit codes: 0 done (status: Healthy), 1 refused, failed or timed out, 2 bad flags or usage.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdlib>
+
+#include "mc/cli/rollout_list.h"
+#include "mc/common/duration.h"
+#include "mc/runtime/exec_credentials.h"
+#include "mc/runtime/kube_client.h"
+#include "mc/runtime/logging.h"
+#include "mc/runtime/version.h"
+#include "src/commands.h"
+
+namespace {
+
+namespace asio = boost::asio;
+using mc::cli::kExitFailed;
+using mc::cli::kExitUsage;
+
+struct Options {
+  std::string kubeconfig;
+  std::string context;
+  std::string ns;
+  bool verbose = false;
+  std::string name;
+  bool watch = false;
+  bool full = false;
+  int64_t toRevision = 0;
+  std::string timeout = "0";
+  bool allNamespaces = false;
+  std::vector<std::string> phases;
+  std::string output;
+};
+
+CLI::App* withName(CLI::App* command, Options& options) {
+  command->add_option("NAME", options.name, "name of the Rollout")->required();
+  return command;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  CLI::App app{"kubectl mc: show and steer Maestro Conductor Rollouts", "kubectl-mc"};
+  app.set_version_flag("--version", std::string("kubectl-mc ") + mc::kVersion);
+  app.require_subcommand(1);
+  // Global flags are accepted after the subcommand too, as kubectl accepts them.
+  app.fallthrough();
+  app.add_option("--kubeconfig", options.kubeconfig,
+                 "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)");
+  app.add_option("--context", options.context, "kubeconfig context (default: current-context)");
+  app.add_option("-n,--namespace", options.ns,
+                 "namespace of the Rollout (default: the kubeconfig context's, else default)");
+  app.add_flag("-v,--verbose", options.verbose, "log the client's retries and requests to stderr");
+
+  auto* get = app.add_subcommand("get", "show a Rollout")->require_subcommand(1);
+  auto* getRollout =
+      withName(get->add_subcommand("rollout", "show a Rollout and its ReplicaSets"), options);
+  getRollout->alias("rollouts")->alias("ro")->alias("mcro");
+  getRollout->add_flag("-w,--watch", options.watch,
+                       "show it again whenever it or its ReplicaSets change, until Ctrl-C");
+  auto* list = app.add_subcommand("list", "list Rollouts: phase, step, weight, images, age");
+  list->alias("ls");
+  list->add_flag("-A,--all-namespaces", options.allNamespaces,
+                 "list the Rollouts of every namespace (adds a NAMESPACE column)");
+  list->add_option("--phase", options.phases,
+                   "only Rollouts in these phases (Progressing, Paused, Healthy, Degraded, "
+                   "RolledBack; comma-separated or repeated, any case)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  list->add_option("-o,--output", options.output, "name: print rollout.mc.maestro.dev/NAME lines")
+      ->check(CLI::IsMember({"name"}));
+  auto* promote = withName(
+      app.add_subcommand("promote", "pass the canary's current step (a pause or an analysis)"),
+      options);
+  promote->add_flag("--full", options.full, "skip all remaining steps: the canary becomes stable");
+  auto* abort = withName(
+      app.add_subcommand("abort", "abort the canary: all traffic back to the stable"), options);
+  auto* retry = withName(
+      app.add_subcommand("retry", "restart an aborted canary from its first step"), options);
+  auto* pause = withName(
+      app.add_subcommand("pause", "hold the canary at its current step (spec.paused)"), options);
+  auto* resume = withName(app.add_subcommand("resume", "let a paused Rollout continue"), options);
+  auto* undo = withName(
+      app.add_subcommand("undo", "restore the pod template of an earlier revision"), options);
+  undo->add_option("--to-revision", options.toRevision,
+                   "revision to restore (default: the one before the current template's)")
+      ->check(CLI::PositiveNumber);
+  auto* status = withName(
+      app.add_subcommand("status", "wait until the Rollout is Healthy (exit 0) or Degraded (1)"),
+      options);
+  status
+      ->add_option("--timeout", options.timeout,
+                   "give up after this long, exit 1 (30s, 5m; 0: wait for ever)")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;  // --help, --version, or a usage error
+  }
+
+  auto phases = mc::cli::parsePhases(options.phases);
+  if (!phases) {
+    fmt::print(stderr, "Error: {}\n", phases.error().message);
+    return kExitUsage;
+  }
+
+  auto timeout = mc::parseDuration(options.timeout);
+  if (options.timeout == "0") {
+    timeout = std::chrono::milliseconds(0);
+  }
+  if (!timeout) {
+    fmt::print(stderr, "Error: --timeout: \"{}\" is not a duration such as 30s or 5m\n",
+               options.timeout);
+    return kExitUsage;
+  }
+
+  // $KUBECONFIG and the in-cluster service account as mc-operator takes them.
+  const char* kubeconfigEnv = std::getenv("KUBECONFIG");
+  bool useInCluster = options.kubeconfig.empty() &&
+                      (kubeconfigEnv == nullptr || *kubeconfigEnv == '\0') && mc::kube::inCluster();
+  auto config = useInCluster
+                    ? mc::kube::loadInClusterConfig()
+                    : mc::kube::loadKubeconfig({options.kubeconfig, options.context, false});
+  if (!config) {
+    fmt::print(stderr, "Error: {}\n", config.error().message);
+    return kExitFailed;
+  }
+  mc::logging::setup(mc::logging::Format::Text);
+  spdlog::set_level(options.verbose ? spdlog::level::info : spdlog::level::warn);
+  if (options.ns.empty()) {
+    // As kubectl: the context's namespace (in a pod, the service account's), else default.
+    options.ns = config->ns.empty() ? "default" : config->ns;
+  }
+
+  asio::io_context io;
+  mc::kube::ClientOptions clientOptions;
+  clientOptions.fieldManager = "kubectl-mc";
+  clientOptions.interactive = mc::kube::stdinIsTerminal();  // a credential plugin may prompt
+  auto client = mc::kube::KubeClient::create(io.get_executor(), *config, clientOptions);
+  if (!client) {
+    fmt::print(stderr, "Error: {}\n", client.error().message);
+    return kExitFailed;
+  }
+  mc::cli::Commands commands(**client, options.ns, isatty(STDOUT_FILENO) == 1);
+
+  asio::awaitable<int> command = [&]() -> asio::awaitable<int> {
+    if (getRollout->parsed()) {
+      return commands.get(options.name, options.watch);
+    }
+    if (list->parsed()) {
+      return commands.list(options.allNamespaces, *phases, options.output == "name");
+    }
+    if (promote->parsed()) {
+      return commands.promote(options.name, options.full);
+    }
+    if (abort->parsed()) {
+      return commands.abort(options.name);
+    }
+    if (retry->parsed()) {
+      return commands.retry(options.name);
+    }
+    if (pause->parsed() || resume->parsed()) {
+      return commands.setPaused(options.name, pause->parsed());
+    }
+    if (undo->parsed()) {
+      std::optional<int64_t> toRevision;
+      if (options.toRevision > 0) {
+        toRevision = options.toRevision;
+      }
+      return commands.undo(options.name, toRevision);
+    }
+    return commands.status(options.name, *timeout, options.timeout);
+  }();
+
+  int exitCode = kExitFailed;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec && !commands.interrupt()) {
+      exitCode = mc::cli::kExitInterrupted;  // a single request: nothing to finish
+      io.stop();
+    }
+  });
+  asio::co_spawn(io, std::move(command), [&](std::exception_ptr e, int code) {
+    if (e) {
+      std::rethrow_exception(e);
+    }
+    exitCode = code;
+    signals.cancel();
+  });
+  io.run();
+  return exitCode;
+}

@@ -1,0 +1,572 @@
+#include "commands.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <functional>
+#include <map>
+
+#include "mc/cli/rollout_list.h"
+#include "mc/cli/rollout_view.h"
+#include "mc/reconcilers/rollout_plan.h"
+#include "mc/reconcilers/rollout_reconciler.h"
+
+namespace mc::cli {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using reconcilers::resources::kRollouts;
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr int kMaxAttempts = 5;  // optimistic writes re-read and retry this often on a conflict
+constexpr auto kRetryDelay = std::chrono::seconds(1);
+constexpr int64_t kPageSize = 500;  // objects a list request, as kubectl's --chunk-size
+
+// Errors a watch cannot outlast by retrying: the object or the permission is not there.
+bool fatal(const Error& error) {
+  return error.kind == ErrorKind::NotFound || error.kind == ErrorKind::Forbidden ||
+         error.kind == ErrorKind::Unauthorized;
+}
+
+void out(const std::string& text) {
+  std::fputs(text.c_str(), stdout);
+  std::fflush(stdout);
+}
+
+struct FollowSpec {
+  kube::ResourceType type;
+  std::string ns;
+  std::string labelSelector;
+  std::string fieldSelector;
+  std::string resourceVersion;  // where the watch starts; "" lists first
+};
+
+using ListHandler = std::function<void(std::vector<json::object>)>;
+using EventHandler = std::function<void(kube::WatchEvent&&)>;
+
+// Keeps `onList`/`onEvent` up to date with the objects of `spec` until `cancel`: re-watches when
+// the server ends a watch, re-lists when the resourceVersion expired (410 Gone) or the stream
+// broke mid-event, and backs off on transient errors. Returns only a fatal error or success on
+// cancel.
+asio::awaitable<Result<void>> follow(kube::Client& client, FollowSpec spec, ListHandler onList,
+                                     EventHandler onEvent,
+                                     std::shared_ptr<http::StreamCancel> cancel) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    if (cancel->cancelled()) {
+      co_return Result<void>();
+    }
+    std::optional<Error> failure;
+    if (spec.resourceVersion.empty()) {
+      kube::ListOptions options;
+      options.labelSelector = spec.labelSelector;
+      options.fieldSelector = spec.fieldSelector;
+      auto listed = co_await client.list(spec.type, spec.ns, options);
+      if (listed) {
+        spec.resourceVersion = listed->resourceVersion;
+        onList(std::move(listed->items));
+        continue;
+      }
+      failure = listed.error();
+    } else {
+      kube::WatchOptions options;
+      options.resourceVersion = spec.resourceVersion;
+      options.labelSelector = spec.labelSelector;
+      options.fieldSelector = spec.fieldSelector;
+      auto watched = co_await client.watch(spec.type, spec.ns, options, onEvent, cancel);
+      if (cancel->cancelled()) {
+        co_return Result<void>();
+      }
+      if (watched) {
+        spec.resourceVersion = *watched;  // the server's timeout: resume where it ended
+        continue;
+      }
+      failure = watched.error();
+      if (failure->kind == ErrorKind::Gone || failure->kind == ErrorKind::Invalid) {
+        spec.resourceVersion.clear();
+        continue;
+      }
+    }
+    if (fatal(*failure)) {
+      co_return *failure;
+    }
+    spdlog::warn("following {}: {}; retrying", spec.type.displayName(), failure->describe());
+    timer.expires_after(kRetryDelay);
+    co_await timer.async_wait(kNoThrow);
+  }
+}
+
+std::string labelSelectorOfReplicaSets() { return std::string(reconcilers::kPodTemplateHashLabel); }
+
+// Hands every object of `type` in `ns` ("": all namespaces) to `onItem`, a page of kPageSize at a
+// time. Unlike listAll, no page outlives its turn: 10,000 Rollouts or 30,000 ReplicaSets are
+// never all in memory at once.
+asio::awaitable<Result<void>> forEachListed(kube::Client& client, const kube::ResourceType& type,
+                                            std::string ns, kube::ListOptions options,
+                                            std::function<void(const json::object&)> onItem) {
+  options.limit = kPageSize;
+  for (;;) {
+    auto page = co_await client.list(type, ns, options);
+    if (!page) {
+      co_return page.error();
+    }
+    for (const auto& item : page->items) {
+      onItem(item);
+    }
+    if (page->continueToken.empty()) {
+      co_return Result<void>();
+    }
+    options.continueToken = std::move(page->continueToken);
+  }
+}
+
+}  // namespace
+
+// What `get --watch` keeps between events: the Rollout and every ReplicaSet carrying MC's hash
+// label (filtered by owner at render time, as the Rollout's uid may arrive second).
+struct Commands::Watch {
+  std::optional<json::object> rollout;
+  std::map<std::string, json::object> replicaSets;
+  std::string lastFrame;
+  std::optional<Error> failure;
+  bool rolloutDeleted = false;
+};
+
+Commands::Commands(kube::Client& client, std::string ns, bool tty)
+    : client_(client), ns_(std::move(ns)), tty_(tty) {}
+
+Commands::~Commands() = default;
+
+bool Commands::interrupt() {
+  interrupted_ = true;
+  for (const auto& stream : streams_) {
+    stream->cancel();
+  }
+  return !streams_.empty();
+}
+
+int Commands::fail(const Error& error, const std::string& name) const {
+  std::string message;
+  if (error.kind == ErrorKind::NotFound && error.httpStatus == 404) {
+    message = error.message.find("could not find the requested resource") != std::string::npos
+                  ? fmt::format("the Rollout API ({}.{}) is not installed on this cluster: {}",
+                                kRollouts.resource, kRollouts.group, error.message)
+                  : fmt::format("rollout \"{}\" not found in namespace \"{}\"", name, ns_);
+  } else if (error.kind == ErrorKind::Forbidden || error.kind == ErrorKind::Unauthorized) {
+    message = fmt::format("no access: {}", error.message);
+  } else if (error.httpStatus == 0 &&
+             (error.kind == ErrorKind::Invalid || error.kind == ErrorKind::NotFound)) {
+    message = error.message;  // kubectl-mc's own verdict on what it read
+  } else {
+    message = error.describe();
+  }
+  fmt::print(stderr, "Error: {}\n", message);
+  return kExitFailed;
+}
+
+asio::awaitable<Result<std::vector<json::object>>> Commands::ownedReplicaSetsOf(
+    json::object rollout) {
+  kube::ListOptions options;
+  options.labelSelector = labelSelectorOfReplicaSets();
+  auto listed = co_await client_.list(kube::resources::kReplicaSets, ns_, options);
+  if (!listed) {
+    co_return listed.error();
+  }
+  co_return ownedReplicaSets(rollout, std::move(listed->items));
+}
+
+asio::awaitable<int> Commands::get(std::string name, bool watch) {
+  auto object = co_await client_.get(kRollouts, ns_, name);
+  if (!object) {
+    co_return fail(object.error(), name);
+  }
+  if (!watch) {
+    auto owned = co_await ownedReplicaSetsOf(*object);
+    if (!owned) {
+      co_return fail(owned.error(), name);
+    }
+    out(renderRollout(*object, *owned, std::chrono::system_clock::now()));
+    co_return kExitOk;
+  }
+
+  // Both follows share the state; the ReplicaSets' runs as a coroutine of its own and may end
+  // after this one, so the state is shared, not on this frame.
+  auto state = std::make_shared<Watch>();
+  auto rolloutCancel = std::make_shared<http::StreamCancel>();
+  auto replicaSetCancel = std::make_shared<http::StreamCancel>();
+  streams_ = {rolloutCancel, replicaSetCancel};
+  bool tty = tty_;
+  auto render = [state, tty] {
+    if (!state->rollout) {
+      return;
+    }
+    std::vector<json::object> candidates;
+    for (const auto& [rsName, rs] : state->replicaSets) {
+      candidates.push_back(rs);
+    }
+    auto frame = renderRollout(*state->rollout, ownedReplicaSets(*state->rollout, candidates),
+                               std::chrono::system_clock::now());
+    if (frame == state->lastFrame) {
+      return;
+    }
+    bool first = state->lastFrame.empty();
+    state->lastFrame = frame;
+    // A terminal redraws in place; a pipe or file gets every frame, a blank line apart.
+    out(tty ? "\033[H\033[2J" + frame : (first ? "" : "\n") + frame);
+  };
+  auto stopAll = [rolloutCancel, replicaSetCancel] {
+    rolloutCancel->cancel();
+    replicaSetCancel->cancel();
+  };
+
+  ListHandler onReplicaSets = [state, render](std::vector<json::object> items) {
+    state->replicaSets.clear();
+    for (auto& rs : items) {
+      auto rsName = kube::nameOf(rs);
+      state->replicaSets[rsName] = std::move(rs);
+    }
+    render();
+  };
+  EventHandler onReplicaSetEvent = [state, render](kube::WatchEvent&& event) {
+    if (event.type == kube::WatchEventType::Bookmark) {
+      return;
+    }
+    auto rsName = kube::nameOf(event.object);
+    if (event.type == kube::WatchEventType::Deleted) {
+      state->replicaSets.erase(rsName);
+    } else {
+      state->replicaSets[rsName] = std::move(event.object);
+    }
+    render();
+  };
+  ListHandler onRollouts = [state, render, stopAll](std::vector<json::object> items) {
+    if (items.empty()) {
+      state->rolloutDeleted = true;
+      stopAll();
+      return;
+    }
+    state->rollout = std::move(items.front());
+    render();
+  };
+  EventHandler onRolloutEvent = [state, render, stopAll](kube::WatchEvent&& event) {
+    if (event.type == kube::WatchEventType::Bookmark) {
+      return;
+    }
+    if (event.type == kube::WatchEventType::Deleted) {
+      state->rolloutDeleted = true;
+      stopAll();
+      return;
+    }
+    state->rollout = std::move(event.object);
+    render();
+  };
+
+  // The first frame from a read of both; each watch starts where its read was.
+  kube::ListOptions rsOptions;
+  rsOptions.labelSelector = labelSelectorOfReplicaSets();
+  auto replicaSets = co_await client_.list(kube::resources::kReplicaSets, ns_, rsOptions);
+  if (!replicaSets) {
+    co_return fail(replicaSets.error(), name);
+  }
+  std::string rsVersion = replicaSets->resourceVersion;
+  state->rollout = std::move(*object);
+  onReplicaSets(std::move(replicaSets->items));
+
+  FollowSpec rsSpec{kube::resources::kReplicaSets, ns_, labelSelectorOfReplicaSets(), "",
+                    rsVersion};
+  auto executor = co_await asio::this_coro::executor;
+  asio::co_spawn(
+      executor,
+      follow(client_, std::move(rsSpec), onReplicaSets, onReplicaSetEvent, replicaSetCancel),
+      [state, stopAll](std::exception_ptr e, Result<void> result) {
+        if (e) {
+          std::rethrow_exception(e);
+        }
+        if (!result && !state->failure) {
+          state->failure = result.error();
+          stopAll();
+        }
+      });
+  FollowSpec rolloutSpec{kRollouts, ns_, "", "metadata.name=" + name,
+                         kube::resourceVersionOf(*state->rollout)};
+  auto followed =
+      co_await follow(client_, std::move(rolloutSpec), onRollouts, onRolloutEvent, rolloutCancel);
+  stopAll();
+  if (!followed && !state->failure) {
+    state->failure = followed.error();
+  }
+  if (state->failure) {
+    co_return fail(*state->failure, name);
+  }
+  if (state->rolloutDeleted) {
+    fmt::print(stderr, "Error: rollout \"{}\" was deleted from namespace \"{}\"\n", name, ns_);
+    co_return kExitFailed;
+  }
+  co_return kExitOk;  // Ctrl-C
+}
+
+asio::awaitable<int> Commands::list(bool allNamespaces, std::vector<std::string> phases,
+                                    bool names) {
+  std::string ns = allNamespaces ? "" : ns_;
+  RolloutList rollouts(std::move(phases));
+  kube::ListOptions all;
+  auto listed = co_await forEachListed(
+      client_, kRollouts, ns, all, [&](const json::object& item) { rollouts.addRollout(item); });
+  if (!listed) {
+    co_return fail(listed.error(), "");
+  }
+  if (rollouts.empty()) {
+    fmt::print(stderr, "{}", rollouts.emptyMessage(ns_, allNamespaces));
+    co_return kExitOk;
+  }
+  if (names) {
+    out(rollouts.renderNames());
+    co_return kExitOk;
+  }
+  // The images: one paged list of the ReplicaSets MC made, matched to the Rollouts by name.
+  if (rollouts.needsReplicaSets()) {
+    kube::ListOptions options;
+    options.labelSelector = labelSelectorOfReplicaSets();
+    auto replicaSets =
+        co_await forEachListed(client_, kube::resources::kReplicaSets, ns, std::move(options),
+                               [&](const json::object& item) { rollouts.addReplicaSet(item); });
+    if (!replicaSets && replicaSets.error().kind != ErrorKind::Forbidden) {
+      co_return fail(replicaSets.error(), "");
+    }
+    if (!replicaSets) {
+      // Rollouts readable, ReplicaSets not: the table still answers which are mid-canary.
+      fmt::print(stderr,
+                 "Warning: images from the Rollouts' templates, not their ReplicaSets: {}\n",
+                 replicaSets.error().message);
+    }
+  }
+  out(rollouts.render(std::chrono::system_clock::now(), allNamespaces));
+  co_return kExitOk;
+}
+
+asio::awaitable<int> Commands::promote(std::string name, bool full) {
+  kube::PatchOptions options;
+  options.subresource = "status";
+  for (int attempt = 1;; ++attempt) {
+    auto object = co_await client_.get(kRollouts, ns_, name);
+    if (!object) {
+      co_return fail(object.error(), name);
+    }
+    auto rollout = parseRollout(*object);
+    if (!rollout) {
+      co_return fail(rollout.error(), name);
+    }
+    if (auto promotable = checkPromotable(*rollout, name, full); !promotable) {
+      co_return fail(promotable.error(), name);
+    }
+    auto body = promotePatch(*rollout, full);
+    auto patched =
+        co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body, options);
+    if (patched) {
+      out(fmt::format("rollout \"{}\" promoted{}\n", name, full ? " fully" : ""));
+      co_return kExitOk;
+    }
+    // A conflict: the controller moved on since the read; promote the step it is at now.
+    if (patched.error().kind != ErrorKind::Conflict || attempt >= kMaxAttempts) {
+      co_return fail(patched.error(), name);
+    }
+  }
+}
+
+asio::awaitable<int> Commands::abort(std::string name) {
+  kube::PatchOptions options;
+  options.subresource = "status";
+  const std::string body = R"({"status":{"abort":true}})";
+  auto patched =
+      co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body, options);
+  if (!patched) {
+    co_return fail(patched.error(), name);
+  }
+  out(fmt::format("rollout \"{}\" aborted\n", name));
+  co_return kExitOk;
+}
+
+asio::awaitable<int> Commands::retry(std::string name) {
+  auto object = co_await client_.get(kRollouts, ns_, name);
+  if (!object) {
+    co_return fail(object.error(), name);
+  }
+  auto rollout = parseRollout(*object);
+  if (!rollout) {
+    co_return fail(rollout.error(), name);
+  }
+  if (auto retryable = checkRetryable(*rollout, name); !retryable) {
+    co_return fail(retryable.error(), name);
+  }
+  kube::PatchOptions options;
+  options.subresource = "status";
+  const std::string body = R"({"status":{"abort":false}})";
+  auto patched =
+      co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body, options);
+  if (!patched) {
+    co_return fail(patched.error(), name);
+  }
+  out(fmt::format("rollout \"{}\" retried\n", name));
+  co_return kExitOk;
+}
+
+asio::awaitable<int> Commands::setPaused(std::string name, bool paused) {
+  // null deletes the field: a resumed Rollout looks as if it had never been paused.
+  const std::string body = paused ? R"({"spec":{"paused":true}})" : R"({"spec":{"paused":null}})";
+  auto patched = co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body);
+  if (!patched) {
+    co_return fail(patched.error(), name);
+  }
+  out(fmt::format("rollout \"{}\" {}\n", name, paused ? "paused" : "resumed"));
+  co_return kExitOk;
+}
+
+asio::awaitable<int> Commands::undo(std::string name, std::optional<int64_t> toRevision) {
+  for (int attempt = 1;; ++attempt) {
+    auto object = co_await client_.get(kRollouts, ns_, name);
+    if (!object) {
+      co_return fail(object.error(), name);
+    }
+    auto rollout = parseRollout(*object);
+    if (!rollout) {
+      co_return fail(rollout.error(), name);
+    }
+    auto owned = co_await ownedReplicaSetsOf(*object);
+    if (!owned) {
+      co_return fail(owned.error(), name);
+    }
+    auto target = undoTarget(*rollout, name, *owned, toRevision);
+    if (!target) {
+      co_return fail(target.error(), name);
+    }
+    if (target->alreadyCurrent) {
+      out(fmt::format("rollout \"{}\" has the template of revision {} already\n", name,
+                      target->revision));
+      co_return kExitOk;
+    }
+    std::string readVersion = kube::resourceVersionOf(*object);
+    auto body = undoPatch(*target, readVersion);
+    auto patched = co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Json, body);
+    if (patched) {
+      out(fmt::format("rollout \"{}\" rolled back to revision {} ({})\n", name, target->revision,
+                      target->replicaSet));
+      co_return kExitOk;
+    }
+    // A failed test operation comes back as a bare 422 ("the server rejected our request"):
+    // if the Rollout moved on since the read, that was it, so decide again from its new state.
+    const auto& error = patched.error();
+    bool stale = error.kind == ErrorKind::Conflict;
+    if (!stale && error.httpStatus == 422 && attempt < kMaxAttempts) {
+      auto reread = co_await client_.get(kRollouts, ns_, name);
+      stale = reread && kube::resourceVersionOf(*reread) != readVersion;
+    }
+    if (!stale || attempt >= kMaxAttempts) {
+      co_return fail(error, name);
+    }
+  }
+}
+
+asio::awaitable<int> Commands::status(std::string name, std::chrono::milliseconds timeout,
+                                      std::string timeoutText) {
+  struct State {
+    std::optional<Progress> last;
+    std::optional<int> exitCode;
+    std::optional<Error> failure;
+  };
+  auto state = std::make_shared<State>();
+  auto cancel = std::make_shared<http::StreamCancel>();
+  streams_ = {cancel};
+
+  auto evaluate = [state, cancel, name](const json::object& object) {
+    if (state->exitCode) {
+      return;  // decided; events still queued in this chunk change nothing
+    }
+    auto rollout = parseRollout(object);
+    if (!rollout) {
+      state->failure = rollout.error();
+      cancel->cancel();
+      return;
+    }
+    auto progress = progressOf(*rollout);
+    if (progress != state->last) {
+      out(progress.describe() + "\n");
+      state->last = progress;
+    }
+    if (!progress.observed) {
+      return;
+    }
+    if (progress.phase == "Healthy") {
+      out(fmt::format("rollout \"{}\" is Healthy\n", name));
+      state->exitCode = kExitOk;
+      cancel->cancel();
+    } else if (progress.phase == "Degraded" || progress.phase == "RolledBack") {
+      // Both end the wait: the current template is not what serves, and will not be by itself.
+      fmt::print(stderr, "Error: rollout \"{}\" is {}: {}\n", name, progress.phase,
+                 progress.message);
+      state->exitCode = kExitFailed;
+      cancel->cancel();
+    }
+  };
+  ListHandler onList = [state, evaluate, cancel, this, name](std::vector<json::object> items) {
+    if (items.empty()) {
+      state->failure = makeError(
+          ErrorKind::NotFound, fmt::format("rollouts.mc.maestro.dev \"{}\" not found", name), 404);
+      cancel->cancel();
+      return;
+    }
+    evaluate(items.front());
+  };
+  EventHandler onEvent = [state, evaluate, cancel, this, name](kube::WatchEvent&& event) {
+    if (event.type == kube::WatchEventType::Deleted) {
+      state->failure =
+          makeError(ErrorKind::NotFound,
+                    fmt::format("rollout \"{}\" was deleted from namespace \"{}\"", name, ns_));
+      cancel->cancel();
+    } else if (event.type != kube::WatchEventType::Bookmark) {
+      evaluate(event.object);
+    }
+  };
+
+  auto executor = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(executor);
+  if (timeout.count() > 0) {
+    timer->expires_after(timeout);
+    timer->async_wait([state, cancel, name, timeoutText](const boost::system::error_code& ec) {
+      if (ec || state->exitCode || state->failure) {
+        return;
+      }
+      std::string why = state->last ? (state->last->observed && !state->last->message.empty()
+                                           ? state->last->message
+                                           : state->last->describe())
+                                    : "the rollout was not read yet";
+      fmt::print(stderr, "Error: rollout \"{}\" not Healthy after {}: {}\n", name, timeoutText,
+                 why);
+      state->exitCode = kExitFailed;
+      cancel->cancel();
+    });
+  }
+  FollowSpec spec{kRollouts, ns_, "", "metadata.name=" + name, ""};
+  auto followed = co_await follow(client_, std::move(spec), onList, onEvent, cancel);
+  timer->cancel();
+  if (!followed && !state->failure) {
+    state->failure = followed.error();
+  }
+  if (state->failure) {
+    co_return fail(*state->failure, name);
+  }
+  if (state->exitCode) {
+    co_return *state->exitCode;
+  }
+  co_return interrupted_ ? kExitInterrupted : kExitFailed;
+}
+
+}  // namespace mc::cli

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mc/runtime/kube_client.h"
+
+namespace mc::cli {
+
+// Exit codes of kubectl-mc.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // the apiserver said no, the rollout failed or timed out
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInterrupted = 130;
+
+// The subcommands of `kubectl mc`, each a coroutine that prints its result (stdout) or its error
+// (stderr, "Error: ...") and returns the exit code. One instance per process; all coroutines
+// and interrupt() run on the client's executor.
+class Commands {
+ public:
+  Commands(kube::Client& client, std::string ns, bool tty);
+  ~Commands();
+
+  boost::asio::awaitable<int> get(std::string name, bool watch);
+  // The Rollouts of the namespace (or all, with a NAMESPACE column) in the given phases (empty:
+  // all), as a table or, with `names`, as kubectl's `-o name`.
+  boost::asio::awaitable<int> list(bool allNamespaces, std::vector<std::string> phases, bool names);
+  boost::asio::awaitable<int> promote(std::string name, bool full);
+  boost::asio::awaitable<int> abort(std::string name);
+  boost::asio::awaitable<int> retry(std::string name);
+  boost::asio::awaitable<int> setPaused(std::string name, bool paused);
+  boost::asio::awaitable<int> undo(std::string name, std::optional<int64_t> toRevision);
+  // `timeout` zero: wait for ever; `timeoutText` is how the user wrote it, for the message.
+  boost::asio::awaitable<int> status(std::string name, std::chrono::milliseconds timeout,
+                                     std::string timeoutText);
+
+  // Ctrl-C: ends a running watch, and the command returns kExitInterrupted (get --watch:
+  // kExitOk). False if no watch runs: the caller stops the command itself.
+  bool interrupt();
+
+ private:
+  struct Watch;
+  int fail(const Error& error, const std::string& name) const;
+  boost::asio::awaitable<Result<std::vector<boost::json::object>>> ownedReplicaSetsOf(
+      boost::json::object rollout);
+
+  kube::Client& client_;
+  std::string ns_;
+  bool tty_;
+  bool interrupted_ = false;
+  std::vector<std::shared_ptr<http::StreamCancel>> streams_;
+};
+
+}  // namespace mc::cli

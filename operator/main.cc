@@ -1,0 +1,253 @@
+// mc-operator: connects to the apiserver of a kubeconfig, optionally campaigns for leadership,
+// and runs MC's controllers with health and metrics endpoints.
+// Exit codes: 0 clean stop, 1 runtime failure (apiserver unreachable, leadership lost),
+// 2 bad flags or config.
+#include <fmt/format.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <fstream>
+
+#include "mc/common/duration.h"
+#include "mc/reconcilers/rollout_reconciler.h"
+#include "mc/runtime/kube_client.h"
+#include "mc/runtime/logging.h"
+#include "mc/runtime/manager.h"
+#include "mc/runtime/version.h"
+
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+constexpr auto kConnectDeadline = std::chrono::seconds(30);
+
+struct Options {
+  std::string kubeconfig;
+  std::string context;
+  std::string metricsAddress = ":8080";
+  std::string healthAddress = ":8081";
+  std::string logFormat;
+  bool leaderElect = false;
+  std::string leaderElectionNamespace;
+  std::string leaderElectionId = "mc-operator-leader";
+  std::vector<std::string> namespaces;  // empty: all
+  std::string scaleDownDelay = "30s";
+  int workers = 4;
+};
+
+// In a pod, the service account's namespace; elsewhere "default".
+std::string defaultLeaderElectionNamespace() {
+  std::ifstream in("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+  std::string ns;
+  std::getline(in, ns);
+  return ns.empty() ? "default" : ns;
+}
+
+int usageError(const std::string& message) {
+  fmt::print(stderr, "mc-operator: {}\n", message);
+  return kExitUsage;
+}
+
+// Reaches the apiserver (GET /version), retrying transport errors with backoff until a
+// deadline; a TLS or credential failure will not heal, so it ends the attempt at once.
+asio::awaitable<int> connect(mc::kube::KubeClient& client, std::atomic<bool>& connected) {
+  auto deadline = std::chrono::steady_clock::now() + kConnectDeadline;
+  auto backoff = std::chrono::milliseconds(250);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const std::string versionPath = "/version";
+  for (;;) {
+    auto version = co_await client.getPath(versionPath);
+    if (version) {
+      std::string gitVersion = "unknown";
+      if (auto* v = version->as_object().if_contains("gitVersion"); v && v->is_string()) {
+        gitVersion = v->as_string();
+      }
+      spdlog::info("connected to apiserver {} (Kubernetes {}) with {}", client.config().server,
+                   gitVersion, client.config().origin);
+      connected = true;
+      // Without the CRD the Rollout informers cannot list and /readyz stays failing: say why.
+      const std::string groupVersion = "/apis/mc.maestro.dev/v1alpha1";
+      auto crd = co_await client.getPath(groupVersion);
+      if (!crd && crd.error().kind == mc::ErrorKind::NotFound) {
+        spdlog::error(
+            "the Rollout CRD (rollouts.mc.maestro.dev/v1alpha1) is not installed: kubectl apply "
+            "-f crds/rollout.yaml, or install the chart; not ready until it is");
+      }
+      co_return 0;
+    }
+    const auto& error = version.error();
+    if (!error.retryable()) {
+      fmt::print(stderr, "mc-operator: cannot use apiserver {} ({}): {}\n", client.config().server,
+                 client.config().origin, error.describe());
+      co_return kExitUsage;
+    }
+    if (std::chrono::steady_clock::now() + backoff > deadline) {
+      fmt::print(stderr, "mc-operator: apiserver {} unreachable for {} s: {}\n",
+                 client.config().server, kConnectDeadline.count(), error.describe());
+      co_return kExitRuntime;
+    }
+    spdlog::warn("apiserver {} not reachable yet: {}", client.config().server, error.describe());
+    timer.expires_after(backoff);
+    co_await timer.async_wait(asio::use_awaitable);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(4000));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  options.logFormat = isatty(STDERR_FILENO) ? "text" : "json";
+  CLI::App app{"mc-operator: Maestro Conductor, a progressive-delivery canary controller"};
+  app.set_version_flag("--version", std::string("mc-operator ") + mc::kVersion);
+  app.add_option("--kubeconfig", options.kubeconfig,
+                 "kubeconfig file (default: $KUBECONFIG, then the pod's service account in a "
+                 "pod, then ~/.kube/config)");
+  app.add_option("--context", options.context, "kubeconfig context (default: current-context)");
+  app.add_option("--metrics-bind-address", options.metricsAddress,
+                 "host:port for /metrics (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--health-probe-bind-address", options.healthAddress,
+                 "host:port for /healthz and /readyz")
+      ->capture_default_str();
+  app.add_option("--log-format", options.logFormat,
+                 "json (default off a terminal) or text (default on a terminal)");
+  app.add_flag("--leader-elect", options.leaderElect,
+               "campaign for a Lease and reconcile only while leading (for several replicas)");
+  app.add_option("--leader-election-namespace", options.leaderElectionNamespace,
+                 "namespace of the Lease (default: the pod's, else default)");
+  app.add_option("--leader-election-id", options.leaderElectionId, "name of the Lease")
+      ->capture_default_str();
+  app.add_option("--namespace", options.namespaces,
+                 "watch Rollouts in this namespace (repeat for several; default: all)");
+  app.add_option("--scale-down-delay", options.scaleDownDelay,
+                 "how long a replaced stable ReplicaSet keeps its pods, so routes settle first")
+      ->capture_default_str();
+  app.add_option("--workers", options.workers, "Rollouts reconciled at once (per namespace)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    return usageError(fmt::format("{} (see --help)", e.what()));
+  }
+
+  auto format = mc::logging::parseFormat(options.logFormat);
+  if (!format) {
+    return usageError(format.error().message);
+  }
+  for (const auto& [flag, address] :
+       {std::pair{"--metrics-bind-address", options.metricsAddress},
+        std::pair{"--health-probe-bind-address", options.healthAddress}}) {
+    if (auto parsed = mc::http::splitHostPort(address); !parsed) {
+      return usageError(fmt::format("{}: {}", flag, parsed.error().message));
+    }
+  }
+  auto scaleDownDelay = mc::parseDuration(options.scaleDownDelay);
+  if (!scaleDownDelay) {
+    return usageError(fmt::format("--scale-down-delay: \"{}\" is not a duration such as 30s",
+                                  options.scaleDownDelay));
+  }
+  if (options.namespaces.empty()) {
+    options.namespaces.emplace_back();  // all namespaces
+  }
+  // In a pod with no kubeconfig named, use the pod's service account, as client-go does.
+  const char* kubeconfigEnv = std::getenv("KUBECONFIG");
+  bool useInCluster = options.kubeconfig.empty() &&
+                      (kubeconfigEnv == nullptr || *kubeconfigEnv == '\0') && mc::kube::inCluster();
+  auto config = useInCluster
+                    ? mc::kube::loadInClusterConfig()
+                    : mc::kube::loadKubeconfig({options.kubeconfig, options.context, false});
+  if (!config) {
+    return usageError(config.error().message);
+  }
+  mc::logging::setup(*format);
+
+  asio::io_context io;
+  auto registry = std::make_shared<prometheus::Registry>();
+  mc::kube::ClientOptions clientOptions;
+  clientOptions.registry = registry;
+  auto client = mc::kube::KubeClient::create(io.get_executor(), *config, clientOptions);
+  if (!client) {
+    return usageError(client.error().message);
+  }
+
+  prometheus::BuildGauge()
+      .Name("mc_build_info")
+      .Help("Build information of the running mc-operator; always 1")
+      .Register(*registry)
+      .Add({{"version", mc::kVersion}})
+      .Set(1);
+
+  mc::kube::ManagerOptions managerOptions;
+  managerOptions.metricsAddress = options.metricsAddress;
+  managerOptions.healthAddress = options.healthAddress;
+  if (options.leaderElect) {
+    mc::kube::LeaderElectionOptions election;
+    election.ns = options.leaderElectionNamespace.empty() ? defaultLeaderElectionNamespace()
+                                                          : options.leaderElectionNamespace;
+    election.name = options.leaderElectionId;
+    managerOptions.leaderElection = election;
+  }
+  mc::kube::Manager manager(io, **client, managerOptions, registry);
+  // One Rollout controller per watched namespace, each with its own reconciler and caches.
+  std::vector<std::unique_ptr<mc::reconcilers::RolloutReconciler>> reconcilers;
+  for (const auto& ns : options.namespaces) {
+    mc::reconcilers::RolloutReconcilerOptions reconcilerOptions;
+    reconcilerOptions.scaleDownDelay = std::chrono::ceil<std::chrono::seconds>(*scaleDownDelay);
+    reconcilers.push_back(std::make_unique<mc::reconcilers::RolloutReconciler>(
+        **client, manager.events(), reconcilerOptions));
+    mc::kube::ControllerOptions controllerOptions;
+    controllerOptions.workers = options.workers;
+    controllerOptions.registry = registry;
+    manager.add(mc::reconcilers::makeRolloutController(**client, *reconcilers.back(), ns,
+                                                       controllerOptions));
+  }
+  std::atomic<bool> connected{false};
+  manager.addReadyCheck("apiserver connection", [&connected] { return connected.load(); });
+  if (auto bound = manager.bind(); !bound) {
+    fmt::print(stderr, "mc-operator: {}\n", bound.error().message);
+    return kExitRuntime;
+  }
+  spdlog::info("mc-operator {} serving /metrics on port {}, /healthz and /readyz on port {}",
+               mc::kVersion, manager.metricsPort(), manager.healthPort());
+  // Reach the apiserver first: a bad CA or credentials end here with one clear line.
+  int connectCode = -1;
+  asio::co_spawn(io, connect(**client, connected), [&](std::exception_ptr e, int code) {
+    if (e) {
+      std::rethrow_exception(e);
+    }
+    connectCode = code;
+  });
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) {
+      connectCode = 0;
+      io.stop();
+    }
+  });
+  while (connectCode < 0 && !io.stopped()) {
+    io.run_one();
+  }
+  signals.cancel();
+  if (connectCode != 0 || !connected) {
+    return connectCode < 0 ? 0 : connectCode;
+  }
+  io.restart();
+  return manager.run();
+}

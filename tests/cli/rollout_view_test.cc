@@ -1,0 +1,157 @@
+// What `kubectl mc` decides from what it read, before it writes: promote, retry, undo, status.
+#include "mc/cli/rollout_view.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace mc::cli {
+namespace {
+
+namespace json = boost::json;
+
+const char* kTemplateV1 =
+    R"({"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"example/web:1"}]}})";
+const char* kTemplateV2 =
+    R"({"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"example/web:2"}]}})";
+
+crds::Rollout rollout(const std::string& status, const char* podTemplate = kTemplateV2) {
+  auto object = json::parse(fmt::format(R"({{
+    "metadata": {{"name": "web", "uid": "uid-web", "generation": 3, "resourceVersion": "77"}},
+    "spec": {{"replicas": 2, "selector": {{"matchLabels": {{"app": "web"}}}}, "template": {},
+             "strategy": {{"canary": {{"steps": [{{"setWeight": 50}}, {{"pause": {{}}}}]}}}}}},
+    "status": {}}})",
+                                        podTemplate, status))
+                    .as_object();
+  auto parsed = parseRollout(object);
+  EXPECT_TRUE(parsed) << parsed.error().message;
+  return *parsed;
+}
+
+json::object replicaSet(const std::string& hash, const std::string& revision,
+                        const char* podTemplate) {
+  json::object annotations;
+  if (!revision.empty()) {
+    annotations["mc.maestro.dev/revision"] = revision;
+  }
+  if (podTemplate != nullptr) {
+    annotations["mc.maestro.dev/pod-template"] = podTemplate;
+  }
+  return {{"metadata",
+           {{"name", "web-" + hash},
+            {"labels", {{"mc.maestro.dev/pod-template-hash", hash}}},
+            {"annotations", annotations}}}};
+}
+
+std::string errorOf(const Result<void>& result) { return result ? "" : result.error().message; }
+
+TEST(KubectlMcViewTest, PromoteNeedsARunningCanary) {
+  struct Case {
+    const char* status;
+    bool full;
+    const char* error;  // "" promotable
+  };
+  for (const auto& c : std::vector<Case>{
+           {R"({"phase": "Healthy", "currentStepIndex": 2, "stableRS": "web-a"})", false,
+            "rollout \"web\" has no canary to promote"},
+           {R"({"phase": "Healthy", "currentStepIndex": 2, "stableRS": "web-a"})", true,
+            "rollout \"web\" has no canary to promote"},
+           {R"({"phase": "Healthy", "currentStepIndex": 2, "canaryRS": "web-b"})", false,
+            "rollout \"web\" has no canary to promote"},
+           {R"({"phase": "Paused", "currentStepIndex": 1, "canaryRS": "web-b"})", false, ""},
+           {R"({"phase": "Paused", "currentStepIndex": 1, "canaryRS": "web-b"})", true, ""},
+           {R"({"phase": "Progressing", "currentStepIndex": 2, "canaryRS": "web-b"})", true, ""},
+           {R"({"phase": "Progressing", "currentStepIndex": 2, "canaryRS": "web-b"})", false,
+            "rollout \"web\" has passed all 2 steps: its canary is being promoted already"},
+           {R"({"phase": "Degraded", "currentStepIndex": 1, "canaryRS": "web-b", "abort": true})",
+            false, "rollout \"web\" is aborted: `kubectl mc retry web` restarts its canary"},
+       }) {
+    EXPECT_EQ(errorOf(checkPromotable(rollout(c.status), "web", c.full)), c.error)
+        << c.status << " full=" << c.full;
+  }
+}
+
+TEST(KubectlMcViewTest, PromotePatchNamesTheCurrentStepAtTheReadVersion) {
+  auto paused = rollout(R"({"phase": "Paused", "currentStepIndex": 1, "canaryRS": "web-b"})");
+  EXPECT_EQ(json::parse(promotePatch(paused, false)),
+            json::parse(R"({"metadata":{"resourceVersion":"77"},"status":{"promoteStep":1}})"));
+  EXPECT_EQ(json::parse(promotePatch(paused, true)),
+            json::parse(R"({"status":{"promoteFull":true}})"));
+}
+
+TEST(KubectlMcViewTest, RetryNeedsAnAbortedOrDegradedCanary) {
+  EXPECT_EQ(errorOf(checkRetryable(rollout(R"({"phase": "Degraded"})"), "web")), "");
+  EXPECT_EQ(errorOf(checkRetryable(rollout(R"({"phase": "Paused", "abort": true})"), "web")), "");
+  EXPECT_EQ(errorOf(checkRetryable(rollout(R"({"phase": "Healthy"})"), "web")),
+            "rollout \"web\" is Healthy, not aborted: there is no canary to retry");
+}
+
+TEST(KubectlMcViewTest, UndoPicksTheRevisionBeforeTheCurrentTemplate) {
+  auto current = rollout(R"({"currentPodHash": "c3", "stableRS": "web-c2"})");
+  std::vector<json::object> owned{
+      replicaSet("c4", "4", kTemplateV2), replicaSet("c3", "3", kTemplateV2),
+      replicaSet("c2", "2", kTemplateV1), replicaSet("c1", "1", kTemplateV1)};
+  auto target = undoTarget(current, "web", owned, std::nullopt);
+  ASSERT_TRUE(target) << target.error().message;
+  EXPECT_EQ(target->revision, 2) << "below the current template's revision 3, not below 4";
+  EXPECT_EQ(target->replicaSet, "web-c2");
+  EXPECT_EQ(target->podTemplate, json::parse(kTemplateV1));
+  EXPECT_FALSE(target->alreadyCurrent);
+  EXPECT_EQ(
+      json::parse(undoPatch(*target, "77")),
+      json::parse(fmt::format(R"([{{"op":"test","path":"/metadata/resourceVersion","value":"77"}},
+                                       {{"op":"replace","path":"/spec/template","value":{}}}])",
+                              kTemplateV1)));
+
+  auto named = undoTarget(current, "web", owned, 4);
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->replicaSet, "web-c4");
+  EXPECT_TRUE(named->alreadyCurrent) << "revision 4 has the Rollout's template";
+}
+
+TEST(KubectlMcViewTest, UndoErrorsSayWhatExists) {
+  auto current = rollout(R"({"currentPodHash": "c2"})");
+  std::vector<json::object> owned{replicaSet("c2", "2", kTemplateV2),
+                                  replicaSet("c1", "1", nullptr)};
+  auto missing = undoTarget(current, "web", owned, 7);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message, "rollout \"web\" has no revision 7 (available: 1, 2)");
+
+  auto noAnnotation = undoTarget(current, "web", owned, std::nullopt);
+  ASSERT_FALSE(noAnnotation);
+  EXPECT_NE(noAnnotation.error().message.find("web-c1 (revision 1) has no readable "
+                                              "mc.maestro.dev/pod-template annotation"),
+            std::string::npos)
+      << noAnnotation.error().message;
+
+  auto first = undoTarget(current, "web", {replicaSet("c2", "2", kTemplateV2)}, std::nullopt);
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().message, "rollout \"web\" has no revision before 2 to undo to");
+
+  auto none = undoTarget(current, "web", {}, 1);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message, "rollout \"web\" has no revision 1 (it has no ReplicaSets)");
+}
+
+TEST(KubectlMcViewTest, ProgressTrustsPhaseOnlyForTheObservedGeneration) {
+  auto stale = progressOf(rollout(R"({"phase": "Healthy", "observedGeneration": 2})"));
+  EXPECT_FALSE(stale.observed);
+  EXPECT_EQ(stale.describe(), "waiting for the controller to observe generation 3");
+
+  auto paused = progressOf(rollout(R"({"phase": "Paused", "observedGeneration": 3,
+                                       "currentStepIndex": 1, "canaryRS": "web-b",
+                                       "message": "waiting for a promote"})"));
+  EXPECT_TRUE(paused.observed);
+  EXPECT_EQ(paused.step, 2);
+  EXPECT_EQ(paused.steps, 2);
+  EXPECT_EQ(paused.describe(), "Paused: waiting for a promote");
+
+  auto healthy = progressOf(rollout(R"({"phase": "Healthy", "observedGeneration": 3,
+                                        "currentStepIndex": 2})"));
+  EXPECT_EQ(healthy.step, 0);
+  EXPECT_EQ(healthy.describe(), "Healthy");
+}
+
+}  // namespace
+}  // namespace mc::cli
