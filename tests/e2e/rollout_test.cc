@@ -307,8 +307,8 @@ current-context: mc
   void measureWrites(const std::string& ns, const std::string& canary, const std::string& objects,
                      const std::string& label);
 
-  static constexpr const char* kSuiteNamespaces[] = {"ratio", "gateway",   "nginx",   "istio",
-                                                     "abort", "supersede", "invalid", "conflict"};
+  static constexpr const char* kSuiteNamespaces[] = {
+      "ratio", "gateway", "nginx", "istio", "abort", "supersede", "invalid", "conflict", "zero"};
   static constexpr const char* kPromoteSteps =
       "{steps: [{setWeight: 10}, {pause: {}}, {setWeight: 30}, {pause: {}}, {setWeight: 60}, "
       "{pause: {}}, {setWeight: 100}]";
@@ -575,6 +575,141 @@ TEST_F(RolloutE2ETest, ConcurrentEditsLoseNothing) {
   auto events = eventCounts(ns, "web");
   EXPECT_EQ(events["Promoted"], 2);
   EXPECT_EQ(events["StepAdvanced"], 5);
+}
+
+// The reason of the Rollout's condition `type` ("" if it has none).
+std::string conditionReason(const json::value& rollout, std::string_view type) {
+  auto* conditions = at(rollout, {"status", "conditions"});
+  if (conditions == nullptr || !conditions->is_array()) {
+    return "";
+  }
+  for (const auto& c : conditions->as_array()) {
+    if (text(c, {"type"}) == type) {
+      return text(c, {"reason"});
+    }
+  }
+  return "";
+}
+
+// Scale to zero and back with `kubectl scale` (as an HPA or KEDA would): the stable and its
+// ReplicaSet stay at 0 pods, a canary pushed at 0 waits and says why, and scaled up it runs.
+TEST_F(RolloutE2ETest, ScaleToZeroKeepsTheStableAndACanaryWaitsForPods) {
+  const std::string ns = "zero";
+  const std::string canary = "{steps: [{setWeight: 20}, {pause: {}}, {setWeight: 100}]}";
+  auto scaleSubresource = [&] {
+    return json::parse(
+        kubectl({"get", "--raw",
+                 fmt::format("/apis/mc.maestro.dev/v1alpha1/namespaces/{}/rollouts/web/scale", ns)})
+            .output);
+  };
+  apply(ns, rolloutYaml("example/web:1", canary, 5));
+  ASSERT_TRUE(waitForStep(ns, 3, "Healthy")) << diagnostics(ns);
+  const std::string v1 = hashOf(rollout(ns), "stablePodHash");
+
+  auto down = kubectl({"scale", "mcro/web", "-n", ns, "--replicas=0"});
+  ASSERT_EQ(down.exitCode, 0) << down.output;
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        auto r = rollout(ns);
+        auto sets = replicaSets(ns);
+        return text(r, {"status", "phase"}) == "Healthy" &&
+               number(r, {"status", "observedGeneration"}) ==
+                   number(r, {"metadata", "generation"}) &&
+               number(r, {"status", "replicas"}) == 0 && sets.count(v1) == 1 &&
+               sets[v1].replicas == 0;
+      },
+      60s))
+      << diagnostics(ns);
+  auto r = rollout(ns);
+  EXPECT_EQ(hashOf(r, "stablePodHash"), v1);
+  EXPECT_NE(text(r, {"status", "message"}).find("scaled to 0"), std::string::npos)
+      << text(r, {"status", "message"});
+  // What an HPA or KEDA reads. autoscaling/v1 omits a spec.replicas of 0 (omitempty), so
+  // absent counts as 0 there; status.replicas is always written.
+  auto scale = scaleSubresource();
+  ASSERT_EQ(text(scale, {"kind"}), "Scale") << json::serialize(scale);
+  EXPECT_EQ(std::max<int64_t>(0, number(scale, {"spec", "replicas"})), 0) << json::serialize(scale);
+  EXPECT_EQ(number(scale, {"status", "replicas"}), 0) << json::serialize(scale);
+  EXPECT_EQ(text(scale, {"status", "selector"}), "app=web") << json::serialize(scale);
+
+  // A new image while at 0, patched as an image updater would (a `kubectl apply` of the manifest,
+  // which says 5, would scale it back up, as it would a Deployment's): the canary ReplicaSet
+  // exists at 0 pods and the Rollout says it waits.
+  auto patched = kubectl({"patch", "mcro", "web", "-n", ns, "--type=json", "-p",
+                          R"([{"op":"replace","path":"/spec/template/spec/containers/0/image",)"
+                          R"("value":"example/web:2"}])"});
+  ASSERT_EQ(patched.exitCode, 0) << patched.output;
+  std::string v2;
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        auto r = rollout(ns);
+        v2 = hashOf(r, "currentPodHash");
+        return !v2.empty() && v2 != v1 && text(r, {"status", "phase"}) == "Paused" &&
+               conditionReason(r, "Paused") == "ScaledToZero" &&
+               number(r, {"status", "observedGeneration"}) == number(r, {"metadata", "generation"});
+      },
+      60s))
+      << diagnostics(ns);
+  r = rollout(ns);
+  EXPECT_NE(text(r, {"status", "message"}).find("nothing to weigh"), std::string::npos)
+      << text(r, {"status", "message"});
+  EXPECT_EQ(hashOf(r, "stablePodHash"), v1) << "never promoted at 0";
+  EXPECT_EQ(number(r, {"status", "currentStepIndex"}), 0);
+  EXPECT_EQ(number(r, {"status", "canaryWeight"}), 0);
+  {
+    auto sets = replicaSets(ns);
+    ASSERT_EQ(sets.count(v2), 1u) << diagnostics(ns);
+    EXPECT_EQ(sets[v2].replicas, 0);
+    EXPECT_EQ(sets[v1].replicas, 0);
+  }
+  // The canary entered its first step and said why it waits; nothing more happens at 0.
+  ASSERT_TRUE(pollUntil([&] { return eventCounts(ns, "web")["ScaledToZero"] == 1; }, 30s))
+      << diagnostics(ns);
+  {
+    auto events = eventCounts(ns, "web");
+    EXPECT_EQ(events["RolloutStarted"], 1);
+    EXPECT_EQ(events["StepAdvanced"], 1) << "step 1/3 entered, none passed";
+    EXPECT_EQ(events["Paused"], 0);
+  }
+
+  // Scaled up: the stable comes back with its share, the canary gets its pod, the steps run.
+  auto up = kubectl({"scale", "mcro/web", "-n", ns, "--replicas=5"});
+  ASSERT_EQ(up.exitCode, 0) << up.output;
+  ASSERT_TRUE(waitForStep(ns, 1, "Paused")) << diagnostics(ns);
+  r = rollout(ns);
+  EXPECT_EQ(conditionReason(r, "Paused"), "CanaryPauseStep");
+  EXPECT_EQ(number(r, {"status", "canaryWeight"}), 20);
+  EXPECT_EQ(hashOf(r, "stablePodHash"), v1);
+  {
+    auto sets = replicaSets(ns);
+    EXPECT_EQ(sets[v2].replicas, 1);  // ceil(5 * 20 / 100)
+    EXPECT_EQ(sets[v2].available, 1);
+    EXPECT_EQ(sets[v1].replicas, 4);
+    EXPECT_EQ(sets[v1].available, 4);
+  }
+  auto promoted = kubectlMc({"promote", "web", "-n", ns});
+  ASSERT_EQ(promoted.exitCode, 0) << promoted.output;
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        auto r = rollout(ns);
+        auto sets = replicaSets(ns);
+        return text(r, {"status", "phase"}) == "Healthy" && hashOf(r, "stablePodHash") == v2 &&
+               sets[v2].available == 5 && sets[v1].replicas == 0 &&
+               number(r, {"status", "replicas"}) == 5;
+      },
+      60s))
+      << diagnostics(ns);
+  EXPECT_EQ(number(scaleSubresource(), {"status", "replicas"}), 5);
+  EXPECT_EQ(replicaSets(ns).count(v1), 1u) << "the old stable is kept as history";
+  // v1 was the first version (no canary, no Event); v2's canary: each of its 3 steps entered
+  // once (the first at 0), one pause, one promote.
+  auto events = eventCounts(ns, "web");
+  EXPECT_EQ(events["RolloutStarted"], 1);
+  EXPECT_EQ(events["StepAdvanced"], 3);
+  EXPECT_EQ(events["Paused"], 1);
+  EXPECT_EQ(events["Promoted"], 1);
+  EXPECT_EQ(events["ScaledToZero"], 1);
+  EXPECT_EQ(events["RolloutCompleted"], 1);
 }
 
 // An mc-operator of its own for one namespace, as the chart's ServiceAccount; one log file per
