@@ -16,15 +16,14 @@
 
 #include "mc/cli/rollout_list.h"
 #include "mc/cli/rollout_view.h"
-#include "mc/reconcilers/rollout_plan.h"
-#include "mc/reconcilers/rollout_reconciler.h"
+#include "mc/crds/names.h"
 
 namespace mc::cli {
 namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-using reconcilers::resources::kRollouts;
+using crds::resources::kRollouts;
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr int kMaxAttempts = 5;  // optimistic writes re-read and retry this often on a conflict
@@ -105,7 +104,7 @@ asio::awaitable<Result<void>> follow(kube::Client& client, FollowSpec spec, List
   }
 }
 
-std::string labelSelectorOfReplicaSets() { return std::string(reconcilers::kPodTemplateHashLabel); }
+std::string labelSelectorOfReplicaSets() { return std::string(crds::kPodTemplateHashLabel); }
 
 // Hands every object of `type` in `ns` ("": all namespaces) to `onItem`, a page of kPageSize at a
 // time. Unlike listAll, no page outlives its turn: 10,000 Rollouts or 30,000 ReplicaSets are
@@ -504,11 +503,12 @@ asio::awaitable<int> Commands::status(std::string name, std::chrono::millisecond
     if (!progress.observed) {
       return;
     }
-    if (progress.phase == "Healthy") {
+    if (progress.phase == crds::phase::kHealthy) {
       out(fmt::format("rollout \"{}\" is Healthy\n", name));
       state->exitCode = kExitOk;
       cancel->cancel();
-    } else if (progress.phase == "Degraded" || progress.phase == "RolledBack") {
+    } else if (progress.phase == crds::phase::kDegraded ||
+               progress.phase == crds::phase::kRolledBack) {
       // Both end the wait: the current template is not what serves, and will not be by itself.
       fmt::print(stderr, "Error: rollout \"{}\" is {}: {}\n", name, progress.phase,
                  progress.message);

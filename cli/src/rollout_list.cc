@@ -10,6 +10,7 @@
 #include "mc/cli/table.h"
 #include "mc/common/json.h"
 #include "mc/common/timefmt.h"
+#include "mc/crds/names.h"
 #include "mc/runtime/kube_client.h"
 
 namespace mc::cli {
@@ -59,13 +60,13 @@ Result<std::vector<std::string>> parsePhases(const std::vector<std::string>& val
       auto comma = rest.find(',');
       std::string wanted = trim(rest.substr(0, comma));
       auto known =
-          std::find_if(kRolloutPhases.begin(), kRolloutPhases.end(),
+          std::find_if(crds::phase::kAll.begin(), crds::phase::kAll.end(),
                        [&](std::string_view phase) { return lower(phase) == lower(wanted); });
-      if (known == kRolloutPhases.end()) {
+      if (known == crds::phase::kAll.end()) {
         return makeError(ErrorKind::Invalid,
                          fmt::format("--phase: {} is not a phase of a Rollout; valid phases: {}",
                                      wanted.empty() ? "an empty name" : "\"" + wanted + "\"",
-                                     fmt::join(kRolloutPhases, ", ")));
+                                     fmt::join(crds::phase::kAll, ", ")));
       }
       if (std::find(phases.begin(), phases.end(), *known) == phases.end()) {
         phases.emplace_back(*known);

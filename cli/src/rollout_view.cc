@@ -10,31 +10,18 @@
 #include "mc/cli/table.h"
 #include "mc/common/json.h"
 #include "mc/common/timefmt.h"
-#include "mc/reconcilers/rollout_plan.h"
 #include "mc/runtime/kube_client.h"
 
 namespace mc::cli {
 namespace {
 
 namespace json = boost::json;
-using reconcilers::kPodTemplateAnnotation;
-using reconcilers::kPodTemplateHashLabel;
-using reconcilers::kRevisionAnnotation;
+using crds::kPodTemplateAnnotation;
 
 constexpr int kLabelWidth = 16;
 
-// The mc.maestro.dev/revision annotation; 0 if absent or not a number.
-int64_t revisionOf(const json::object& rs) {
-  const auto* annotations = objectAt(objectAt(&rs, "metadata"), "annotations");
-  std::string text = stringAt(annotations, kRevisionAnnotation);
-  int64_t revision = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), revision);
-  return ec == std::errc() && end == text.data() + text.size() ? revision : 0;
-}
-
-std::string podHashOf(const json::object& rs) {
-  return stringAt(objectAt(objectAt(&rs, "metadata"), "labels"), kPodTemplateHashLabel);
-}
+using crds::podHashOf;
+using crds::revisionOf;
 
 bool controlledBy(const json::object& object, const std::string& uid) {
   auto controller = kube::controllerOf(object);
@@ -107,7 +94,7 @@ std::string statusLine(const crds::Rollout& rollout) {
   } else if (!progress.observed) {
     line += fmt::format(" (generation {} not observed by the controller yet)", progress.generation);
   }
-  if (status.abort.value_or(false) && status.phase != "Degraded") {
+  if (status.abort.value_or(false) && status.phase != crds::phase::kDegraded) {
     line += " (abort requested)";
   } else if (status.promoteFull.value_or(false) || status.promoteStep) {
     line += " (promotion requested)";
@@ -129,7 +116,7 @@ std::string noCanaryYetText(const crds::Rollout& rollout) {
            "revision goes out at once, without steps).";
   }
   std::string revision = status.stableRS ? " (" + *status.stableRS + ")" : "";
-  return status.phase == "Healthy"
+  return status.phase == crds::phase::kHealthy
              ? fmt::format("No canary has run yet: the first revision{} was deployed at once.",
                            revision)
              : fmt::format(
@@ -139,12 +126,13 @@ std::string noCanaryYetText(const crds::Rollout& rollout) {
 }
 
 Result<crds::Rollout> parseRollout(const json::object& object) {
-  try {
-    return json::value_to<crds::Rollout>(json::value(object));
-  } catch (const std::exception& e) {
-    return makeError(ErrorKind::Invalid, fmt::format("rollout \"{}\" cannot be read: {}",
-                                                     kube::nameOf(object), e.what()));
+  auto rollout = crds::readRollout(json::value(object));
+  if (!rollout) {
+    return makeError(ErrorKind::Invalid,
+                     fmt::format("rollout \"{}\" cannot be read: {}", kube::nameOf(object),
+                                 rollout.error().fieldMessage()));
   }
+  return rollout;
 }
 
 std::vector<json::object> ownedReplicaSets(const json::object& rollout,
@@ -251,7 +239,7 @@ std::string renderRollout(const json::object& object, const std::vector<json::ob
   for (int32_t i = 0; i < count; ++i) {
     const char* mark = neverCanaried ? "·" : i < index ? "✔" : i == index ? "►" : "·";
     fmt::format_to(std::back_inserter(out), "    {} {}. {}\n", mark, i + 1,
-                   reconcilers::describeStep(steps[static_cast<size_t>(i)]));
+                   crds::describeStep(steps[static_cast<size_t>(i)]));
   }
 
   const json::object* stableRs = findByName(replicaSets, status.stableRS);
@@ -326,7 +314,7 @@ Result<void> checkPromotable(const crds::Rollout& rollout, std::string_view name
   const auto& status = rollout.status;
   auto steps = static_cast<int32_t>(crds::effectiveSteps(rollout.spec).size());
   int32_t index = stepIndexOf(rollout, steps);
-  if (!status.canaryRS || (status.phase == "Healthy" && index == steps)) {
+  if (!status.canaryRS || (status.phase == crds::phase::kHealthy && index == steps)) {
     return makeError(ErrorKind::Invalid,
                      fmt::format("rollout \"{}\" has no canary to promote", name));
   }
@@ -357,7 +345,7 @@ std::string promotePatch(const crds::Rollout& rollout, bool full) {
 }
 
 Result<void> checkRetryable(const crds::Rollout& rollout, std::string_view name) {
-  if (rollout.status.abort.value_or(false) || rollout.status.phase == "Degraded") {
+  if (rollout.status.abort.value_or(false) || rollout.status.phase == crds::phase::kDegraded) {
     return {};
   }
   return makeError(ErrorKind::Invalid,

@@ -41,13 +41,21 @@ bool Error::retryable() const {
 
 std::string Error::describe() const {
   if (httpStatus != 0) {
-    return fmt::format("{} ({}): {}", toString(kind), httpStatus, message);
+    return fmt::format("{} ({}): {}", toString(kind), httpStatus, fieldMessage());
   }
-  return fmt::format("{}: {}", toString(kind), message);
+  return fmt::format("{}: {}", toString(kind), fieldMessage());
+}
+
+std::string Error::fieldMessage() const {
+  return field.empty() ? message : fmt::format("{}: {}", field, message);
 }
 
 Error makeError(ErrorKind kind, std::string message, int httpStatus) {
-  return Error{kind, httpStatus, std::move(message)};
+  return Error{kind, httpStatus, std::move(message), {}};
+}
+
+Error fieldError(std::string field, std::string message) {
+  return Error{ErrorKind::Invalid, 0, std::move(message), std::move(field)};
 }
 
 void throw_exception_from_error(const Error& error, const boost::source_location&) {

@@ -1,9 +1,14 @@
 #include "mc/crds/rollout.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
-#include <stdexcept>
+
+#include "mc/common/json.h"
 
 namespace mc::crds {
 namespace {
@@ -11,63 +16,101 @@ namespace {
 namespace json = boost::json;
 
 // Reading: each accessor names the field at fault, so an invalid object gives an error a
-// person can act on ("spec.strategy.canary.steps[2].setWeight: expected an integer").
-[[noreturn]] void wrongType(const std::string& path, const char* expected) {
-  throw std::invalid_argument(path + ": expected " + expected);
-}
+// person can act on ("spec.strategy.canary.steps[2].setWeight: expected an integer"). The first
+// fault is kept and reading goes on with the field absent; the caller returns the fault.
+class Reader {
+ public:
+  std::optional<Error> fault;
 
-const json::value* member(const json::object& object, std::string_view key) {
-  auto* value = object.if_contains(key);
-  return value == nullptr || value->is_null() ? nullptr : value;
-}
+  const json::value* member(const json::object& object, std::string_view key) {
+    auto* value = object.if_contains(key);
+    return value == nullptr || value->is_null() ? nullptr : value;
+  }
 
-std::optional<std::string> optString(const json::object& object, std::string_view key,
-                                     const std::string& path) {
-  auto* value = member(object, key);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_string()) wrongType(path + "." + std::string(key), "a string");
-  return std::string(value->as_string());
-}
+  std::optional<std::string> optString(const json::object& object, std::string_view key,
+                                       const std::string& path) {
+    auto* value = member(object, key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_string()) return wrongType(join(path, key), "a string");
+    return std::string(value->as_string());
+  }
 
-template <class Int>
-std::optional<Int> optInt(const json::object& object, std::string_view key,
-                          const std::string& path) {
-  auto* value = member(object, key);
-  if (value == nullptr) return std::nullopt;
-  boost::system::error_code ec;
-  auto number = value->to_number<Int>(ec);
-  if (ec) wrongType(path + "." + std::string(key), "an integer");
-  return number;
-}
-
-std::optional<bool> optBool(const json::object& object, std::string_view key,
+  template <class Int>
+  std::optional<Int> optInt(const json::object& object, std::string_view key,
                             const std::string& path) {
-  auto* value = member(object, key);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_bool()) wrongType(path + "." + std::string(key), "true or false");
-  return value->as_bool();
-}
+    auto* value = member(object, key);
+    if (value == nullptr) return std::nullopt;
+    boost::system::error_code ec;
+    auto number = value->to_number<Int>(ec);
+    if (ec) return wrongType(join(path, key), "an integer");
+    return number;
+  }
 
-const json::object* optObject(const json::object& object, std::string_view key,
+  std::optional<bool> optBool(const json::object& object, std::string_view key,
                               const std::string& path) {
-  auto* value = member(object, key);
-  if (value == nullptr) return nullptr;
-  if (!value->is_object()) wrongType(path + "." + std::string(key), "an object");
-  return &value->as_object();
-}
+    auto* value = member(object, key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_bool()) return wrongType(join(path, key), "true or false");
+    return value->as_bool();
+  }
 
-const json::array* optArray(const json::object& object, std::string_view key,
-                            const std::string& path) {
-  auto* value = member(object, key);
-  if (value == nullptr) return nullptr;
-  if (!value->is_array()) wrongType(path + "." + std::string(key), "a list");
-  return &value->as_array();
-}
+  const json::object* optObject(const json::object& object, std::string_view key,
+                                const std::string& path) {
+    auto* value = member(object, key);
+    if (value == nullptr) return nullptr;
+    return asObject(*value, join(path, key));
+  }
 
-const json::object& asObject(const json::value& value, const std::string& path) {
-  if (!value.is_object()) wrongType(path, "an object");
-  return value.as_object();
-}
+  const json::array* optArray(const json::object& object, std::string_view key,
+                              const std::string& path) {
+    auto* value = member(object, key);
+    if (value == nullptr) return nullptr;
+    if (!value->is_array()) return wrongType(join(path, key), "a list");
+    return &value->as_array();
+  }
+
+  // The string at `index` of a list (templates[0]).
+  std::optional<std::string> optString(const json::array& list, size_t index,
+                                       const std::string& path) {
+    const auto& value = list[index];
+    if (!value.is_string()) {
+      return wrongType(path + "[" + std::to_string(index) + "]", "a string");
+    }
+    return std::string(value.as_string());
+  }
+
+  // Null (and a fault) if `value` is not an object.
+  const json::object* asObject(const json::value& value, const std::string& path) {
+    if (!value.is_object()) return wrongType(path, "an object");
+    return &value.as_object();
+  }
+
+  void missing(const std::string& path) { record(fieldError(path, "missing")); }
+
+ private:
+  static std::string join(const std::string& path, std::string_view key) {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
+  }
+
+  // Records the fault; converts to an absent value of any accessor's type.
+  struct Absent {
+    template <class T>
+    operator std::optional<T>() const {
+      return std::nullopt;
+    }
+    template <class T>
+    operator const T*() const {
+      return nullptr;
+    }
+  };
+  Absent wrongType(const std::string& path, const char* expected) {
+    record(fieldError(path, std::string("expected ") + expected));
+    return {};
+  }
+  void record(Error error) {
+    if (!fault) fault = std::move(error);
+  }
+};
 
 // Writing: optional fields are written only when set.
 template <class T>
@@ -75,28 +118,28 @@ void put(json::object& out, std::string_view key, const std::optional<T>& value)
   if (value) out[key] = *value;
 }
 
-CanaryStep readStep(const json::object& in, const std::string& path) {
+CanaryStep readStep(Reader& r, const json::object& in, const std::string& path) {
   CanaryStep step;
-  step.setWeight = optInt<int32_t>(in, "setWeight", path);
-  if (auto* pause = optObject(in, "pause", path)) {
-    step.pause = PauseStep{optString(*pause, "duration", path + ".pause")};
+  step.setWeight = r.optInt<int32_t>(in, "setWeight", path);
+  if (auto* pause = r.optObject(in, "pause", path)) {
+    step.pause = PauseStep{r.optString(*pause, "duration", path + ".pause")};
   }
-  if (auto* analysis = optObject(in, "analysis", path)) {
+  if (auto* analysis = r.optObject(in, "analysis", path)) {
     AnalysisStep a;
     auto apath = path + ".analysis";
-    if (auto* templates = optArray(*analysis, "templates", apath)) {
+    if (auto* templates = r.optArray(*analysis, "templates", apath)) {
       for (size_t i = 0; i < templates->size(); ++i) {
-        if (!(*templates)[i].is_string())
-          wrongType(apath + ".templates[" + std::to_string(i) + "]", "a string");
-        a.templates.emplace_back((*templates)[i].as_string());
+        auto name = r.optString(*templates, i, apath + ".templates");
+        a.templates.push_back(name.value_or(""));
       }
     }
-    if (auto* args = optArray(*analysis, "args", apath)) {
+    if (auto* args = r.optArray(*analysis, "args", apath)) {
       for (size_t i = 0; i < args->size(); ++i) {
         auto argPath = apath + ".args[" + std::to_string(i) + "]";
-        const auto& arg = asObject((*args)[i], argPath);
-        a.args.push_back(
-            {optString(arg, "name", argPath).value_or(""), optString(arg, "value", argPath)});
+        if (const auto* arg = r.asObject((*args)[i], argPath)) {
+          a.args.push_back({r.optString(*arg, "name", argPath).value_or(""),
+                            r.optString(*arg, "value", argPath)});
+        }
       }
     }
     step.analysis = std::move(a);
@@ -129,13 +172,13 @@ json::object writeStep(const CanaryStep& step) {
   return out;
 }
 
-Condition readCondition(const json::object& in, const std::string& path) {
-  return Condition{optString(in, "type", path).value_or(""),
-                   optString(in, "status", path).value_or(""),
-                   optString(in, "reason", path).value_or(""),
-                   optString(in, "message", path).value_or(""),
-                   optString(in, "lastTransitionTime", path).value_or(""),
-                   optInt<int64_t>(in, "observedGeneration", path)};
+Condition readCondition(Reader& r, const json::object& in, const std::string& path) {
+  return Condition{r.optString(in, "type", path).value_or(""),
+                   r.optString(in, "status", path).value_or(""),
+                   r.optString(in, "reason", path).value_or(""),
+                   r.optString(in, "message", path).value_or(""),
+                   r.optString(in, "lastTransitionTime", path).value_or(""),
+                   r.optInt<int64_t>(in, "observedGeneration", path)};
 }
 
 }  // namespace
@@ -169,14 +212,8 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
       }
       c["steps"] = std::move(steps);
     }
-    if (const auto& routing = canary->trafficRouting) {
-      json::object r;
-      if (routing->gatewayHttpRoute) r["gatewayAPI"] = {{"httpRoute", *routing->gatewayHttpRoute}};
-      if (routing->nginxStableIngress)
-        r["nginx"] = {{"stableIngress", *routing->nginxStableIngress}};
-      if (routing->istioVirtualService)
-        r["istio"] = {{"virtualService", *routing->istioVirtualService}};
-      c["trafficRouting"] = std::move(r);
+    if (canary->trafficRouting) {
+      c["trafficRouting"] = *canary->trafficRouting;
     }
     spec["strategy"] = {{"canary", std::move(c)}};
   }
@@ -202,17 +239,7 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
   put(status, "promoteFull", s.promoteFull);
   put(status, "promoteStep", s.promoteStep);
   if (!s.conditions.empty()) {
-    json::array conditions;
-    for (const auto& c : s.conditions) {
-      json::object o{{"type", c.type},
-                     {"status", c.status},
-                     {"reason", c.reason},
-                     {"message", c.message},
-                     {"lastTransitionTime", c.lastTransitionTime}};
-      put(o, "observedGeneration", c.observedGeneration);
-      conditions.push_back(std::move(o));
-    }
-    status["conditions"] = std::move(conditions);
+    status["conditions"] = writeConditions(s.conditions);
   }
   json::object object{{"apiVersion", kApiVersion},
                       {"kind", "Rollout"},
@@ -224,75 +251,77 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
   out = std::move(object);
 }
 
-Rollout tag_invoke(const json::value_to_tag<Rollout>&, const json::value& in) {
-  const auto& object = asObject(in, "rollout");
+Result<Rollout> readRollout(const json::value& in) {
+  Reader r;
+  const auto* asRollout = r.asObject(in, "rollout");
+  if (asRollout == nullptr) {
+    return *r.fault;
+  }
+  const json::object& object = *asRollout;
   Rollout rollout;
-  if (auto* metadata = optObject(object, "metadata", "")) {
+  if (auto* metadata = r.optObject(object, "metadata", "")) {
     rollout.metadata = *metadata;
   }
-  const auto* spec = optObject(object, "spec", "");
+  const auto* spec = r.optObject(object, "spec", "");
   if (spec == nullptr) {
-    throw std::invalid_argument("spec: missing");
+    r.missing("spec");
+    return *r.fault;
   }
   auto& out = rollout.spec;
-  out.replicas = optInt<int32_t>(*spec, "replicas", "spec");
-  if (auto* selector = optObject(*spec, "selector", "spec")) out.selector = *selector;
-  if (auto* podTemplate = optObject(*spec, "template", "spec")) out.podTemplate = *podTemplate;
-  out.revisionHistoryLimit = optInt<int32_t>(*spec, "revisionHistoryLimit", "spec");
-  out.paused = optBool(*spec, "paused", "spec");
-  if (auto* strategy = optObject(*spec, "strategy", "spec")) {
-    if (auto* canary = optObject(*strategy, "canary", "spec.strategy")) {
+  out.replicas = r.optInt<int32_t>(*spec, "replicas", "spec");
+  if (auto* selector = r.optObject(*spec, "selector", "spec")) out.selector = *selector;
+  if (auto* podTemplate = r.optObject(*spec, "template", "spec")) out.podTemplate = *podTemplate;
+  out.revisionHistoryLimit = r.optInt<int32_t>(*spec, "revisionHistoryLimit", "spec");
+  out.paused = r.optBool(*spec, "paused", "spec");
+  if (auto* strategy = r.optObject(*spec, "strategy", "spec")) {
+    if (auto* canary = r.optObject(*strategy, "canary", "spec.strategy")) {
       const std::string path = "spec.strategy.canary";
       CanaryStrategy c;
-      c.stableService = optString(*canary, "stableService", path);
-      c.canaryService = optString(*canary, "canaryService", path);
-      if (auto* steps = optArray(*canary, "steps", path)) {
+      c.stableService = r.optString(*canary, "stableService", path);
+      c.canaryService = r.optString(*canary, "canaryService", path);
+      if (auto* steps = r.optArray(*canary, "steps", path)) {
         c.steps.emplace();
         for (size_t i = 0; i < steps->size(); ++i) {
           auto stepPath = path + ".steps[" + std::to_string(i) + "]";
-          c.steps->push_back(readStep(asObject((*steps)[i], stepPath), stepPath));
+          if (const auto* step = r.asObject((*steps)[i], stepPath)) {
+            c.steps->push_back(readStep(r, *step, stepPath));
+          }
         }
       }
-      if (auto* routing = optObject(*canary, "trafficRouting", path)) {
-        auto rpath = path + ".trafficRouting";
-        TrafficRouting r;
-        if (auto* g = optObject(*routing, "gatewayAPI", rpath))
-          r.gatewayHttpRoute = optString(*g, "httpRoute", rpath + ".gatewayAPI");
-        if (auto* n = optObject(*routing, "nginx", rpath))
-          r.nginxStableIngress = optString(*n, "stableIngress", rpath + ".nginx");
-        if (auto* i = optObject(*routing, "istio", rpath))
-          r.istioVirtualService = optString(*i, "virtualService", rpath + ".istio");
-        c.trafficRouting = std::move(r);
+      if (auto* routing = r.optObject(*canary, "trafficRouting", path)) {
+        c.trafficRouting = *routing;  // each router reads its own block
       }
       out.canary = std::move(c);
     }
   }
-  if (auto* status = optObject(object, "status", "")) {
+  if (auto* status = r.optObject(object, "status", "")) {
     auto& s = rollout.status;
     const std::string path = "status";
-    s.phase = optString(*status, "phase", path);
-    s.currentStepIndex = optInt<int32_t>(*status, "currentStepIndex", path);
-    s.canaryWeight = optInt<int32_t>(*status, "canaryWeight", path);
-    s.stableRS = optString(*status, "stableRS", path);
-    s.canaryRS = optString(*status, "canaryRS", path);
-    s.observedGeneration = optInt<int64_t>(*status, "observedGeneration", path);
-    s.replicas = optInt<int32_t>(*status, "replicas", path);
-    s.updatedReplicas = optInt<int32_t>(*status, "updatedReplicas", path);
-    s.availableReplicas = optInt<int32_t>(*status, "availableReplicas", path);
-    s.selector = optString(*status, "selector", path);
-    s.collisionCount = optInt<int32_t>(*status, "collisionCount", path);
-    s.currentPodHash = optString(*status, "currentPodHash", path);
-    s.stablePodHash = optString(*status, "stablePodHash", path);
-    s.pauseStartTime = optString(*status, "pauseStartTime", path);
-    s.attempt = optInt<int32_t>(*status, "attempt", path);
-    s.message = optString(*status, "message", path);
-    s.abort = optBool(*status, "abort", path);
-    s.promoteFull = optBool(*status, "promoteFull", path);
-    s.promoteStep = optInt<int32_t>(*status, "promoteStep", path);
-    if (auto* conditions = optArray(*status, "conditions", path)) {
+    s.phase = r.optString(*status, "phase", path);
+    s.currentStepIndex = r.optInt<int32_t>(*status, "currentStepIndex", path);
+    s.canaryWeight = r.optInt<int32_t>(*status, "canaryWeight", path);
+    s.stableRS = r.optString(*status, "stableRS", path);
+    s.canaryRS = r.optString(*status, "canaryRS", path);
+    s.observedGeneration = r.optInt<int64_t>(*status, "observedGeneration", path);
+    s.replicas = r.optInt<int32_t>(*status, "replicas", path);
+    s.updatedReplicas = r.optInt<int32_t>(*status, "updatedReplicas", path);
+    s.availableReplicas = r.optInt<int32_t>(*status, "availableReplicas", path);
+    s.selector = r.optString(*status, "selector", path);
+    s.collisionCount = r.optInt<int32_t>(*status, "collisionCount", path);
+    s.currentPodHash = r.optString(*status, "currentPodHash", path);
+    s.stablePodHash = r.optString(*status, "stablePodHash", path);
+    s.pauseStartTime = r.optString(*status, "pauseStartTime", path);
+    s.attempt = r.optInt<int32_t>(*status, "attempt", path);
+    s.message = r.optString(*status, "message", path);
+    s.abort = r.optBool(*status, "abort", path);
+    s.promoteFull = r.optBool(*status, "promoteFull", path);
+    s.promoteStep = r.optInt<int32_t>(*status, "promoteStep", path);
+    if (auto* conditions = r.optArray(*status, "conditions", path)) {
       for (size_t i = 0; i < conditions->size(); ++i) {
         auto cpath = path + ".conditions[" + std::to_string(i) + "]";
-        s.conditions.push_back(readCondition(asObject((*conditions)[i], cpath), cpath));
+        if (const auto* condition = r.asObject((*conditions)[i], cpath)) {
+          s.conditions.push_back(readCondition(r, *condition, cpath));
+        }
       }
     }
     static const std::initializer_list<std::string_view> kKnown = {
@@ -309,7 +338,76 @@ Rollout tag_invoke(const json::value_to_tag<Rollout>&, const json::value& in) {
       }
     }
   }
+  if (r.fault) {
+    return *r.fault;
+  }
   return rollout;
+}
+
+std::string describeStep(const CanaryStep& step) {
+  if (step.setWeight) {
+    return fmt::format("setWeight {}", *step.setWeight);
+  }
+  if (step.pause) {
+    return step.pause->duration ? fmt::format("pause {}", *step.pause->duration)
+                                : "pause (until promoted)";
+  }
+  if (step.analysis) {
+    return fmt::format("analysis {}", fmt::join(step.analysis->templates, ","));
+  }
+  return "empty step";
+}
+
+void setCondition(std::vector<Condition>& conditions, Condition condition) {
+  auto it = std::find_if(conditions.begin(), conditions.end(),
+                         [&](const Condition& c) { return c.type == condition.type; });
+  if (it == conditions.end()) {
+    conditions.push_back(std::move(condition));
+    return;
+  }
+  if (it->status == condition.status) {
+    condition.lastTransitionTime = std::move(it->lastTransitionTime);
+  }
+  *it = std::move(condition);
+}
+
+const Condition* findCondition(const std::vector<Condition>& conditions, std::string_view type) {
+  auto it = std::find_if(conditions.begin(), conditions.end(),
+                         [&](const Condition& c) { return c.type == type; });
+  return it == conditions.end() ? nullptr : &*it;
+}
+
+std::vector<Condition> readConditionsLeniently(const json::object& object) {
+  std::vector<Condition> conditions;
+  const auto* list = arrayAt(objectAt(object, "status"), "conditions");
+  if (list == nullptr) {
+    return conditions;
+  }
+  for (const auto& entry : *list) {
+    if (!entry.is_object()) {
+      continue;
+    }
+    const auto& c = entry.as_object();
+    auto generation = intAt(c, "observedGeneration", -1);
+    conditions.push_back({stringAt(c, "type"), stringAt(c, "status"), stringAt(c, "reason"),
+                          stringAt(c, "message"), stringAt(c, "lastTransitionTime"),
+                          generation >= 0 ? std::optional<int64_t>(generation) : std::nullopt});
+  }
+  return conditions;
+}
+
+json::array writeConditions(const std::vector<Condition>& conditions) {
+  json::array out;
+  for (const auto& c : conditions) {
+    json::object o{{"type", c.type},
+                   {"status", c.status},
+                   {"reason", c.reason},
+                   {"message", c.message},
+                   {"lastTransitionTime", c.lastTransitionTime}};
+    put(o, "observedGeneration", c.observedGeneration);
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 }  // namespace mc::crds

@@ -19,33 +19,25 @@ namespace json = boost::json;
 using crds::CanaryStep;
 using crds::Condition;
 using crds::RolloutStatus;
+namespace condition = crds::condition;
+namespace event = crds::event;
+namespace phase = crds::phase;
+namespace reason = crds::reason;
 
 constexpr const char* kTrue = "True";
 constexpr const char* kFalse = "False";
 constexpr std::chrono::seconds kReferenceRecheck{10};
 constexpr std::chrono::milliseconds kRouteRecheck{500};
 
-// Sets a condition, keeping lastTransitionTime unless the status flips (API conventions).
+// Sets conditions of one plan: all stamped with the plan's time and generation.
 class Conditions {
  public:
   Conditions(std::vector<Condition>& list, WallTime now, int64_t generation)
       : list_(list), now_(formatTime(now)), generation_(generation) {}
 
   void set(const std::string& type, bool status, std::string reason, std::string message) {
-    const char* value = status ? kTrue : kFalse;
-    auto it = std::find_if(list_.begin(), list_.end(),
-                           [&](const Condition& c) { return c.type == type; });
-    if (it == list_.end()) {
-      list_.push_back({type, value, std::move(reason), std::move(message), now_, generation_});
-      return;
-    }
-    if (it->status != value) {
-      it->lastTransitionTime = now_;
-    }
-    it->status = value;
-    it->reason = std::move(reason);
-    it->message = std::move(message);
-    it->observedGeneration = generation_;
+    crds::setCondition(list_, {type, status ? kTrue : kFalse, std::move(reason), std::move(message),
+                               now_, generation_});
   }
 
  private:
@@ -55,12 +47,8 @@ class Conditions {
 };
 
 std::string conditionReason(const RolloutStatus& status, std::string_view type) {
-  for (const auto& c : status.conditions) {
-    if (c.type == type) {
-      return c.reason;
-    }
-  }
-  return "";
+  const Condition* condition = crds::findCondition(status.conditions, type);
+  return condition != nullptr ? condition->reason : "";
 }
 
 // What the apiserver cannot judge at apply time but MC must before it creates anything.
@@ -86,9 +74,9 @@ std::optional<FieldError> validateSpec(const crds::RolloutSpec& spec,
       }
     }
   }
-  if (labels != nullptr && labels->contains(kPodTemplateHashLabel)) {
+  if (labels != nullptr && labels->contains(crds::kPodTemplateHashLabel)) {
     return FieldError{"spec.template.metadata.labels",
-                      fmt::format("{} is MC's to set", kPodTemplateHashLabel)};
+                      fmt::format("{} is MC's to set", crds::kPodTemplateHashLabel)};
   }
   for (size_t i = 0; i < steps.size(); ++i) {
     if (steps[i].pause && steps[i].pause->duration && !parseDuration(*steps[i].pause->duration)) {
@@ -132,8 +120,8 @@ class Planner {
     }
     if (invalid) {
       // Nothing else changes: a Rollout MC cannot understand keeps what it has.
-      conditions.set("InvalidSpec", true, "InvalidSpec", invalid->describe());
-      st.phase = "Degraded";
+      conditions.set(condition::kInvalidSpec, true, reason::kInvalidSpec, invalid->describe());
+      st.phase = phase::kDegraded;
       st.message = invalid->describe();
       plan_.invalidSpec = invalid;
       if (ctx_.referenceError) {
@@ -143,7 +131,7 @@ class Planner {
       countReplicas();
       return std::move(plan_);
     }
-    conditions.set("InvalidSpec", false, "SpecValid", "the spec is valid");
+    conditions.set(condition::kInvalidSpec, false, reason::kSpecValid, "the spec is valid");
 
     current_ = crds::podTemplateHash(spec_.podTemplate, old_.collisionCount.value_or(0));
     currentRs_ = find(current_);
@@ -245,10 +233,10 @@ class Planner {
     auto& st = plan_.status;
     bool first = stableRs_ == nullptr;
     bool reverted = !first && old_.currentPodHash && *old_.currentPodHash != current_;
-    bool wasAborted =
-        old_.phase == "Degraded" && conditionReason(old_, "Progressing") == "RolloutAborted";
+    bool wasAborted = old_.phase == phase::kDegraded &&
+                      conditionReason(old_, condition::kProgressing) == reason::kRolloutAborted;
     if (reverted && old_.canaryRS && !wasAborted) {
-      event(attemptId() + ".reverted", "Aborted",
+      event(attemptId() + ".reverted", event::kAborted,
             fmt::format("template is the stable's again ({}): canary {} scaled to 0 at once",
                         rsName(current_), *old_.canaryRS),
             true);
@@ -256,7 +244,8 @@ class Planner {
     if (first && old_.stablePodHash && *old_.stablePodHash != current_) {
       // Someone deleted the stable ReplicaSet: there is nothing to canary against, so the
       // current template takes all replicas. Say so: it skips the steps.
-      event(fmt::format("{}.stable-missing-{}", attemptId(), *old_.stablePodHash), "StableMissing",
+      event(fmt::format("{}.stable-missing-{}", attemptId(), *old_.stablePodHash),
+            event::kStableMissing,
             fmt::format("stable ReplicaSet {} is gone: {} runs all replicas without canary steps",
                         rsName(*old_.stablePodHash), rsName(current_)),
             true);
@@ -289,14 +278,17 @@ class Planner {
                            : fmt::format("waiting for {}: {}/{} pods available", rsName(current_),
                                          ready, replicas_);
     }
-    st.phase = healthy ? "Healthy" : "Progressing";
-    conditions.set("Progressing", true, healthy ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
+    st.phase = healthy ? phase::kHealthy : phase::kProgressing;
+    conditions.set(condition::kProgressing, true,
+                   healthy ? reason::kNewReplicaSetAvailable : reason::kReplicaSetUpdated,
                    *st.message);
-    conditions.set("Available", ready >= replicas_,
-                   ready >= replicas_ ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+    conditions.set(condition::kAvailable, ready >= replicas_,
+                   ready >= replicas_ ? reason::kMinimumReplicasAvailable
+                                      : reason::kMinimumReplicasUnavailable,
                    fmt::format("{}/{} pods available", ready, replicas_));
-    conditions.set("Paused", false, "NotPaused", "no canary is running");
-    conditions.set("Completed", healthy, healthy ? "RolloutCompleted" : "RolloutProgressing",
+    conditions.set(condition::kPaused, false, reason::kNotPaused, "no canary is running");
+    conditions.set(condition::kCompleted, healthy,
+                   healthy ? reason::kRolloutCompleted : reason::kRolloutProgressing,
                    healthy          ? "the rollout to the current template is complete"
                    : replicas_ == 0 ? "pods are still terminating"
                                     : "pods of the current template are not all available yet");
@@ -382,11 +374,11 @@ class Planner {
       return;
     }
     const auto& step = steps_[index];
-    event(fmt::format("{}.step-{}", attemptId(), index), "StepAdvanced",
-          fmt::format("step {}/{}: {}", index + 1, stepCount_, describeStep(step)));
+    event(fmt::format("{}.step-{}", attemptId(), index), event::kStepAdvanced,
+          fmt::format("step {}/{}: {}", index + 1, stepCount_, crds::describeStep(step)));
     if (step.pause) {
       st.pauseStartTime = formatTime(ctx_.now);
-      event(fmt::format("{}.pause-{}", attemptId(), index), "Paused",
+      event(fmt::format("{}.pause-{}", attemptId(), index), event::kPaused,
             step.pause->duration ? fmt::format("paused at step {}/{} for {}", index + 1, stepCount_,
                                                *step.pause->duration)
                                  : fmt::format("paused at step {}/{} until `kubectl mc promote {}`",
@@ -400,8 +392,8 @@ class Planner {
   void canary(Conditions& conditions) {
     auto& st = plan_.status;
     const std::string& stable = stableRs_->podHash;
-    bool wasAborted =
-        old_.phase == "Degraded" && conditionReason(old_, "Progressing") == "RolloutAborted";
+    bool wasAborted = old_.phase == phase::kDegraded &&
+                      conditionReason(old_, condition::kProgressing) == reason::kRolloutAborted;
     bool newCanary = old_.currentPodHash.value_or("") != current_;
     bool retried = !newCanary && wasAborted && !old_.abort.value_or(false);
     bool entered = false;
@@ -418,7 +410,7 @@ class Planner {
         superseded = fmt::format("; canary {} superseded and scaled to 0", *old_.canaryRS);
       }
       event(
-          attemptId() + ".started", "RolloutStarted",
+          attemptId() + ".started", event::kRolloutStarted,
           fmt::format("{}canary {} (revision {}) against stable {}{}", retried ? "retrying: " : "",
                       rsName(current_), currentRs_ ? currentRs_->revision : nextRevision_,
                       rsName(stable), superseded));
@@ -434,7 +426,7 @@ class Planner {
     int32_t index = std::clamp(st.currentStepIndex.value_or(0), 0, stepCount_);
     if (st.promoteFull.value_or(false)) {
       if (index < stepCount_) {
-        event(attemptId() + ".promoted-full", "Promoted",
+        event(attemptId() + ".promoted-full", event::kPromoted,
               fmt::format("promoted fully from step {}/{}: the remaining steps are skipped",
                           index + 1, stepCount_));
       }
@@ -442,9 +434,9 @@ class Planner {
       entered = true;
     } else if (st.promoteStep) {
       if (*st.promoteStep == index && index < stepCount_) {
-        event(fmt::format("{}.promoted-{}", attemptId(), index), "Promoted",
+        event(fmt::format("{}.promoted-{}", attemptId(), index), event::kPromoted,
               fmt::format("step {}/{} ({}) promoted by request", index + 1, stepCount_,
-                          describeStep(steps_[index])));
+                          crds::describeStep(steps_[index])));
         ++index;
         entered = true;
       }
@@ -501,24 +493,25 @@ class Planner {
       requeueAfter(kRouteRecheck);  // MC does not watch routes: look whether it holds
     }
     const auto& step = steps_[index];
-    std::string where = fmt::format("step {}/{} ({})", index + 1, stepCount_, describeStep(step));
+    std::string where =
+        fmt::format("step {}/{} ({})", index + 1, stepCount_, crds::describeStep(step));
     std::string pausedReason;
     if (userPaused) {
-      pausedReason = "PausedByUser";
+      pausedReason = reason::kPausedByUser;
       st.message = where + ": paused (spec.paused); `kubectl mc resume` continues";
-      bool wasUserPaused = conditionReason(old_, "Paused") == "PausedByUser";
+      bool wasUserPaused = conditionReason(old_, condition::kPaused) == reason::kPausedByUser;
       if (!wasUserPaused) {
-        event(fmt::format("{}.paused-g{}", attemptId(), ctx_.generation), "Paused",
+        event(fmt::format("{}.paused-g{}", attemptId(), ctx_.generation), event::kPaused,
               fmt::format("paused by spec.paused at {}", where));
       }
     } else if (step.pause) {
-      pausedReason = "CanaryPauseStep";
+      pausedReason = reason::kCanaryPauseStep;
       st.message = where + (step.pause->duration
                                 ? ": pausing"
                                 : fmt::format(": waiting for `kubectl mc promote {}`", ctx_.name));
     } else if (step.analysis) {
       // The analysis controller is not part of MC yet: an analysis step never passes by itself.
-      pausedReason = "AwaitingAnalysis";
+      pausedReason = reason::kAwaitingAnalysis;
       st.message = where + ": analysis steps do not run yet; `kubectl mc promote` passes it";
     } else {
       int32_t ready = currentRs_ ? currentRs_->availableReplicas : 0;
@@ -526,12 +519,13 @@ class Planner {
           fmt::format("{}: {}/{} canary pods available{}", where, ready, canaryTarget(weight),
                       ctx_.routeVerified ? "" : ", waiting for the route's weight");
     }
-    st.phase = pausedReason.empty() ? "Progressing" : "Paused";
-    conditions.set("Progressing", true, "ReplicaSetUpdated",
+    st.phase = pausedReason.empty() ? phase::kProgressing : phase::kPaused;
+    conditions.set(condition::kProgressing, true, reason::kReplicaSetUpdated,
                    fmt::format("canary {} at {}", rsName(current_), where));
-    conditions.set("Paused", !pausedReason.empty(),
-                   pausedReason.empty() ? "NotPaused" : pausedReason, *st.message);
-    conditions.set("Completed", false, "RolloutProgressing", "a canary is running");
+    conditions.set(condition::kPaused, !pausedReason.empty(),
+                   pausedReason.empty() ? reason::kNotPaused : pausedReason, *st.message);
+    conditions.set(condition::kCompleted, false, reason::kRolloutProgressing,
+                   "a canary is running");
     setAvailable(conditions);
   }
 
@@ -549,22 +543,22 @@ class Planner {
       plan_.route = RouteChange::Reset;
     }
     std::string where =
-        fmt::format("step {}/{} ({})", index + 1, stepCount_, describeStep(steps_[index]));
+        fmt::format("step {}/{} ({})", index + 1, stepCount_, crds::describeStep(steps_[index]));
     st.message = fmt::format(
         "{}: scaled to 0 replicas, nothing to weigh; the canary waits until "
         "`kubectl scale rollout/{} --replicas=N`",
         where, ctx_.name);
-    if (freshCanary_ || conditionReason(old_, "Paused") != kScaledToZeroReason) {
-      event(fmt::format("{}.zero-g{}", attemptId(), ctx_.generation),
-            std::string(kScaledToZeroReason),
+    if (freshCanary_ || conditionReason(old_, condition::kPaused) != crds::reason::kScaledToZero) {
+      event(fmt::format("{}.zero-g{}", attemptId(), ctx_.generation), crds::reason::kScaledToZero,
             fmt::format("canary {} waits at {}: spec.replicas is 0, nothing to weigh",
                         rsName(current_), where));
     }
-    st.phase = "Paused";
-    conditions.set("Progressing", true, "ReplicaSetUpdated",
+    st.phase = phase::kPaused;
+    conditions.set(condition::kProgressing, true, reason::kReplicaSetUpdated,
                    fmt::format("canary {} at {}, scaled to 0", rsName(current_), where));
-    conditions.set("Paused", true, std::string(kScaledToZeroReason), *st.message);
-    conditions.set("Completed", false, "RolloutProgressing", "a canary is running");
+    conditions.set(condition::kPaused, true, crds::reason::kScaledToZero, *st.message);
+    conditions.set(condition::kCompleted, false, reason::kRolloutProgressing,
+                   "a canary is running");
     setAvailable(conditions);
   }
 
@@ -576,17 +570,18 @@ class Planner {
     keep_.insert(stableRs_->podHash);
     if (!available(currentRs_, replicas_)) {
       int32_t ready = currentRs_ ? currentRs_->availableReplicas : 0;
-      st.phase = "Progressing";
+      st.phase = phase::kProgressing;
       st.message = fmt::format("promoting: {}/{} canary pods available", ready, replicas_);
-      conditions.set("Progressing", true, "ReplicaSetUpdated", *st.message);
-      conditions.set("Paused", false, "NotPaused", "promoting");
-      conditions.set("Completed", false, "RolloutProgressing", "promoting the canary");
+      conditions.set(condition::kProgressing, true, reason::kReplicaSetUpdated, *st.message);
+      conditions.set(condition::kPaused, false, reason::kNotPaused, "promoting");
+      conditions.set(condition::kCompleted, false, reason::kRolloutProgressing,
+                     "promoting the canary");
       setAvailable(conditions);
       return;
     }
     std::string oldStable = stableRs_->name;
     event(
-        attemptId() + ".completed", "RolloutCompleted",
+        attemptId() + ".completed", event::kRolloutCompleted,
         fmt::format("{} (revision {}) is the stable now; {} scales to 0 in {} s", rsName(current_),
                     currentRs_->revision, oldStable, ctx_.scaleDownDelay.count()));
     st.stablePodHash = current_;
@@ -611,7 +606,7 @@ class Planner {
   void abort(Conditions& conditions, bool wasAborted) {
     auto& st = plan_.status;
     if (!wasAborted) {
-      event(attemptId() + ".aborted", "Aborted",
+      event(attemptId() + ".aborted", event::kAborted,
             fmt::format("canary {} aborted at step {}/{}: all traffic back to {}", rsName(current_),
                         st.currentStepIndex.value_or(0) + 1, stepCount_, stableRs_->name),
             true);
@@ -623,14 +618,14 @@ class Planner {
     if (old_.canaryWeight.value_or(0) != 0 || !ctx_.routeVerified) {
       plan_.route = RouteChange::Reset;
     }
-    st.phase = "Degraded";
+    st.phase = phase::kDegraded;
     st.message = fmt::format(
         "canary aborted: `kubectl mc retry {}` restarts it, a new template "
         "replaces it",
         ctx_.name);
-    conditions.set("Progressing", false, "RolloutAborted", *st.message);
-    conditions.set("Paused", false, "NotPaused", "aborted");
-    conditions.set("Completed", false, "RolloutAborted", "the canary was aborted");
+    conditions.set(condition::kProgressing, false, reason::kRolloutAborted, *st.message);
+    conditions.set(condition::kPaused, false, reason::kNotPaused, "aborted");
+    conditions.set(condition::kCompleted, false, reason::kRolloutAborted, "the canary was aborted");
     setAvailable(conditions);
   }
 
@@ -639,8 +634,9 @@ class Planner {
     for (const auto& rs : ctx_.replicaSets) {
       ready += rs.availableReplicas;
     }
-    conditions.set("Available", ready >= replicas_,
-                   ready >= replicas_ ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+    conditions.set(condition::kAvailable, ready >= replicas_,
+                   ready >= replicas_ ? reason::kMinimumReplicasAvailable
+                                      : reason::kMinimumReplicasUnavailable,
                    fmt::format("{}/{} pods available", ready, replicas_));
   }
 
@@ -757,20 +753,6 @@ std::string selectorString(const json::object& selector) {
   }
   std::sort(parts.begin(), parts.end());
   return fmt::format("{}", fmt::join(parts, ","));
-}
-
-std::string describeStep(const CanaryStep& step) {
-  if (step.setWeight) {
-    return fmt::format("setWeight {}", *step.setWeight);
-  }
-  if (step.pause) {
-    return step.pause->duration ? fmt::format("pause {}", *step.pause->duration)
-                                : "pause (until promoted)";
-  }
-  if (step.analysis) {
-    return fmt::format("analysis {}", fmt::join(step.analysis->templates, ","));
-  }
-  return "empty step";
 }
 
 }  // namespace mc::reconcilers

@@ -25,6 +25,17 @@ TEST(ErrorTest, DescribeNamesKindStatusAndMessage) {
             "Transient: connection refused");
 }
 
+TEST(ErrorTest, AFieldErrorCarriesItsFieldApartFromTheMessage) {
+  Error error = fieldError("spec.strategy.canary.steps[2].setWeight", "expected an integer");
+  EXPECT_EQ(error.kind, ErrorKind::Invalid);
+  EXPECT_EQ(error.field, "spec.strategy.canary.steps[2].setWeight");
+  EXPECT_EQ(error.message, "expected an integer") << "the message does not repeat the field";
+  EXPECT_EQ(error.fieldMessage(), "spec.strategy.canary.steps[2].setWeight: expected an integer");
+  EXPECT_EQ(error.describe(),
+            "Invalid: spec.strategy.canary.steps[2].setWeight: expected an integer");
+  EXPECT_EQ(makeError(ErrorKind::Invalid, "bad").fieldMessage(), "bad");
+}
+
 TEST(ErrorTest, ResultValueThrowsTheDescription) {
   Result<int> failed = makeError(ErrorKind::NotFound, "no such rollout", 404);
   EXPECT_FALSE(failed.has_value());

@@ -24,6 +24,10 @@ TEST(JsonTest, FieldsThatExistAreRead) {
   EXPECT_EQ(arrayAt(objectAt(pod, "spec"), "containers")->size(), 1u);
   EXPECT_EQ(stringAt(kPod, {"metadata", "labels", "app"}), "web");
   EXPECT_EQ(intAt(kPod, {"metadata", "generation"}, -1), 3);
+  // An object with a braced path picks the path accessors, not the one-key ones.
+  EXPECT_EQ(stringAt(pod, {"metadata", "labels", "app"}), "web");
+  EXPECT_EQ(intAt(pod, {"metadata", "generation"}, -1), 3);
+  EXPECT_EQ(stringAt(pod, {"metadata"}), "") << "an object, not a string";
 }
 
 TEST(JsonTest, AbsentNullOrMistypedFieldsReadAsAbsent) {

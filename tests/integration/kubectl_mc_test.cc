@@ -25,7 +25,7 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-const kube::ResourceType kRollouts{crds::kGroup, crds::kVersion, "rollouts"};
+using crds::resources::kRollouts;
 
 const char* kTemplateV1 =
     R"({"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"example/web:1","futureField":{"kept":true}}]}})";

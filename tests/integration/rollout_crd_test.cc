@@ -19,7 +19,7 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using e2e::ControlPlaneEnvironment;
 
-const kube::ResourceType kRollouts{kGroup, kVersion, "rollouts"};
+using crds::resources::kRollouts;
 
 json::object rollout(const std::string& name, json::value canary) {
   return json::parse(fmt::format(R"({{
@@ -108,7 +108,7 @@ TEST_F(RolloutCrdTest, RoundTripThroughTheApiserverKeepsTheTemplate) {
   ASSERT_TRUE(created) << created.error().describe();
   auto fetched = io_.run(client_->get(kRollouts, "default", "web"));
   ASSERT_TRUE(fetched);
-  auto parsed = json::value_to<Rollout>(json::value(*fetched));
+  auto parsed = readRollout(json::value(*fetched)).value();
   EXPECT_EQ(parsed.spec.replicas, 4);
   EXPECT_EQ(parsed.spec.revisionHistoryLimit, 10) << "the CRD's default";
   ASSERT_EQ(effectiveSteps(parsed.spec).size(), 3u);
@@ -163,7 +163,7 @@ TEST_F(RolloutCrdTest, ScaleToZeroIsAccepted) {
   // autoscaling/v1 Scale omits a spec.replicas of 0 (omitempty): absent reads as 0 there.
   const auto* scaleReplicas = scale->at("spec").as_object().if_contains("replicas");
   EXPECT_TRUE(scaleReplicas == nullptr || scaleReplicas->as_int64() == 0) << *scale;
-  auto parsed = json::value_to<Rollout>(json::value(*after));
+  auto parsed = readRollout(json::value(*after)).value();
   EXPECT_EQ(parsed.spec.replicas, 0) << "0, not absent";
 
   auto negative = cp.kubectl({"scale", "rollouts.mc.maestro.dev/to-zero", "--replicas=-1"});

@@ -55,12 +55,19 @@ json::object service(const std::string& name) {
       .as_object();
 }
 
-RouterTarget targetFor(const std::string& ns, crds::TrafficRouting routing) {
-  crds::CanaryStrategy canary;
-  canary.stableService = "web-stable";
-  canary.canaryService = "web-canary";
-  canary.trafficRouting = std::move(routing);
-  return RouterTarget{ns, "web", kRolloutUid, std::move(canary)};
+// A trafficRouting block for one router kind: {"<kind>": {"<key>": "<route>"}}.
+json::object routing(const char* kind, const char* key, const char* route) {
+  return {{kind, {{key, route}}}};
+}
+
+// A Rollout "web" splitting traffic between web-stable and web-canary with `routing`.
+struct Routed {
+  RouterTarget target;
+  json::object routing;
+};
+
+Routed targetFor(const std::string& ns, json::object routing) {
+  return {RouterTarget{ns, "web", kRolloutUid, "web-stable", "web-canary"}, std::move(routing)};
 }
 
 int64_t weightAt(const json::value& ref) { return ref.at("weight").to_number<int64_t>(); }
@@ -128,24 +135,26 @@ class RoutersTest : public ::testing::Test {
                      const std::string& mentions) {
     ASSERT_FALSE(result) << "expected Invalid mentioning " << mentions;
     EXPECT_EQ(result.error().kind, ErrorKind::Invalid) << result.error().describe();
-    EXPECT_NE(result.error().message.find(field), std::string::npos) << result.error().message;
+    EXPECT_EQ(result.error().field, field) << "the field, apart from the message";
     EXPECT_NE(result.error().message.find(mentions), std::string::npos) << result.error().message;
   }
 
-  Result<void> validate(TrafficRouter& router, const RouterTarget& target) {
-    return io_.run(router.validate(target));
+  // Each call builds the router afresh, as each reconcile does, so it reads the route anew.
+  TrafficRouterPtr router(const Routed& routed) {
+    auto made = makeRouter(*client_, routed.target, routed.routing);
+    EXPECT_TRUE(made) << made.error().describe();
+    return made ? std::move(*made) : nullptr;
   }
-  Result<void> setWeight(TrafficRouter& router, const RouterTarget& target, int32_t weight) {
-    return io_.run(router.setWeight(target, weight));
+  Result<void> validate(const Routed& routed) { return io_.run(router(routed)->validate()); }
+  Result<void> setWeight(const Routed& routed, int32_t weight) {
+    return io_.run(router(routed)->setWeight(weight));
   }
   // "true", "false" or the error.
-  std::string verified(TrafficRouter& router, const RouterTarget& target, int32_t weight) {
-    auto result = io_.run(router.verifyWeight(target, weight));
+  std::string verified(const Routed& routed, int32_t weight) {
+    auto result = io_.run(router(routed)->verifyWeight(weight));
     return result ? (*result ? "true" : "false") : result.error().describe();
   }
-  Result<void> reset(TrafficRouter& router, const RouterTarget& target) {
-    return io_.run(router.reset(target));
-  }
+  Result<void> reset(const Routed& routed) { return io_.run(router(routed)->reset()); }
 
   test::IoThread io_;
   kube::KubeClientPtr client_;
@@ -158,24 +167,41 @@ TEST_F(RoutersTest, MakeRouterPicksTheKindTheRoutingNames) {
   }
   EXPECT_EQ(kinds, (std::set<std::string>{"gatewayAPI", "nginx", "istio"}));
 
-  auto strategy = [](crds::TrafficRouting routing) {
-    return targetFor("default", std::move(routing)).canary;
+  auto make = [&](json::object routing) {
+    auto made = makeRouter(*client_, targetFor("default", {}).target, std::move(routing));
+    EXPECT_TRUE(made) << made.error().describe();
+    return made ? std::move(*made) : nullptr;
   };
-  auto gateway = makeRouter(*client_, strategy({.gatewayHttpRoute = "web"}));
+  auto gateway = make(routing("gatewayAPI", "httpRoute", "web"));
   EXPECT_NE(dynamic_cast<GatewayApiRouter*>(gateway.get()), nullptr);
   EXPECT_TRUE(gateway->shapesTraffic());
-  auto nginx = makeRouter(*client_, strategy({.nginxStableIngress = "web"}));
+  auto nginx = make(routing("nginx", "stableIngress", "web"));
   EXPECT_NE(dynamic_cast<NginxRouter*>(nginx.get()), nullptr);
   EXPECT_TRUE(nginx->shapesTraffic());
-  auto istio = makeRouter(*client_, strategy({.istioVirtualService = "web"}));
+  auto istio = make(routing("istio", "virtualService", "web"));
   EXPECT_NE(dynamic_cast<IstioRouter*>(istio.get()), nullptr);
   EXPECT_TRUE(istio->shapesTraffic());
 
-  for (const auto& canary : {crds::CanaryStrategy{}, strategy({})}) {
-    auto byDefault = makeRouter(*client_, canary);
-    EXPECT_NE(dynamic_cast<ReplicaRatioRouter*>(byDefault.get()), nullptr);
-    EXPECT_FALSE(byDefault->shapesTraffic());
-  }
+  auto byDefault = make({});
+  EXPECT_NE(dynamic_cast<ReplicaRatioRouter*>(byDefault.get()), nullptr);
+  EXPECT_FALSE(byDefault->shapesTraffic());
+  auto none = makeRouter(*client_, targetFor("default", {}).target, std::nullopt);
+  ASSERT_TRUE(none);
+  EXPECT_NE(dynamic_cast<ReplicaRatioRouter*>(none->get()), nullptr);
+
+  // Each router reads its own block and names the field it refuses.
+  auto unknown = makeRouter(*client_, targetFor("default", {}).target,
+                            json::object{{"linkerd", {{"route", "web"}}}});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().field, "spec.strategy.canary.trafficRouting.linkerd");
+  auto empty = makeRouter(*client_, targetFor("default", {}).target,
+                          json::object{{"gatewayAPI", json::object{}}});
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().field, "spec.strategy.canary.trafficRouting.gatewayAPI.httpRoute");
+  RouterTarget oneService{"default", "web", kRolloutUid, "web", "web"};
+  auto same = makeRouter(*client_, oneService, routing("istio", "virtualService", "web"));
+  ASSERT_FALSE(same);
+  EXPECT_EQ(same.error().field, "spec.strategy.canary.canaryService");
 }
 
 TEST_F(RoutersTest, CanaryIngressNameFitsAnObjectName) {
@@ -207,11 +233,10 @@ TEST_F(RoutersTest, GatewayApiSplitsTheHttpRoute) {
         {"matches": [{"path": {"type": "PathPrefix", "value": "/admin"}}],
          "backendRefs": [{"name": "admin", "port": 8080}]}
       ]}})");
-  auto target = targetFor(ns, {.gatewayHttpRoute = "web"});
-  auto router = makeRouter(*client_, target.canary);
+  auto target = targetFor(ns, routing("gatewayAPI", "httpRoute", "web"));
 
-  ASSERT_TRUE(validate(*router, target)) << validate(*router, target).error().describe();
-  auto set = setWeight(*router, target, 30);
+  ASSERT_TRUE(validate(target)) << validate(target).error().describe();
+  auto set = setWeight(target, 30);
   ASSERT_TRUE(set) << set.error().describe();
   auto route = get(kHttpRoutes, ns, "web");
   const auto& rules = route.at("spec").at("rules").as_array();
@@ -227,42 +252,41 @@ TEST_F(RoutersTest, GatewayApiSplitsTheHttpRoute) {
   EXPECT_EQ(admin.at(0).at("name"), "admin");
   EXPECT_EQ(weightAt(admin.at(0)), 1) << "the API's default, as it was";
 
-  EXPECT_EQ(verified(*router, target, 30), "true");
-  EXPECT_EQ(verified(*router, target, 60), "false");
+  EXPECT_EQ(verified(target, 30), "true");
+  EXPECT_EQ(verified(target, 60), "false");
 
   addLabel(kHttpRoutes, ns, "web");
-  ASSERT_TRUE(setWeight(*router, target, 100));
+  ASSERT_TRUE(setWeight(target, 100));
   route = get(kHttpRoutes, ns, "web");
   EXPECT_EQ(labelOf(route, "team"), "payments") << "the user's edit survives";
   const auto& full = route.at("spec").at("rules").at(0).at("backendRefs").as_array();
   EXPECT_EQ(weightAt(full.at(0)), 0);
   EXPECT_EQ(weightAt(full.at(1)), 100);
-  EXPECT_EQ(verified(*router, target, 100), "true");
+  EXPECT_EQ(verified(target, 100), "true");
 
-  ASSERT_TRUE(reset(*router, target));
+  ASSERT_TRUE(reset(target));
   route = get(kHttpRoutes, ns, "web");
   const auto& back = route.at("spec").at("rules").at(0).at("backendRefs").as_array();
   ASSERT_EQ(back.size(), 2u) << "the canary ref stays, at weight 0";
   EXPECT_EQ(weightAt(back.at(0)), 100);
   EXPECT_EQ(weightAt(back.at(1)), 0);
-  EXPECT_EQ(verified(*router, target, 0), "true");
+  EXPECT_EQ(verified(target, 0), "true");
   // Already right: no write.
-  ASSERT_TRUE(reset(*router, target));
+  ASSERT_TRUE(reset(target));
   EXPECT_EQ(kube::resourceVersionOf(get(kHttpRoutes, ns, "web")), kube::resourceVersionOf(route));
 
-  auto missing = targetFor(ns, {.gatewayHttpRoute = "nope"});
-  expectInvalid(validate(*router, missing),
-                "spec.strategy.canary.trafficRouting.gatewayAPI.httpRoute",
+  auto missing = targetFor(ns, routing("gatewayAPI", "httpRoute", "nope"));
+  expectInvalid(validate(missing), "spec.strategy.canary.trafficRouting.gatewayAPI.httpRoute",
                 "HTTPRoute \"nope\" not found");
-  expectInvalid(setWeight(*router, missing, 10),
-                "spec.strategy.canary.trafficRouting.gatewayAPI.httpRoute", "not found");
+  expectInvalid(setWeight(missing, 10), "spec.strategy.canary.trafficRouting.gatewayAPI.httpRoute",
+                "not found");
 
   create(kHttpRoutes, ns, R"({
     "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
     "metadata": {"name": "elsewhere"},
     "spec": {"parentRefs": [{"name": "public"}],
              "rules": [{"backendRefs": [{"name": "admin", "port": 8080}]}]}})");
-  expectInvalid(validate(*router, targetFor(ns, {.gatewayHttpRoute = "elsewhere"})),
+  expectInvalid(validate(targetFor(ns, routing("gatewayAPI", "httpRoute", "elsewhere"))),
                 "spec.strategy.canary.trafficRouting.gatewayAPI.httpRoute",
                 "stable Service \"web-stable\"");
 }
@@ -280,15 +304,14 @@ TEST_F(RoutersTest, NginxOwnsACanaryIngress) {
          "backend": {"service": {"name": "web-stable", "port": {"number": 80}}}},
         {"path": "/static", "pathType": "Prefix",
          "backend": {"service": {"name": "static", "port": {"number": 80}}}}]}}]}})");
-  auto target = targetFor(ns, {.nginxStableIngress = "web"});
-  auto router = makeRouter(*client_, target.canary);
+  auto target = targetFor(ns, routing("nginx", "stableIngress", "web"));
   const std::string canaryName = "web-web-canary";
 
-  ASSERT_TRUE(validate(*router, target)) << validate(*router, target).error().describe();
-  EXPECT_EQ(verified(*router, target, 0), "true") << "no canary Ingress: 0";
-  EXPECT_EQ(verified(*router, target, 30), "false");
+  ASSERT_TRUE(validate(target)) << validate(target).error().describe();
+  EXPECT_EQ(verified(target, 0), "true") << "no canary Ingress: 0";
+  EXPECT_EQ(verified(target, 30), "false");
 
-  auto set = setWeight(*router, target, 30);
+  auto set = setWeight(target, 30);
   ASSERT_TRUE(set) << set.error().describe();
   // Right away: the owner does not exist, so the garbage collector may remove it later.
   auto canary = get(kIngresses, ns, canaryName);
@@ -326,8 +349,8 @@ TEST_F(RoutersTest, NginxOwnsACanaryIngress) {
             "web-stable")
       << "the stable Ingress is only read";
 
-  EXPECT_EQ(verified(*router, target, 30), "true");
-  EXPECT_EQ(verified(*router, target, 60), "false");
+  EXPECT_EQ(verified(target, 30), "true");
+  EXPECT_EQ(verified(target, 60), "false");
 
   // A user's label on the canary Ingress stays; a new path on the stable one reaches the canary.
   addLabel(kIngresses, ns, canaryName);
@@ -341,7 +364,7 @@ TEST_F(RoutersTest, NginxOwnsACanaryIngress) {
       .push_back(json::parse(R"({"path": "/api", "pathType": "Prefix",
           "backend": {"service": {"name": "web-stable", "port": {"number": 80}}}})"));
   ASSERT_TRUE(io_.run(client_->update(kIngresses, ns, stable)));
-  set = setWeight(*router, target, 100);
+  set = setWeight(target, 100);
   ASSERT_TRUE(set) << set.error().describe();
   canary = get(kIngresses, ns, canaryName);
   EXPECT_EQ(labelOf(canary, "team"), "payments");
@@ -351,29 +374,28 @@ TEST_F(RoutersTest, NginxOwnsACanaryIngress) {
   ASSERT_EQ(followed.size(), 3u);
   EXPECT_EQ(followed.at(2).at("backend").at("service").at("name"), "web-canary");
   // Already right: no write.
-  ASSERT_TRUE(setWeight(*router, target, 100));
+  ASSERT_TRUE(setWeight(target, 100));
   EXPECT_EQ(kube::resourceVersionOf(get(kIngresses, ns, canaryName)),
             kube::resourceVersionOf(canary));
 
-  ASSERT_TRUE(reset(*router, target));
+  ASSERT_TRUE(reset(target));
   auto gone = io_.run(client_->get(kIngresses, ns, canaryName));
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().kind, ErrorKind::NotFound);
-  EXPECT_EQ(verified(*router, target, 0), "true");
-  EXPECT_TRUE(reset(*router, target)) << "nothing to delete is fine";
+  EXPECT_EQ(verified(target, 0), "true");
+  EXPECT_TRUE(reset(target)) << "nothing to delete is fine";
 
-  auto missing = targetFor(ns, {.nginxStableIngress = "nope"});
-  expectInvalid(validate(*router, missing),
-                "spec.strategy.canary.trafficRouting.nginx.stableIngress",
+  auto missing = targetFor(ns, routing("nginx", "stableIngress", "nope"));
+  expectInvalid(validate(missing), "spec.strategy.canary.trafficRouting.nginx.stableIngress",
                 "Ingress \"nope\" not found");
-  expectInvalid(setWeight(*router, missing, 10),
-                "spec.strategy.canary.trafficRouting.nginx.stableIngress", "not found");
+  expectInvalid(setWeight(missing, 10), "spec.strategy.canary.trafficRouting.nginx.stableIngress",
+                "not found");
 
   // An Ingress routing elsewhere; and one whose canary name is already taken by the user.
   create(kIngresses, ns, R"({
     "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "other"},
     "spec": {"defaultBackend": {"service": {"name": "static", "port": {"number": 80}}}}})");
-  expectInvalid(validate(*router, targetFor(ns, {.nginxStableIngress = "other"})),
+  expectInvalid(validate(targetFor(ns, routing("nginx", "stableIngress", "other"))),
                 "spec.strategy.canary.trafficRouting.nginx.stableIngress",
                 "stable Service \"web-stable\"");
   create(kIngresses, ns, R"({
@@ -383,10 +405,10 @@ TEST_F(RoutersTest, NginxOwnsACanaryIngress) {
     "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
     "metadata": {"name": "taken-web-canary"},
     "spec": {"defaultBackend": {"service": {"name": "static", "port": {"number": 80}}}}})");
-  auto taken = targetFor(ns, {.nginxStableIngress = "taken"});
-  expectInvalid(setWeight(*router, taken, 10),
-                "spec.strategy.canary.trafficRouting.nginx.stableIngress", "not managed");
-  ASSERT_TRUE(reset(*router, taken));
+  auto taken = targetFor(ns, routing("nginx", "stableIngress", "taken"));
+  expectInvalid(setWeight(taken, 10), "spec.strategy.canary.trafficRouting.nginx.stableIngress",
+                "not managed");
+  ASSERT_TRUE(reset(taken));
   EXPECT_EQ(get(kIngresses, ns, "taken-web-canary")
                 .at("spec")
                 .at("defaultBackend")
@@ -413,11 +435,10 @@ TEST_F(RoutersTest, IstioSplitsTheVirtualService) {
                             "port": {"number": 80}}, "weight": 100},
            {"destination": {"host": "web-canary", "port": {"number": 80}}, "weight": 0}]}
       ]}})");
-  auto target = targetFor(ns, {.istioVirtualService = "web"});
-  auto router = makeRouter(*client_, target.canary);
+  auto target = targetFor(ns, routing("istio", "virtualService", "web"));
 
-  ASSERT_TRUE(validate(*router, target)) << validate(*router, target).error().describe();
-  auto set = setWeight(*router, target, 30);
+  ASSERT_TRUE(validate(target)) << validate(target).error().describe();
+  auto set = setWeight(target, 30);
   ASSERT_TRUE(set) << set.error().describe();
   auto virtualService = get(kVirtualServices, ns, "web");
   const auto& http = virtualService.at("spec").at("http").as_array();
@@ -427,31 +448,30 @@ TEST_F(RoutersTest, IstioSplitsTheVirtualService) {
   EXPECT_FALSE(http.at(0).at("route").at(0).as_object().contains("weight"))
       << "an entry without both destinations is not touched";
 
-  EXPECT_EQ(verified(*router, target, 30), "true");
-  EXPECT_EQ(verified(*router, target, 60), "false");
+  EXPECT_EQ(verified(target, 30), "true");
+  EXPECT_EQ(verified(target, 60), "false");
 
   addLabel(kVirtualServices, ns, "web");
-  ASSERT_TRUE(setWeight(*router, target, 100));
+  ASSERT_TRUE(setWeight(target, 100));
   virtualService = get(kVirtualServices, ns, "web");
   EXPECT_EQ(labelOf(virtualService, "team"), "payments") << "the user's edit survives";
   const auto& full = virtualService.at("spec").at("http").at(1).at("route").as_array();
   EXPECT_EQ(weightAt(full.at(0)), 0);
   EXPECT_EQ(weightAt(full.at(1)), 100);
 
-  ASSERT_TRUE(reset(*router, target));
+  ASSERT_TRUE(reset(target));
   virtualService = get(kVirtualServices, ns, "web");
   const auto& back = virtualService.at("spec").at("http").at(1).at("route").as_array();
   EXPECT_EQ(weightAt(back.at(0)), 100);
   EXPECT_EQ(weightAt(back.at(1)), 0);
-  EXPECT_EQ(verified(*router, target, 0), "true");
+  EXPECT_EQ(verified(target, 0), "true");
   // Already right: no write.
-  ASSERT_TRUE(reset(*router, target));
+  ASSERT_TRUE(reset(target));
   EXPECT_EQ(kube::resourceVersionOf(get(kVirtualServices, ns, "web")),
             kube::resourceVersionOf(virtualService));
 
-  auto missing = targetFor(ns, {.istioVirtualService = "nope"});
-  expectInvalid(validate(*router, missing),
-                "spec.strategy.canary.trafficRouting.istio.virtualService",
+  auto missing = targetFor(ns, routing("istio", "virtualService", "nope"));
+  expectInvalid(validate(missing), "spec.strategy.canary.trafficRouting.istio.virtualService",
                 "VirtualService \"nope\" not found");
 
   create(kVirtualServices, ns, R"({
@@ -459,11 +479,10 @@ TEST_F(RoutersTest, IstioSplitsTheVirtualService) {
     "metadata": {"name": "stable-only"},
     "spec": {"hosts": ["web.example.com"],
              "http": [{"route": [{"destination": {"host": "web-stable"}}]}]}})");
-  auto stableOnly = targetFor(ns, {.istioVirtualService = "stable-only"});
-  expectInvalid(validate(*router, stableOnly),
-                "spec.strategy.canary.trafficRouting.istio.virtualService",
+  auto stableOnly = targetFor(ns, routing("istio", "virtualService", "stable-only"));
+  expectInvalid(validate(stableOnly), "spec.strategy.canary.trafficRouting.istio.virtualService",
                 "both destinations are needed");
-  expectInvalid(setWeight(*router, stableOnly, 10),
+  expectInvalid(setWeight(stableOnly, 10),
                 "spec.strategy.canary.trafficRouting.istio.virtualService",
                 "both destinations are needed");
 }

@@ -1103,7 +1103,7 @@ TEST(RolloutPlanTest, InvalidSpecChangesNothingButTheStatus) {
        [](RolloutContext& ctx) {
          ctx.rollout.spec.podTemplate["metadata"]
              .as_object()["labels"]
-             .as_object()[kPodTemplateHashLabel] = "abc";
+             .as_object()[crds::kPodTemplateHashLabel] = "abc";
        },
        "spec.template.metadata.labels"},
       {"unparseable pause duration",
@@ -1858,8 +1858,8 @@ TEST(RolloutPlanTest, CanaryStartedAtZeroWaitsThenRunsEveryStepOnceScaledUp) {
     const std::string zeroId = fmt::format("a1.zero-g{}", w.ctx.generation);
     EXPECT_EQ(eventIds(start), (std::multiset<std::string>{"a1.started", "a1.step-0", zeroId}))
         << describeEvents(start);
-    ASSERT_NE(eventOf(start, kScaledToZeroReason), nullptr);
-    EXPECT_FALSE(eventOf(start, kScaledToZeroReason)->warning);
+    ASSERT_NE(eventOf(start, crds::reason::kScaledToZero), nullptr);
+    EXPECT_FALSE(eventOf(start, crds::reason::kScaledToZero)->warning);
     ASSERT_EQ(start.creates.size(), 1u);
     EXPECT_EQ(start.creates[0].name, rsNameOf("web:2"));
     EXPECT_EQ(start.creates[0].replicas, 0) << "no pod at 0 replicas, not even one canary pod";
@@ -1912,7 +1912,7 @@ TEST(RolloutPlanTest, CanaryStartedAtZeroWaitsThenRunsEveryStepOnceScaledUp) {
     EXPECT_EQ(countReason(events, "StepAdvanced"), 3) << "steps 2 to 4; step 1 was entered at 0";
     EXPECT_EQ(countReason(events, "RolloutStarted"), 0);
     EXPECT_EQ(countReason(events, "RolloutCompleted"), 1);
-    EXPECT_EQ(countReason(events, kScaledToZeroReason), 0);
+    EXPECT_EQ(countReason(events, crds::reason::kScaledToZero), 0);
     EXPECT_EQ(w.rs("web:2")->replicas, 10);
   }
 }

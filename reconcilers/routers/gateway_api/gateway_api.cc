@@ -18,11 +18,6 @@ constexpr const char* kField = "spec.strategy.canary.trafficRouting.gatewayAPI.h
 
 using Names = RouteNames;
 
-Result<Names> namesOf(const RouterTarget& target) {
-  const auto& routing = target.canary.trafficRouting;
-  return routeNames(target, routing ? routing->gatewayHttpRoute : std::nullopt, kField);
-}
-
 std::string_view stringField(const json::object& object, std::string_view key) {
   auto* value = object.if_contains(key);
   return value && value->is_string() ? std::string_view(value->as_string()) : std::string_view();
@@ -146,105 +141,85 @@ bool weightIs(json::object& route, std::string_view ns, const Names& names, int3
   return true;
 }
 
-// The route; a missing one is the user's mistake (Invalid), other errors pass through.
-asio::awaitable<Result<json::object>> readRoute(kube::Client* client, std::string ns,
-                                                std::string name) {
-  auto route = co_await client->get(kHttpRoutes, ns, name);
-  if (!route && route.error().kind == ErrorKind::NotFound) {
-    co_return makeError(ErrorKind::Invalid,
-                        fmt::format("{}: HTTPRoute \"{}\" not found", kField, name));
-  }
-  co_return std::move(route);
+Error noStableRef(const Names& names) {
+  return fieldError(kField,
+                    fmt::format("no rule of HTTPRoute \"{}\" has a backendRef to the stable "
+                                "Service \"{}\"",
+                                names.route, names.stable));
 }
 
-Error noStableRef(const Names& names) {
-  return makeError(ErrorKind::Invalid,
-                   fmt::format("{}: no rule of HTTPRoute \"{}\" has a backendRef to the stable "
-                               "Service \"{}\"",
-                               kField, names.route, names.stable));
+bool routesToStable(json::object& route, std::string_view ns, const Names& names) {
+  for (auto* refs : backendRefLists(route)) {
+    if (hasRefTo(*refs, ns, names.stable)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
 
-asio::awaitable<Result<void>> GatewayApiRouter::validate(RouterTarget target) {
-  auto names = namesOf(target);
-  if (!names) {
-    co_return names.error();
-  }
-  auto route = co_await readRoute(&client_, target.ns, names->route);
-  if (!route) {
-    co_return route.error();
-  }
-  for (auto* refs : backendRefLists(*route)) {
-    if (hasRefTo(*refs, target.ns, names->stable)) {
-      co_return Result<void>();
-    }
-  }
-  co_return noStableRef(*names);
-}
+GatewayApiRouter::GatewayApiRouter(kube::Client& client, RouterTarget target, RouteNames names)
+    : target_(std::move(target)),
+      names_(std::move(names)),
+      route_(client, kHttpRoutes, "HTTPRoute", kField, target_.ns, names_.route) {}
 
-asio::awaitable<Result<void>> GatewayApiRouter::setWeight(RouterTarget target, int32_t weight) {
-  auto names = namesOf(target);
-  if (!names) {
-    co_return names.error();
+asio::awaitable<Result<void>> GatewayApiRouter::validate() {
+  auto read = co_await route_.get();
+  if (!read) {
+    co_return read.error();
   }
-  if (auto valid = checkWeight(weight); !valid) {
-    co_return valid.error();
-  }
-  auto route = co_await readRoute(&client_, target.ns, names->route);
-  if (!route) {
-    co_return route.error();
-  }
-  json::object edited = *route;
-  applyWeight(edited, target.ns, *names, weight);
-  if (edited == *route) {
-    // Either already right, or no rule routes to the stable Service: validate reports that.
-    bool routed = false;
-    for (auto* refs : backendRefLists(edited)) {
-      routed = routed || hasRefTo(*refs, target.ns, names->stable);
-    }
-    if (!routed) {
-      co_return noStableRef(*names);
-    }
-    co_return Result<void>();
-  }
-  // The object keeps the resourceVersion it was read at: a write in between is a Conflict.
-  auto updated = co_await client_.update(kHttpRoutes, target.ns, std::move(edited));
-  if (!updated) {
-    co_return updated.error();
+  if (!routesToStable(**read, target_.ns, names_)) {
+    co_return noStableRef(names_);
   }
   co_return Result<void>();
 }
 
-asio::awaitable<Result<bool>> GatewayApiRouter::verifyWeight(RouterTarget target, int32_t weight) {
-  auto names = namesOf(target);
-  if (!names) {
-    co_return names.error();
+asio::awaitable<Result<void>> GatewayApiRouter::setWeight(int32_t weight) {
+  if (auto valid = checkWeight(weight); !valid) {
+    co_return valid.error();
   }
-  auto route = co_await readRoute(&client_, target.ns, names->route);
-  if (!route) {
-    co_return route.error();
+  auto read = co_await route_.get();
+  if (!read) {
+    co_return read.error();
   }
-  bool routed = false;
-  for (auto* refs : backendRefLists(*route)) {
-    routed = routed || hasRefTo(*refs, target.ns, names->stable);
+  json::object edited = **read;
+  applyWeight(edited, target_.ns, names_, weight);
+  if (edited == **read) {
+    // Either already right, or no rule routes to the stable Service.
+    if (!routesToStable(edited, target_.ns, names_)) {
+      co_return noStableRef(names_);
+    }
+    co_return Result<void>();
   }
-  if (!routed) {
-    co_return noStableRef(*names);
+  // The object keeps the resourceVersion it was read at: a write in between is a Conflict.
+  co_return co_await route_.update(std::move(edited));
+}
+
+asio::awaitable<Result<bool>> GatewayApiRouter::verifyWeight(int32_t weight) {
+  auto read = co_await route_.get();
+  if (!read) {
+    co_return read.error();
   }
-  co_return weightIs(*route, target.ns, *names, weight);
+  if (!routesToStable(**read, target_.ns, names_)) {
+    co_return noStableRef(names_);
+  }
+  co_return weightIs(**read, target_.ns, names_, weight);
 }
 
 // The canary backendRef stays (at weight 0) so the route keeps the shape the next canary needs.
-asio::awaitable<Result<void>> GatewayApiRouter::reset(RouterTarget target) {
-  co_return co_await setWeight(std::move(target), 0);
-}
+asio::awaitable<Result<void>> GatewayApiRouter::reset() { co_return co_await setWeight(0); }
 
 RouterRegistration gatewayApiRegistration() {
   return {"gatewayAPI",
-          [](const crds::TrafficRouting& routing) { return routing.gatewayHttpRoute.has_value(); },
-          [](kube::Client& client) -> TrafficRouterPtr {
-            return std::make_unique<GatewayApiRouter>(client);
+          [](kube::Client& client, RouterTarget target,
+             const json::object& block) -> Result<TrafficRouterPtr> {
+            auto names = routeNames(target, block, "gatewayAPI", "httpRoute");
+            if (!names) {
+              return names.error();
+            }
+            return TrafficRouterPtr(
+                std::make_unique<GatewayApiRouter>(client, std::move(target), std::move(*names)));
           }};
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "../route_names.h"
 #include "mc/reconcilers/traffic_router.h"
 
 namespace mc::reconcilers {
@@ -13,19 +14,21 @@ namespace mc::reconcilers {
 // outlive the router; calls run on the client's executor.
 class GatewayApiRouter final : public TrafficRouter {
  public:
-  explicit GatewayApiRouter(kube::Client& client) : client_(client) {}
+  GatewayApiRouter(kube::Client& client, RouterTarget target, RouteNames names);
 
   bool shapesTraffic() const override { return true; }
-  boost::asio::awaitable<Result<void>> validate(RouterTarget target) override;
-  boost::asio::awaitable<Result<void>> setWeight(RouterTarget target, int32_t weight) override;
-  boost::asio::awaitable<Result<bool>> verifyWeight(RouterTarget target, int32_t weight) override;
-  boost::asio::awaitable<Result<void>> reset(RouterTarget target) override;
+  boost::asio::awaitable<Result<void>> validate() override;
+  boost::asio::awaitable<Result<void>> setWeight(int32_t weight) override;
+  boost::asio::awaitable<Result<bool>> verifyWeight(int32_t weight) override;
+  boost::asio::awaitable<Result<void>> reset() override;
 
  private:
-  kube::Client& client_;
+  RouterTarget target_;
+  RouteNames names_;
+  RouteObject route_;
 };
 
-// Selected by trafficRouting.gatewayAPI.httpRoute.
+// trafficRouting.gatewayAPI: {httpRoute}.
 RouterRegistration gatewayApiRegistration();
 
 }  // namespace mc::reconcilers

@@ -18,11 +18,6 @@ constexpr const char* kField = "spec.strategy.canary.trafficRouting.istio.virtua
 
 using Names = RouteNames;
 
-Result<Names> namesOf(const RouterTarget& target) {
-  const auto& routing = target.canary.trafficRouting;
-  return routeNames(target, routing ? routing->istioVirtualService : std::nullopt, kField);
-}
-
 // A route destination's host names a Service as "web", "web.ns" or "web.ns.svc.cluster.local".
 bool sendsTo(const json::value& route, std::string_view service) {
   auto* destination = route.is_object() ? route.as_object().if_contains("destination") : nullptr;
@@ -102,94 +97,76 @@ bool weightIs(json::object& virtualService, const Names& names, int32_t weight) 
 }
 
 Error noSplit(const Names& names) {
-  return makeError(ErrorKind::Invalid,
-                   fmt::format("{}: no spec.http[] entry of VirtualService \"{}\" has routes to "
-                               "both the stable Service \"{}\" and the canary Service \"{}\"; "
-                               "both destinations are needed",
-                               kField, names.route, names.stable, names.canary));
-}
-
-asio::awaitable<Result<json::object>> readVirtualService(kube::Client* client, std::string ns,
-                                                         std::string name) {
-  auto virtualService = co_await client->get(kVirtualServices, ns, name);
-  if (!virtualService && virtualService.error().kind == ErrorKind::NotFound) {
-    co_return makeError(ErrorKind::Invalid,
-                        fmt::format("{}: VirtualService \"{}\" not found", kField, name));
-  }
-  co_return std::move(virtualService);
+  return fieldError(kField,
+                    fmt::format("no spec.http[] entry of VirtualService \"{}\" has routes to "
+                                "both the stable Service \"{}\" and the canary Service \"{}\"; "
+                                "both destinations are needed",
+                                names.route, names.stable, names.canary));
 }
 
 }  // namespace
 
-asio::awaitable<Result<void>> IstioRouter::validate(RouterTarget target) {
-  auto names = namesOf(target);
-  if (!names) {
-    co_return names.error();
+IstioRouter::IstioRouter(kube::Client& client, RouterTarget target, RouteNames names)
+    : target_(std::move(target)),
+      names_(std::move(names)),
+      virtualService_(client, kVirtualServices, "VirtualService", kField, target_.ns,
+                      names_.route) {}
+
+asio::awaitable<Result<void>> IstioRouter::validate() {
+  auto read = co_await virtualService_.get();
+  if (!read) {
+    co_return read.error();
   }
-  auto virtualService = co_await readVirtualService(&client_, target.ns, names->route);
-  if (!virtualService) {
-    co_return virtualService.error();
-  }
-  if (splitRoutes(*virtualService, *names).empty()) {
-    co_return noSplit(*names);
+  if (splitRoutes(**read, names_).empty()) {
+    co_return noSplit(names_);
   }
   co_return Result<void>();
 }
 
-asio::awaitable<Result<void>> IstioRouter::setWeight(RouterTarget target, int32_t weight) {
-  auto names = namesOf(target);
-  if (!names) {
-    co_return names.error();
-  }
+asio::awaitable<Result<void>> IstioRouter::setWeight(int32_t weight) {
   if (auto valid = checkWeight(weight); !valid) {
     co_return valid.error();
   }
-  auto virtualService = co_await readVirtualService(&client_, target.ns, names->route);
-  if (!virtualService) {
-    co_return virtualService.error();
+  auto read = co_await virtualService_.get();
+  if (!read) {
+    co_return read.error();
   }
-  if (splitRoutes(*virtualService, *names).empty()) {
-    co_return noSplit(*names);
+  if (splitRoutes(**read, names_).empty()) {
+    co_return noSplit(names_);
   }
-  json::object edited = *virtualService;
-  applyWeight(edited, *names, weight);
-  if (edited == *virtualService) {
+  json::object edited = **read;
+  applyWeight(edited, names_, weight);
+  if (edited == **read) {
     co_return Result<void>();
   }
   // The object keeps the resourceVersion it was read at: a write in between is a Conflict.
-  auto updated = co_await client_.update(kVirtualServices, target.ns, std::move(edited));
-  if (!updated) {
-    co_return updated.error();
-  }
-  co_return Result<void>();
+  co_return co_await virtualService_.update(std::move(edited));
 }
 
-asio::awaitable<Result<bool>> IstioRouter::verifyWeight(RouterTarget target, int32_t weight) {
-  auto names = namesOf(target);
-  if (!names) {
-    co_return names.error();
+asio::awaitable<Result<bool>> IstioRouter::verifyWeight(int32_t weight) {
+  auto read = co_await virtualService_.get();
+  if (!read) {
+    co_return read.error();
   }
-  auto virtualService = co_await readVirtualService(&client_, target.ns, names->route);
-  if (!virtualService) {
-    co_return virtualService.error();
+  if (splitRoutes(**read, names_).empty()) {
+    co_return noSplit(names_);
   }
-  if (splitRoutes(*virtualService, *names).empty()) {
-    co_return noSplit(*names);
-  }
-  co_return weightIs(*virtualService, *names, weight);
+  co_return weightIs(**read, names_, weight);
 }
 
-asio::awaitable<Result<void>> IstioRouter::reset(RouterTarget target) {
-  co_return co_await setWeight(std::move(target), 0);
-}
+asio::awaitable<Result<void>> IstioRouter::reset() { co_return co_await setWeight(0); }
 
 RouterRegistration istioRegistration() {
-  return {
-      "istio",
-      [](const crds::TrafficRouting& routing) { return routing.istioVirtualService.has_value(); },
-      [](kube::Client& client) -> TrafficRouterPtr {
-        return std::make_unique<IstioRouter>(client);
-      }};
+  return {"istio",
+          [](kube::Client& client, RouterTarget target,
+             const json::object& block) -> Result<TrafficRouterPtr> {
+            auto names = routeNames(target, block, "istio", "virtualService");
+            if (!names) {
+              return names.error();
+            }
+            return TrafficRouterPtr(
+                std::make_unique<IstioRouter>(client, std::move(target), std::move(*names)));
+          }};
 }
 
 }  // namespace mc::reconcilers

@@ -8,6 +8,7 @@
 
 #include "../route_names.h"
 #include "mc/common/json.h"
+#include "mc/crds/names.h"
 #include "mc/runtime/kube_client.h"
 
 namespace mc::reconcilers {
@@ -20,16 +21,11 @@ const kube::ResourceType kIngresses{"networking.k8s.io", "v1", "ingresses"};
 constexpr const char* kField = "spec.strategy.canary.trafficRouting.nginx.stableIngress";
 constexpr const char* kCanaryAnnotation = "nginx.ingress.kubernetes.io/canary";
 constexpr const char* kWeightAnnotation = "nginx.ingress.kubernetes.io/canary-weight";
-constexpr const char* kRolloutLabel = "mc.maestro.dev/rollout";
+using crds::kRolloutLabel;
 constexpr size_t kMaxObjectName = 253;
 constexpr size_t kMaxLabelValue = 63;
 
 using Names = RouteNames;
-
-Result<Names> namesOf(const RouterTarget& target) {
-  const auto& routing = target.canary.trafficRouting;
-  return routeNames(target, routing ? routing->nginxStableIngress : std::nullopt, kField);
-}
 
 uint32_t fnv1a(std::string_view text) {
   uint32_t hash = 2166136261u;
@@ -53,11 +49,6 @@ std::string rolloutLabelValue(std::string_view rolloutName) {
   return value;
 }
 
-const json::object* objectField(const json::object& object, std::string_view key) {
-  auto* value = object.if_contains(key);
-  return value && value->is_object() ? &value->as_object() : nullptr;
-}
-
 // Points a backend ({"service": {"name": ..., "port": ...}}) at the canary Service if it names
 // the stable one; returns whether it did.
 bool redirectBackend(json::value* backend, const Names& names) {
@@ -75,15 +66,15 @@ bool redirectBackend(json::value* backend, const Names& names) {
 }
 
 Error noStableBackend(const Names& names) {
-  return makeError(ErrorKind::Invalid,
-                   fmt::format("{}: Ingress \"{}\" has no backend for the stable Service \"{}\"",
-                               kField, names.route, names.stable));
+  return fieldError(kField,
+                    fmt::format("Ingress \"{}\" has no backend for the stable Service \"{}\"",
+                                names.route, names.stable));
 }
 
 // The canary Ingress's spec: the stable Ingress's, every backend of the stable Service pointed
 // at the canary Service (the default backend and each rule's paths).
 Result<json::object> canarySpec(const json::object& stableIngress, const Names& names) {
-  const auto* stableSpec = objectField(stableIngress, "spec");
+  const auto* stableSpec = objectAt(stableIngress, "spec");
   json::object spec = stableSpec ? *stableSpec : json::object();
   int redirected = redirectBackend(spec.if_contains("defaultBackend"), names) ? 1 : 0;
   if (auto* rules = spec.if_contains("rules"); rules && rules->is_array()) {
@@ -120,17 +111,17 @@ Result<void> checkOwned(const json::object& ingress, const RouterTarget& target)
   }
   auto name = kube::nameOf(ingress);
   auto controller = kube::controllerOf(ingress);
-  if (controller && controller->kind == "Rollout" && controller->apiVersion == crds::kApiVersion &&
-      controller->name == target.rolloutName) {
+  if (controller && controller->kind == crds::kRolloutKind &&
+      controller->apiVersion == crds::kApiVersion && controller->name == target.rolloutName) {
     return makeError(ErrorKind::Conflict,
                      fmt::format("canary Ingress \"{}\" still belongs to an earlier Rollout \"{}\" "
                                  "(uid {}); waiting for it to be garbage-collected",
                                  name, target.rolloutName, controller->uid));
   }
-  return makeError(ErrorKind::Invalid,
-                   fmt::format("{}: Ingress \"{}\", the canary Ingress name, already exists and "
-                               "is not managed by Rollout \"{}\"; rename or delete it",
-                               kField, name, target.rolloutName));
+  return fieldError(kField,
+                    fmt::format("Ingress \"{}\", the canary Ingress name, already exists and "
+                                "is not managed by Rollout \"{}\"; rename or delete it",
+                                name, target.rolloutName));
 }
 
 // Brings `ingress` (new or as read) to what MC wants, keeping whatever else it carries.
@@ -147,28 +138,18 @@ void applyDesired(json::object& ingress, const RouterTarget& target, const std::
   annotations[kWeightAnnotation] = std::to_string(weight);
   if (!metadata.contains("ownerReferences")) {
     metadata["ownerReferences"] = json::array{kube::controllerReference(
-        crds::kApiVersion, "Rollout", target.rolloutName, target.rolloutUid)};
+        crds::kApiVersion, crds::kRolloutKind, target.rolloutName, target.rolloutUid)};
   }
   json::object desiredSpec = spec;
   // An Ingress created without a class may get the cluster's default one on admission; that is
   // not a difference worth a write on every reconcile.
-  const auto* current = objectField(std::as_const(ingress), "spec");
+  const auto* current = objectAt(std::as_const(ingress), "spec");
   if (current && !desiredSpec.contains("ingressClassName")) {
     if (auto* assigned = current->if_contains("ingressClassName")) {
       desiredSpec["ingressClassName"] = *assigned;
     }
   }
   ingress["spec"] = std::move(desiredSpec);
-}
-
-asio::awaitable<Result<json::object>> readStableIngress(kube::Client* client, std::string ns,
-                                                        std::string name) {
-  auto ingress = co_await client->get(kIngresses, ns, name);
-  if (!ingress && ingress.error().kind == ErrorKind::NotFound) {
-    co_return makeError(ErrorKind::Invalid,
-                        fmt::format("{}: Ingress \"{}\" not found", kField, name));
-  }
-  co_return std::move(ingress);
 }
 
 }  // namespace
@@ -185,114 +166,124 @@ std::string canaryIngressName(std::string_view stableIngress, std::string_view r
   return fmt::format("{}-{}-canary", prefix, hash);
 }
 
-asio::awaitable<Result<void>> NginxRouter::validate(RouterTarget target) {
-  auto names = namesOf(target);
-  if (!names) {
-    co_return names.error();
+NginxRouter::NginxRouter(kube::Client& client, RouterTarget target, RouteNames names)
+    : client_(client),
+      target_(std::move(target)),
+      names_(std::move(names)),
+      canaryName_(canaryIngressName(names_.route, target_.rolloutName)),
+      stableIngress_(client, kIngresses, "Ingress", kField, target_.ns, names_.route) {}
+
+asio::awaitable<Result<const json::object*>> NginxRouter::canaryIngress() {
+  if (!canaryRead_) {
+    std::string name = canaryName_;
+    auto read = co_await client_.get(kIngresses, target_.ns, name);
+    if (!read && read.error().kind != ErrorKind::NotFound) {
+      co_return read.error();
+    }
+    canaryRead_ = true;
+    if (read) {
+      canary_ = std::move(*read);
+    }
   }
-  auto stable = co_await readStableIngress(&client_, target.ns, names->route);
+  co_return canary_ ? &*canary_ : nullptr;
+}
+
+asio::awaitable<Result<void>> NginxRouter::validate() {
+  auto stable = co_await stableIngress_.get();
   if (!stable) {
     co_return stable.error();
   }
-  if (auto spec = canarySpec(*stable, *names); !spec) {
+  if (auto spec = canarySpec(**stable, names_); !spec) {
     co_return spec.error();
   }
   co_return Result<void>();
 }
 
-asio::awaitable<Result<void>> NginxRouter::setWeight(RouterTarget target, int32_t weight) {
-  auto names = namesOf(target);
-  if (!names) {
-    co_return names.error();
-  }
+asio::awaitable<Result<void>> NginxRouter::setWeight(int32_t weight) {
   if (auto valid = checkWeight(weight); !valid) {
     co_return valid.error();
   }
-  if (target.rolloutUid.empty()) {
+  if (target_.rolloutUid.empty()) {
     co_return makeError(ErrorKind::Terminal, "nginx router: the Rollout's uid is not known");
   }
-  auto stable = co_await readStableIngress(&client_, target.ns, names->route);
+  auto stable = co_await stableIngress_.get();
   if (!stable) {
     co_return stable.error();
   }
-  auto spec = canarySpec(*stable, *names);
+  auto spec = canarySpec(**stable, names_);
   if (!spec) {
     co_return spec.error();
   }
-  auto name = canaryIngressName(names->route, target.rolloutName);
-  auto existing = co_await client_.get(kIngresses, target.ns, name);
-  if (!existing && existing.error().kind != ErrorKind::NotFound) {
+  auto existing = co_await canaryIngress();
+  if (!existing) {
     co_return existing.error();
   }
-  if (!existing) {
+  if (*existing == nullptr) {
     json::object created;
-    applyDesired(created, target, name, *spec, weight);
-    auto result = co_await client_.create(kIngresses, target.ns, std::move(created));
+    applyDesired(created, target_, canaryName_, *spec, weight);
+    auto result = co_await client_.create(kIngresses, target_.ns, std::move(created));
     if (result) {
+      canary_ = std::move(*result);
       co_return Result<void>();
     }
     if (result.error().kind != ErrorKind::AlreadyExists) {
       co_return result.error();
     }
     // Created in the meantime (by an earlier reconcile whose answer was lost, say): update it.
-    existing = co_await client_.get(kIngresses, target.ns, name);
+    canaryRead_ = false;
+    existing = co_await canaryIngress();
     if (!existing) {
       co_return existing.error();
     }
+    if (*existing == nullptr) {
+      co_return makeError(ErrorKind::Conflict,
+                          fmt::format("canary Ingress \"{}\" came and went", canaryName_));
+    }
   }
-  if (auto owned = checkOwned(*existing, target); !owned) {
+  if (auto owned = checkOwned(**existing, target_); !owned) {
     co_return owned.error();
   }
-  json::object edited = *existing;
-  applyDesired(edited, target, name, *spec, weight);
-  if (edited == *existing) {
+  json::object edited = **existing;
+  applyDesired(edited, target_, canaryName_, *spec, weight);
+  if (edited == **existing) {
     co_return Result<void>();
   }
-  auto updated = co_await client_.update(kIngresses, target.ns, std::move(edited));
+  auto updated = co_await client_.update(kIngresses, target_.ns, std::move(edited));
   if (!updated) {
+    canaryRead_ = false;
     co_return updated.error();
   }
+  canary_ = std::move(*updated);
   co_return Result<void>();
 }
 
-asio::awaitable<Result<bool>> NginxRouter::verifyWeight(RouterTarget target, int32_t weight) {
-  auto names = namesOf(target);
-  if (!names) {
-    co_return names.error();
-  }
-  auto name = canaryIngressName(names->route, target.rolloutName);
-  auto canary = co_await client_.get(kIngresses, target.ns, name);
+asio::awaitable<Result<bool>> NginxRouter::verifyWeight(int32_t weight) {
+  auto canary = co_await canaryIngress();
   if (!canary) {
-    if (canary.error().kind == ErrorKind::NotFound) {
-      co_return weight == 0;
-    }
     co_return canary.error();
   }
-  const auto* metadata = objectField(std::as_const(*canary), "metadata");
-  const auto* annotations = metadata ? objectField(*metadata, "annotations") : nullptr;
+  if (*canary == nullptr) {
+    co_return weight == 0;
+  }
+  const auto* annotations = objectAt(objectAt(**canary, "metadata"), "annotations");
   co_return stringAt(annotations, kWeightAnnotation) == std::to_string(weight);
 }
 
-asio::awaitable<Result<void>> NginxRouter::reset(RouterTarget target) {
-  auto names = namesOf(target);
-  if (!names) {
-    co_return names.error();
-  }
-  auto name = canaryIngressName(names->route, target.rolloutName);
-  auto canary = co_await client_.get(kIngresses, target.ns, name);
+asio::awaitable<Result<void>> NginxRouter::reset() {
+  auto canary = co_await canaryIngress();
   if (!canary) {
-    if (canary.error().kind == ErrorKind::NotFound) {
-      co_return Result<void>();
-    }
     co_return canary.error();
   }
-  if (!ownedBy(*canary, target)) {
-    co_return Result<void>();  // not MC's to delete; setWeight reports it
+  if (*canary == nullptr || !ownedBy(**canary, target_)) {
+    co_return Result<void>();  // nothing, or not MC's to delete (setWeight reports that)
   }
-  // Only the object just read: if it was replaced in between, the precondition fails (Conflict).
+  // Only the object read: if it was replaced in between, the precondition fails (Conflict).
   kube::DeleteOptions options;
-  options.preconditionUid = kube::uidOf(*canary);
-  auto removed = co_await client_.remove(kIngresses, target.ns, name, std::move(options));
+  options.preconditionUid = kube::uidOf(**canary);
+  std::string name = canaryName_;
+  auto removed = co_await client_.remove(kIngresses, target_.ns, name, std::move(options));
+  canaryRead_ = false;
+  canary_.reset();
   if (!removed && removed.error().kind != ErrorKind::NotFound) {
     co_return removed.error();
   }
@@ -300,12 +291,16 @@ asio::awaitable<Result<void>> NginxRouter::reset(RouterTarget target) {
 }
 
 RouterRegistration nginxRegistration() {
-  return {
-      "nginx",
-      [](const crds::TrafficRouting& routing) { return routing.nginxStableIngress.has_value(); },
-      [](kube::Client& client) -> TrafficRouterPtr {
-        return std::make_unique<NginxRouter>(client);
-      }};
+  return {"nginx",
+          [](kube::Client& client, RouterTarget target,
+             const json::object& block) -> Result<TrafficRouterPtr> {
+            auto names = routeNames(target, block, "nginx", "stableIngress");
+            if (!names) {
+              return names.error();
+            }
+            return TrafficRouterPtr(
+                std::make_unique<NginxRouter>(client, std::move(target), std::move(*names)));
+          }};
 }
 
 }  // namespace mc::reconcilers

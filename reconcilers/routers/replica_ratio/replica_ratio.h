@@ -10,10 +10,10 @@ namespace mc::reconcilers {
 class ReplicaRatioRouter final : public TrafficRouter {
  public:
   bool shapesTraffic() const override { return false; }
-  boost::asio::awaitable<Result<void>> validate(RouterTarget target) override;
-  boost::asio::awaitable<Result<void>> setWeight(RouterTarget target, int32_t weight) override;
-  boost::asio::awaitable<Result<bool>> verifyWeight(RouterTarget target, int32_t weight) override;
-  boost::asio::awaitable<Result<void>> reset(RouterTarget target) override;
+  boost::asio::awaitable<Result<void>> validate() override;
+  boost::asio::awaitable<Result<void>> setWeight(int32_t weight) override;
+  boost::asio::awaitable<Result<bool>> verifyWeight(int32_t weight) override;
+  boost::asio::awaitable<Result<void>> reset() override;
 };
 
 }  // namespace mc::reconcilers

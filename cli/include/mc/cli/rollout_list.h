@@ -17,11 +17,6 @@
 // Rollout, not the objects, and costs a few paged lists rather than a request per Rollout.
 namespace mc::cli {
 
-// The phases MC writes to status.phase (crds/rollout.yaml, DESIGN.md §2), in the order of a
-// canary's life; what `--phase` accepts.
-inline constexpr std::array<std::string_view, 5> kRolloutPhases{"Progressing", "Paused", "Healthy",
-                                                                "Degraded", "RolledBack"};
-
 // The phases named by `--phase` values (each may hold several, comma-separated), matched
 // case-insensitively and returned as the API spells them, without duplicates. Invalid, listing
 // the valid phases, for an unknown or empty one.

@@ -40,6 +40,11 @@ const boost::json::value* valueAt(const boost::json::value& value,
 std::string stringAt(const boost::json::value& value, std::initializer_list<std::string_view> path);
 int64_t intAt(const boost::json::value& value, std::initializer_list<std::string_view> path,
               int64_t fallback);
+// For an object and a braced path (which would also fit the one-key accessors' string_view).
+std::string stringAt(const boost::json::object& object,
+                     std::initializer_list<std::string_view> path);
+int64_t intAt(const boost::json::object& object, std::initializer_list<std::string_view> path,
+              int64_t fallback);
 
 // The object at `key`, made one (replacing whatever was there) if it is not; for building patches.
 boost::json::object& ensureObject(boost::json::object& object, std::string_view key);

@@ -1,21 +1,22 @@
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/fwd.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "mc/common/error.h"
+#include "mc/crds/names.h"
 
 // C++ types of the Rollout CRD (crds/rollout.yaml), mapped to JSON with Boost.JSON's
 // tag_invoke. Absent and null differ in the API (a merge patch with null deletes a field), so
 // optional fields are std::optional and stay absent when unset. The pod template and selector
 // are kept as JSON objects, whole, so no field a user wrote is dropped on a round trip.
 namespace mc::crds {
-
-inline constexpr const char* kGroup = "mc.maestro.dev";
-inline constexpr const char* kVersion = "v1alpha1";
-inline constexpr const char* kApiVersion = "mc.maestro.dev/v1alpha1";
 
 struct PauseStep {
   std::optional<std::string> duration;  // "30s", "5m"; absent: wait for a promote
@@ -38,17 +39,13 @@ struct CanaryStep {
   std::optional<AnalysisStep> analysis;
 };
 
-struct TrafficRouting {
-  std::optional<std::string> gatewayHttpRoute;     // gatewayAPI.httpRoute
-  std::optional<std::string> nginxStableIngress;   // nginx.stableIngress
-  std::optional<std::string> istioVirtualService;  // istio.virtualService
-};
-
 struct CanaryStrategy {
   std::optional<std::string> stableService;
   std::optional<std::string> canaryService;
   std::optional<std::vector<CanaryStep>> steps;  // absent: the default 10, 30, 60, 100
-  std::optional<TrafficRouting> trafficRouting;
+  // One block keyed by the router's kind ({"gatewayAPI": {"httpRoute": "web"}}), read by that
+  // router (reconcilers/routers/), so a new router needs no change here.
+  std::optional<boost::json::object> trafficRouting;
 };
 
 struct RolloutSpec {
@@ -103,8 +100,23 @@ struct Rollout {
 // The steps a canary runs: the spec's, or the default 10 -> 30 -> 60 -> 100.
 std::vector<CanaryStep> effectiveSteps(const RolloutSpec& spec);
 
+// A step for people: "setWeight 30", "pause 30s", "pause (until promoted)".
+std::string describeStep(const CanaryStep& step);
+
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& out,
                 const Rollout& rollout);
-Rollout tag_invoke(const boost::json::value_to_tag<Rollout>&, const boost::json::value& in);
+// Reads a Rollout as the apiserver holds it; Invalid, naming the field at fault (`field` of the
+// Error), if a field has the wrong type or spec is missing.
+Result<Rollout> readRollout(const boost::json::value& in);
+
+// Sets the condition of `condition.type` as meta.SetStatusCondition does: lastTransitionTime
+// is kept unless the status changes (then, or for a new type, the one given is used).
+void setCondition(std::vector<Condition>& conditions, Condition condition);
+const Condition* findCondition(const std::vector<Condition>& conditions, std::string_view type);
+
+// The conditions of any object's status as far as they can be read (entries that are not
+// objects are skipped), and back: for a Rollout whose status cannot be read whole.
+std::vector<Condition> readConditionsLeniently(const boost::json::object& object);
+boost::json::array writeConditions(const std::vector<Condition>& conditions);
 
 }  // namespace mc::crds

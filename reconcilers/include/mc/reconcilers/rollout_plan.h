@@ -16,17 +16,6 @@ namespace mc::reconcilers {
 
 using WallTime = std::chrono::system_clock::time_point;
 
-inline constexpr std::string_view kPodTemplateHashLabel = "mc.maestro.dev/pod-template-hash";
-inline constexpr std::string_view kRevisionAnnotation = "mc.maestro.dev/revision";
-// On a demoted stable: when it may scale to zero (the routes settle first).
-inline constexpr std::string_view kScaleDownAtAnnotation = "mc.maestro.dev/scale-down-at";
-// The pod template exactly as the Rollout had it, so `kubectl mc undo` restores it byte for byte
-// (the ReplicaSet's own template has the apiserver's defaults filled in).
-inline constexpr std::string_view kPodTemplateAnnotation = "mc.maestro.dev/pod-template";
-// The Paused condition's reason (and the Event's) while a canary waits at spec.replicas 0: with
-// no pods there is nothing to weigh, so it holds its step until the Rollout is scaled up.
-inline constexpr std::string_view kScaledToZeroReason = "ScaledToZero";
-
 // What the planner needs of one ReplicaSet the Rollout owns.
 struct ReplicaSetView {
   std::string name;
@@ -121,8 +110,5 @@ std::string replicaSetName(std::string_view rollout, std::string_view podHash);
 // spec.selector as a label selector string ("app=web,tier in (a,b)"), for status.selector (the
 // scale subresource's) and list calls.
 std::string selectorString(const boost::json::object& selector);
-
-// The spec's step at `index` for people: "setWeight 30", "pause 30s", "pause (until promoted)".
-std::string describeStep(const crds::CanaryStep& step);
 
 }  // namespace mc::reconcilers

@@ -15,10 +15,6 @@
 
 namespace mc::reconcilers {
 
-namespace resources {
-inline const kube::ResourceType kRollouts{"mc.maestro.dev", "v1alpha1", "rollouts"};
-}
-
 struct RolloutReconcilerOptions {
   std::chrono::seconds scaleDownDelay{30};  // a demoted stable keeps its pods this long
   // A status change of pod counts (and the messages quoting them) alone waits this long for
@@ -31,7 +27,8 @@ struct RolloutReconcilerOptions {
 // the Services and route from the apiserver) -> plan() -> record the decisions as Events -> one
 // status write -> converge ReplicaSets, Services and route on that status. A 409 on the status
 // write ends the reconcile before any action, and the requeue re-plans from fresh state.
-// Runs on the controller's executor, one key at a time.
+// Each step is a function of its own, in a file of its own under src/ (rollout_gather.cc,
+// rollout_status.cc, rollout_converge.cc). Runs on the controller's executor, one key at a time.
 class RolloutReconciler final : public kube::Reconciler {
  public:
   RolloutReconciler(kube::Client& client, kube::EventRecorder& events,
@@ -45,11 +42,24 @@ class RolloutReconciler final : public kube::Reconciler {
       const kube::ReconcileRequest& request) override;
 
  private:
-  boost::asio::awaitable<Result<void>> reportUnreadable(const kube::ReconcileRequest& request,
-                                                        const boost::json::object& object,
-                                                        std::string problem);
-  boost::asio::awaitable<Result<void>> applyScale(const kube::ReconcileRequest& request,
-                                                  ScaleReplicaSet scale);
+  struct Pass;  // one reconcile's state (src/rollout_pass.h)
+  template <class T = void>
+  using Step = boost::asio::awaitable<Result<T>>;
+
+  // rollout_gather.cc: the context plan() needs, and the router bound to this Rollout.
+  Step<> gather(Pass& pass);
+  // rollout_status.cc: decisions on record, the one status write, an unreadable Rollout.
+  Step<> recordDecisions(Pass& pass);
+  Step<> writeStatus(Pass& pass);
+  Step<> reportUnreadable(const kube::ReconcileRequest& request, const boost::json::object& object,
+                          std::string problem);
+  // rollout_converge.cc: ReplicaSets, Services and route brought to the status just written.
+  // createReplicaSets answers true when a name collision needs a new hash (requeue at once).
+  Step<bool> createReplicaSets(Pass& pass);
+  Step<> applyScale(const kube::ReconcileRequest& request, ScaleReplicaSet scale);
+  Step<> selectServices(Pass& pass);
+  Step<> convergeRoute(Pass& pass);
+  Step<> deleteHistory(Pass& pass);
 
   kube::Client& client_;
   kube::EventRecorder& events_;

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <array>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mc/common/resource_type.h"
+
+// The names of MC's API in one place: its resources, the labels and annotations MC writes, the
+// values of status.phase, condition types and reasons, and Event reasons. The reconcilers, the
+// routers and kubectl-mc all read them from here, so a name is spelt once.
+namespace mc::crds {
+
+inline constexpr const char* kGroup = "mc.maestro.dev";
+inline constexpr const char* kVersion = "v1alpha1";
+inline constexpr const char* kApiVersion = "mc.maestro.dev/v1alpha1";
+inline constexpr const char* kRolloutKind = "Rollout";
+
+namespace resources {
+inline const kube::ResourceType kRollouts{kGroup, kVersion, "rollouts"};
+}  // namespace resources
+
+// On MC's ReplicaSets, their pods, and the Services it points at them: which template they run.
+inline constexpr std::string_view kPodTemplateHashLabel = "mc.maestro.dev/pod-template-hash";
+// On MC's ReplicaSets: the order templates were deployed in (as a Deployment's revision).
+inline constexpr std::string_view kRevisionAnnotation = "mc.maestro.dev/revision";
+// On a demoted stable: when it may scale to zero (the routes settle first).
+inline constexpr std::string_view kScaleDownAtAnnotation = "mc.maestro.dev/scale-down-at";
+// The pod template exactly as the Rollout had it, so `kubectl mc undo` restores it byte for byte
+// (the ReplicaSet's own template has the apiserver's defaults filled in).
+inline constexpr std::string_view kPodTemplateAnnotation = "mc.maestro.dev/pod-template";
+// On route objects MC creates (e.g. the NGINX canary Ingress): the Rollout they belong to.
+inline constexpr std::string_view kRolloutLabel = "mc.maestro.dev/rollout";
+
+// status.phase of a Rollout.
+namespace phase {
+inline constexpr const char* kProgressing = "Progressing";
+inline constexpr const char* kPaused = "Paused";
+inline constexpr const char* kHealthy = "Healthy";
+inline constexpr const char* kDegraded = "Degraded";
+inline constexpr const char* kRolledBack = "RolledBack";
+inline constexpr std::array<std::string_view, 5> kAll{kProgressing, kPaused, kHealthy, kDegraded,
+                                                      kRolledBack};
+}  // namespace phase
+
+// status.conditions[].type of a Rollout.
+namespace condition {
+inline constexpr const char* kProgressing = "Progressing";
+inline constexpr const char* kAvailable = "Available";
+inline constexpr const char* kPaused = "Paused";
+inline constexpr const char* kCompleted = "Completed";
+inline constexpr const char* kInvalidSpec = "InvalidSpec";
+}  // namespace condition
+
+// status.conditions[].reason of a Rollout.
+namespace reason {
+inline constexpr const char* kReplicaSetUpdated = "ReplicaSetUpdated";
+inline constexpr const char* kNewReplicaSetAvailable = "NewReplicaSetAvailable";
+inline constexpr const char* kMinimumReplicasAvailable = "MinimumReplicasAvailable";
+inline constexpr const char* kMinimumReplicasUnavailable = "MinimumReplicasUnavailable";
+inline constexpr const char* kNotPaused = "NotPaused";
+inline constexpr const char* kPausedByUser = "PausedByUser";
+inline constexpr const char* kCanaryPauseStep = "CanaryPauseStep";
+inline constexpr const char* kAwaitingAnalysis = "AwaitingAnalysis";
+// While a canary waits at spec.replicas 0: with no pods there is nothing to weigh, so it holds
+// its step until the Rollout is scaled up (also the Event's reason).
+inline constexpr const char* kScaledToZero = "ScaledToZero";
+inline constexpr const char* kRolloutProgressing = "RolloutProgressing";
+inline constexpr const char* kRolloutCompleted = "RolloutCompleted";
+inline constexpr const char* kRolloutAborted = "RolloutAborted";
+inline constexpr const char* kInvalidSpec = "InvalidSpec";
+inline constexpr const char* kSpecValid = "SpecValid";
+}  // namespace reason
+
+// Reasons of the Events MC records on a Rollout, one per decision.
+namespace event {
+inline constexpr const char* kRolloutStarted = "RolloutStarted";
+inline constexpr const char* kStepAdvanced = "StepAdvanced";
+inline constexpr const char* kPaused = "Paused";
+inline constexpr const char* kScaledToZero = reason::kScaledToZero;
+inline constexpr const char* kPromoted = "Promoted";
+inline constexpr const char* kAborted = "Aborted";
+inline constexpr const char* kStableMissing = "StableMissing";
+inline constexpr const char* kRolloutCompleted = "RolloutCompleted";
+inline constexpr const char* kInvalidSpec = "InvalidSpec";
+}  // namespace event
+
+// What MC's labels and annotations say about one of its ReplicaSets: its pod-template hash ("" if
+// none) and revision (0 if absent or not a number).
+std::string podHashOf(const boost::json::object& replicaSet);
+int64_t revisionOf(const boost::json::object& replicaSet);
+
+}  // namespace mc::crds
