@@ -133,6 +133,27 @@ std::vector<json::value> auditEntriesSince(uintmax_t offset) {
 // The chart's ServiceAccount, as the apiserver names it: the identity mc-operator runs as here.
 constexpr const char* kOperatorUser = "system:serviceaccount:mc-system:mc";
 
+// The credential an audit entry's request was made with (see operatorCredential), or "".
+std::string credentialIdOf(const json::value& entry) {
+  auto* ids = at(entry, {"user", "extra", "authentication.kubernetes.io/credential-id"});
+  return ids != nullptr && ids->is_array() && !ids->as_array().empty() &&
+                 ids->as_array()[0].is_string()
+             ? std::string(ids->as_array()[0].as_string())
+             : "";
+}
+
+// A sample of a metric without labels on a /metrics port, or -1 if there is none.
+double metricValue(unsigned short port, const std::string& name) {
+  auto metrics = run({"curl", "-sf", fmt::format("http://127.0.0.1:{}/metrics", port)});
+  std::istringstream lines(metrics.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + " ", 0) == 0) {
+      return std::stod(line.substr(name.size() + 1));
+    }
+  }
+  return -1;
+}
+
 std::string rolloutYaml(const std::string& image, const std::string& canary, int replicas = 10) {
   return fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
 kind: Rollout
@@ -199,22 +220,12 @@ class RolloutE2ETest : public ::testing::Test {
     ASSERT_EQ(rbac.exitCode, 0) << rbac.output;
     auto rbacApplied = kubectl({"apply", "-f", (*dir_ / "rbac.yaml").string()});
     ASSERT_EQ(rbacApplied.exitCode, 0) << rbacApplied.output;
-    auto token = kubectl({"-n", kOperatorNamespace, "create", "token", "mc", "--duration=2h"});
-    ASSERT_EQ(token.exitCode, 0) << token.output;
-    std::string tokenText = token.output.substr(0, token.output.find('\n'));
-    auto kubeconfig = *dir_ / "mc-sa.kubeconfig";
-    writeFile(kubeconfig, fmt::format(R"(apiVersion: v1
-kind: Config
-clusters: [{{name: local, cluster: {{server: "{}", certificate-authority: "{}"}}}}]
-users: [{{name: mc, user: {{token: "{}"}}}}]
-contexts: [{{name: mc, context: {{cluster: local, user: mc}}}}]
-current-context: mc
-)",
-                                      cp().apiserverUrl(), cp().caFile().string(), tokenText));
-    *serviceAccountKubeconfig() = kubeconfig.string();
+    auto credential = operatorCredential("mc-sa");
+    ASSERT_FALSE(credential.kubeconfig.empty());
+    *serviceAccountKubeconfig() = credential.kubeconfig;
     std::vector<std::string> args = {MC_OPERATOR_BINARY,
                                      "--kubeconfig",
-                                     kubeconfig.string(),
+                                     credential.kubeconfig,
                                      "--metrics-bind-address=127.0.0.1:0",
                                      "--health-probe-bind-address=127.0.0.1:0",
                                      "--log-format=text",
@@ -238,6 +249,52 @@ current-context: mc
   static std::string* serviceAccountKubeconfig() {
     static std::string path;
     return &path;
+  }
+
+  // A token of its own for the chart's ServiceAccount, in a kubeconfig `<name>.kubeconfig`, and
+  // the id the apiserver gives that token (user.extra's authentication.kubernetes.io/credential-id
+  // in its audit log, "JTI=<the token's jti>"), so processes with the same ServiceAccount are
+  // told apart as the apiserver tells them apart. Empty fields (and a test failure) on error.
+  struct OperatorCredential {
+    std::string kubeconfig;
+    std::string credentialId;
+  };
+  static OperatorCredential operatorCredential(const std::string& name) {
+    auto token = kubectl({"-n", kOperatorNamespace, "create", "token", "mc", "--duration=2h"});
+    EXPECT_EQ(token.exitCode, 0) << token.output;
+    if (token.exitCode != 0) {
+      return {};
+    }
+    std::string tokenText = token.output.substr(0, token.output.find('\n'));
+    auto kubeconfig = *dir_ / (name + ".kubeconfig");
+    writeFile(kubeconfig, fmt::format(R"(apiVersion: v1
+kind: Config
+clusters: [{{name: local, cluster: {{server: "{}", certificate-authority: "{}"}}}}]
+users: [{{name: mc, user: {{token: "{}"}}}}]
+contexts: [{{name: mc, context: {{cluster: local, user: mc}}}}]
+current-context: mc
+)",
+                                      cp().apiserverUrl(), cp().caFile().string(), tokenText));
+    auto reviewFile = *dir_ / (name + "-review.json");
+    writeFile(reviewFile,
+              fmt::format(R"({{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview",)"
+                          R"("spec":{{"token":"{}"}}}})",
+                          tokenText));
+    auto reviewed = kubectl({"create", "-o", "json", "-f", reviewFile.string()});
+    EXPECT_EQ(reviewed.exitCode, 0) << reviewed.output;
+    boost::system::error_code ec;
+    auto review = json::parse(reviewed.output, ec);
+    auto* ids =
+        ec ? nullptr
+           : at(review, {"status", "user", "extra", "authentication.kubernetes.io/credential-id"});
+    EXPECT_TRUE(ids != nullptr && ids->is_array() && ids->as_array().size() == 1 &&
+                ids->as_array()[0].is_string())
+        << "the apiserver gives ServiceAccount tokens no credential id: " << reviewed.output;
+    std::string id = ids != nullptr && ids->is_array() && !ids->as_array().empty() &&
+                             ids->as_array()[0].is_string()
+                         ? std::string(ids->as_array()[0].as_string())
+                         : "";
+    return {kubeconfig.string(), id};
   }
 
   static void apply(const std::string& ns, const std::string& yaml) {
@@ -789,25 +846,40 @@ TEST_F(RolloutE2ETest, ScaleToZeroKeepsTheStableAndACanaryWaitsForPods) {
 // incarnation, so a test can follow what this run of it said.
 class OwnOperator {
  public:
-  OwnOperator(std::filesystem::path dir, std::string ns, std::string kubeconfig)
-      : dir_(std::move(dir)), ns_(std::move(ns)), kubeconfig_(std::move(kubeconfig)) {}
+  // `name` tells the logs of several operators of one namespace apart.
+  OwnOperator(std::filesystem::path dir, std::string ns, std::string kubeconfig,
+              std::vector<std::string> extraArgs = {}, std::string name = "")
+      : dir_(std::move(dir)),
+        ns_(std::move(ns)),
+        kubeconfig_(std::move(kubeconfig)),
+        extraArgs_(std::move(extraArgs)),
+        name_(name.empty() ? ns_ : std::move(name)) {}
   void start() {
     ++incarnation_;
     metricsPort_ = freePort();
     process_.reset();
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{MC_OPERATOR_BINARY, "--kubeconfig", kubeconfig_,
-                                 fmt::format("--metrics-bind-address=127.0.0.1:{}", metricsPort_),
-                                 "--health-probe-bind-address=127.0.0.1:0", "--log-format=text",
-                                 "--scale-down-delay=2s", "--namespace=" + ns_},
-        log());
+    std::vector<std::string> args{MC_OPERATOR_BINARY,
+                                  "--kubeconfig",
+                                  kubeconfig_,
+                                  fmt::format("--metrics-bind-address=127.0.0.1:{}", metricsPort_),
+                                  "--health-probe-bind-address=127.0.0.1:0",
+                                  "--log-format=text",
+                                  "--scale-down-delay=2s",
+                                  "--namespace=" + ns_};
+    args.insert(args.end(), extraArgs_.begin(), extraArgs_.end());
+    process_ = std::make_unique<Process>(args, log());
   }
   void kill() {
     process_->signal(SIGKILL);
     process_->wait(10s);
   }
+  // SIGTERM, as Kubernetes stops a pod; the exit code (-1 if it did not exit in time).
+  int terminate() {
+    process_->signal(SIGTERM);
+    return process_->wait(20s);
+  }
   std::filesystem::path log() const {
-    return dir_ / fmt::format("mc-operator-{}-{}.log", ns_, incarnation_);
+    return dir_ / fmt::format("mc-operator-{}-{}.log", name_, incarnation_);
   }
   bool logContains(const std::string& text) const {
     return readFile(log()).find(text) != std::string::npos;
@@ -816,7 +888,7 @@ class OwnOperator {
   // machine can let it take one more decision before the SIGKILL lands).
   bool previousLogContains(const std::string& text) const {
     return incarnation_ > 1 &&
-           readFile(dir_ / fmt::format("mc-operator-{}-{}.log", ns_, incarnation_ - 1))
+           readFile(dir_ / fmt::format("mc-operator-{}-{}.log", name_, incarnation_ - 1))
                    .find(text) != std::string::npos;
   }
   unsigned short metricsPort() const { return metricsPort_; }
@@ -826,6 +898,8 @@ class OwnOperator {
   std::filesystem::path dir_;
   std::string ns_;
   std::string kubeconfig_;
+  std::vector<std::string> extraArgs_;
+  std::string name_;
   int incarnation_ = 0;
   unsigned short metricsPort_ = 0;
   std::unique_ptr<Process> process_;
@@ -888,6 +962,111 @@ TEST_F(RolloutE2ETest, SigkillAtEveryStepNeitherSkipsNorRepeatsOne) {
   auto events = eventCounts(ns, "web");
   EXPECT_EQ(events["RolloutStarted"], 1);
   EXPECT_EQ(events["RolloutCompleted"], 1);
+}
+
+// Two mc-operators with --leader-elect, as the chart runs two replicas: the chart's ServiceAccount
+// and RBAC (its Lease Role included), the Lease in the release namespace. Each runs with a token
+// of its own, so the apiserver's audit log tells them apart. While the leader takes a Rollout
+// through a canary, the standby writes nothing at all (no Lease, no Rollout status, no
+// ReplicaSet, no Event); stopped, the leader hands the Lease over and the standby's writes show
+// under its identity, so the filter that found none would have found them.
+TEST_F(RolloutE2ETest, StandbyWritesNothingWhileTheLeaderReconciles) {
+  const std::string ns = "standby";
+  const std::string lease = "mc-e2e-standby";
+  ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
+  auto leaderCredential = operatorCredential("leader");
+  auto standbyCredential = operatorCredential("standby");
+  ASSERT_FALSE(leaderCredential.credentialId.empty());
+  ASSERT_FALSE(standbyCredential.credentialId.empty());
+  ASSERT_NE(leaderCredential.credentialId, standbyCredential.credentialId);
+  const std::vector<std::string> election = {
+      "--leader-elect", std::string("--leader-election-namespace=") + kOperatorNamespace,
+      "--leader-election-id=" + lease};
+  OwnOperator leader(*dir_, ns, leaderCredential.kubeconfig, election, "leader");
+  OwnOperator standby(*dir_, ns, standbyCredential.kubeconfig, election, "standby");
+  const auto auditStart = auditLogSize();
+  leader.start();
+  ASSERT_TRUE(pollUntil([&] { return metricValue(leader.metricsPort(), "mc_leader") == 1; }, 30s))
+      << leader.logTail();
+  standby.start();
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        return standby.logContains(
+                   fmt::format("campaigning for Lease {}/{}", kOperatorNamespace, lease)) &&
+               metricValue(standby.metricsPort(), "mc_leader") == 0;
+      },
+      30s))
+      << standby.logTail();
+
+  // What each wrote, as the apiserver recorded it: by credential, "verb resource[/sub] code".
+  auto writes = [&] {
+    std::map<std::string, std::map<std::string, int>> byCredential;
+    for (const auto& entry : auditEntriesSince(auditStart)) {
+      if (text(entry, {"user", "username"}) != kOperatorUser) {
+        continue;
+      }
+      std::string sub = text(entry, {"objectRef", "subresource"});
+      ++byCredential[credentialIdOf(entry)][fmt::format(
+          "{} {}{} {}", text(entry, {"verb"}), text(entry, {"objectRef", "resource"}),
+          sub.empty() ? "" : "/" + sub, number(entry, {"responseStatus", "code"}))];
+    }
+    return byCredential;
+  };
+  auto describe = [](const std::map<std::string, int>& counts) {
+    std::string out;
+    for (const auto& [kind, count] : counts) {
+      out += fmt::format("  {} x{}\n", kind, count);
+    }
+    return out.empty() ? "  (none)\n" : out;
+  };
+
+  const std::string canary =
+      "{steps: [{setWeight: 50}, {pause: {duration: 2s}}, {setWeight: 100}]}";
+  apply(ns, rolloutYaml("example/web:1", canary, 4));
+  ASSERT_TRUE(waitForStep(ns, 3, "Healthy")) << diagnostics(ns) << leader.logTail();
+  std::string v1 = hashOf(rollout(ns), "stablePodHash");
+  apply(ns, rolloutYaml("example/web:2", canary, 4));
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        auto r = rollout(ns);
+        return text(r, {"status", "phase"}) == "Healthy" && hashOf(r, "stablePodHash") != v1;
+      },
+      60s))
+      << diagnostics(ns) << leader.logTail();
+  // The standby had its chances: the leader renewed the Lease a few times meanwhile, each
+  // renewal a retry period in which the standby looked at the Lease.
+  ASSERT_TRUE(pollUntil(
+      [&] { return writes()[leaderCredential.credentialId]["update leases 200"] >= 3; }, 30s))
+      << describe(writes()[leaderCredential.credentialId]);
+
+  auto before = writes();
+  const auto& leaderWrites = before[leaderCredential.credentialId];
+  EXPECT_EQ(leaderWrites.count("create leases 201"), 1u)
+      << "the chart's Lease Role lets it create the Lease\n"
+      << describe(leaderWrites);
+  EXPECT_GE(leaderWrites.count("create replicasets 201"), 1u) << describe(leaderWrites);
+  EXPECT_GE(leaderWrites.count("update rollouts/status 200"), 1u) << describe(leaderWrites);
+  EXPECT_EQ(before.count(standbyCredential.credentialId), 0u)
+      << "the standby wrote:\n"
+      << describe(before[standbyCredential.credentialId]);
+  for (const auto& [credential, counts] : before) {
+    for (const auto& [kind, count] : counts) {
+      EXPECT_EQ(kind.find(" 403"), std::string::npos) << credential << ": " << kind;
+    }
+  }
+
+  // The leader stops: it releases the Lease, and the standby takes over under its own identity.
+  EXPECT_EQ(leader.terminate(), 0) << leader.logTail();
+  ASSERT_TRUE(pollUntil([&] { return metricValue(standby.metricsPort(), "mc_leader") == 1; }, 30s))
+      << standby.logTail();
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        auto mine = writes()[standbyCredential.credentialId];
+        return mine["update leases 200"] >= 1;
+      },
+      30s))
+      << describe(writes()[standbyCredential.credentialId]);
+  EXPECT_EQ(standby.terminate(), 0) << standby.logTail();
 }
 
 // The apiserver writes MC makes per canary step, counted by the apiserver's audit log and by
