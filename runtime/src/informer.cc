@@ -6,8 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -193,29 +191,7 @@ void Informer::apply(WatchEvent&& event) {
   updateGauge();
 }
 
-asio::awaitable<void> Informer::resyncLoop() {
-  auto executor = co_await asio::this_coro::executor;
-  auto timer = timers_->make(executor);
-  while (!stopped_) {
-    timer->expires_after(options_.resyncPeriod);
-    auto [ec] = co_await timer->async_wait(kNoThrow);
-    if (ec || stopped_) {
-      break;
-    }
-    for (const auto& object : store_.list()) {
-      notify([&](const EventHandler& handler) {
-        if (handler.onUpdate) handler.onUpdate(object, object);
-      });
-    }
-  }
-  timers_->remove(timer);
-}
-
 asio::awaitable<void> Informer::run() {
-  if (options_.resyncPeriod.count() > 0) {
-    auto executor = co_await asio::this_coro::executor;
-    asio::co_spawn(executor, resyncLoop(), asio::detached);
-  }
   auto delay = options_.minBackoff;
   std::string resourceVersion;
   bool consistent = false;

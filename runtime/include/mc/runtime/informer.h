@@ -36,9 +36,6 @@ struct InformerOptions {
   std::string labelSelector;
   std::string fieldSelector;
   int64_t pageSize = 500;
-  // Every period, onUpdate(object, object) for every cached object, so level-based handlers
-  // re-check the world even without changes. Zero: never.
-  std::chrono::milliseconds resyncPeriod{0};
   std::chrono::milliseconds minBackoff{std::chrono::milliseconds(200)};
   std::chrono::milliseconds maxBackoff{std::chrono::seconds(30)};
   int watchTimeoutSeconds = 300;
@@ -69,7 +66,6 @@ class Informer {
 
  private:
   boost::asio::awaitable<bool> relist(std::string& resourceVersion, bool consistent);
-  boost::asio::awaitable<void> resyncLoop();
   boost::asio::awaitable<void> backoff(std::chrono::milliseconds& delay);
   void apply(WatchEvent&& event);
   void notify(const std::function<void(const EventHandler&)>& call);
