@@ -1,0 +1,707 @@
+// RolloutReconciler end to end without an apiserver: gather -> plan -> record -> status ->
+// converge, on the fake apiserver, with the real informers filling its caches and the test
+// playing the ReplicaSet controller (and kubectl mc). Each test asserts the objects at the end:
+// the Rollout's status, the ReplicaSets, the Services, the route and the Events.
+#include "mc/reconcilers/rollout_reconciler.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <functional>
+#include <future>
+#include <map>
+
+#include "mc/common/json.h"
+#include "mc/crds/pod_template_hash.h"
+#include "mc/e2e/poll.h"
+#include "mc/runtime/events.h"
+#include "mc/runtime/informer.h"
+#include "mc/testing/fake_apiserver.h"
+#include "mc/testing/fake_clock.h"
+#include "mc/testing/io_thread.h"
+
+namespace mc::reconcilers {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using test::FakeApiServer;
+using test::Verb;
+
+// The API as a user (and kubectl) spells it, so these tests do not move with MC's constants.
+const kube::ResourceType kRollouts{"mc.maestro.dev", "v1alpha1", "rollouts"};
+const kube::ResourceType kReplicaSets = kube::resources::kReplicaSets;
+const kube::ResourceType kServices = kube::resources::kServices;
+const kube::ResourceType kEvents = kube::resources::kEvents;
+const kube::ResourceType kHttpRoutes{"gateway.networking.k8s.io", "v1", "httproutes"};
+constexpr const char* kHashLabel = "mc.maestro.dev/pod-template-hash";
+constexpr const char* kNs = "shop";
+const std::string kStatus = "status";
+
+json::object podTemplate(const std::string& image) {
+  return json::object{
+      {"metadata", {{"labels", {{"app", "web"}}}}},
+      {"spec", {{"containers", json::array{json::object{{"name", "web"}, {"image", image}}}}}}};
+}
+
+std::string hashOf(const std::string& image, int32_t collisionCount = 0) {
+  return crds::podTemplateHash(podTemplate(image), collisionCount);
+}
+
+json::object rolloutObject(const std::string& image, std::string_view canary, int replicas = 10) {
+  return {{"apiVersion", "mc.maestro.dev/v1alpha1"},
+          {"kind", "Rollout"},
+          {"metadata", {{"name", "web"}, {"namespace", kNs}}},
+          {"spec",
+           {{"replicas", replicas},
+            {"selector", {{"matchLabels", {{"app", "web"}}}}},
+            {"template", podTemplate(image)},
+            {"strategy", {{"canary", json::parse(canary)}}}}}};
+}
+
+json::object service(const std::string& name) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", {{"name", name}, {"namespace", kNs}}},
+          {"spec",
+           {{"selector", {{"app", "web"}}}, {"ports", json::array{json::object{{"port", 80}}}}}}};
+}
+
+json::object httpRoute() {
+  return json::parse(fmt::format(R"({{"apiVersion": "gateway.networking.k8s.io/v1",
+    "kind": "HTTPRoute", "metadata": {{"name": "web", "namespace": "{}"}},
+    "spec": {{"parentRefs": [{{"name": "gateway"}}],
+              "rules": [{{"backendRefs": [{{"name": "web-stable", "port": 80, "weight": 100}}]}}]}}}})",
+                                 kNs))
+      .as_object();
+}
+
+const char* kServicesField = R"("stableService": "web-stable", "canaryService": "web-canary")";
+
+RolloutReconcilerOptions testOptions() {
+  RolloutReconcilerOptions options;
+  options.scaleDownDelay = 30s;
+  options.countsDebounce = 0ms;  // pod counts written at once: every round is comparable
+  return options;
+}
+
+// A string or an integer at a path of object keys ("" or the fallback if absent).
+std::string text(const json::value& value, std::initializer_list<std::string_view> path) {
+  const json::value* at = valueAt(value, path);
+  return at && at->is_string() ? std::string(at->as_string()) : std::string();
+}
+int64_t number(const json::value& value, std::initializer_list<std::string_view> path,
+               int64_t fallback) {
+  const json::value* at = valueAt(value, path);
+  return at && at->is_int64() ? at->as_int64() : fallback;
+}
+
+// What the ReplicaSet controller and the kubelets would do: every pod of MC's ReplicaSets comes
+// up and is available at once.
+void playReplicaSetController(FakeApiServer& fake) {
+  for (const auto& rs : fake.items(kReplicaSets, kNs, kHashLabel)) {
+    int64_t replicas = intAt(objectAt(rs, "spec"), "replicas", 1);
+    int64_t generation = intAt(objectAt(rs, "metadata"), "generation", 0);
+    auto edited = fake.editStatus(kReplicaSets, kNs, kube::nameOf(rs), [&](json::object& s) {
+      s["replicas"] = replicas;
+      s["readyReplicas"] = replicas;
+      s["availableReplicas"] = replicas;
+      s["observedGeneration"] = generation;
+    });
+    EXPECT_TRUE(edited);
+  }
+}
+
+bool inStep(kube::Store& store, const std::vector<json::object>& items) {
+  if (store.size() != items.size()) {
+    return false;
+  }
+  for (const auto& item : items) {
+    auto cached = store.get(kube::keyOf(item));
+    if (!cached || kube::resourceVersionOf(*cached) != kube::resourceVersionOf(item)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// One mc-operator and the cluster it runs in: the fake apiserver, the clock, and a Rollout
+// reconciler with caches of its own that a test may throw away (a crash) and start afresh.
+class RolloutWorld {
+ public:
+  explicit RolloutWorld(RolloutReconcilerOptions options = testOptions()) : options_(options) {}
+  ~RolloutWorld() { crash(); }
+
+  FakeApiServer& fake() { return fake_; }
+  test::FakeClock& clock() { return clock_; }
+  test::IoThread& io() { return io_; }
+
+  // A freshly started mc-operator: informers of its own, a recorder, a reconciler.
+  void start() { operator_ = std::make_unique<Operator>(fake_, clock_, options_, io_); }
+  // Everything the operator held in memory is gone, as after a SIGKILL.
+  void crash() { operator_.reset(); }
+
+  // One reconcile of the Rollout, once the caches hold what the apiserver holds (as they do a
+  // moment after any write; the controller's watch events would requeue it then).
+  Result<kube::ReconcileResult> reconcile() {
+    EXPECT_TRUE(e2e::pollUntil([&] { return cachesInStep(); }, 5s, 1ms)) << "caches lag";
+    kube::ReconcileRequest request{kNs, "web", "test", logging::Logger()};
+    return io_.run(operator_->reconciler.reconcile(request));
+  }
+
+  // Reconciles, with the test playing the ReplicaSet controller, until a round changes nothing
+  // (the canary waits for a promote, a pause, or is done).
+  bool settle() {
+    for (int round = 0; round < 100; ++round) {
+      auto before = fake_.resourceVersion();
+      auto result = reconcile();
+      if (!result) {
+        lastError_ = result.error().describe();
+      }
+      playReplicaSetController();
+      if (fake_.resourceVersion() == before) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void playReplicaSetController() { reconcilers::playReplicaSetController(fake_); }
+
+  json::object rollout() const { return *fake_.read(kRollouts, kNs, "web"); }
+  json::value status() const {
+    auto object = rollout();
+    return object.contains("status") ? object.at("status") : json::value(json::object());
+  }
+  std::string statusText(std::string_view field) const { return text(status(), {field}); }
+  int64_t statusInt(std::string_view field) const { return number(status(), {field}, -1); }
+  const std::string& lastError() const { return lastError_; }
+
+  // The condition of `type` in the Rollout's status (null if none).
+  json::object condition(std::string_view type) const {
+    auto s = status();
+    if (const auto* conditions = arrayAt(s.as_object(), "conditions")) {
+      for (const auto& c : *conditions) {
+        if (c.is_object() && stringAt(c.as_object(), "type") == type) {
+          return c.as_object();
+        }
+      }
+    }
+    return {};
+  }
+
+  // MC's ReplicaSets by pod-template hash.
+  std::map<std::string, json::object> replicaSets() const {
+    std::map<std::string, json::object> out;
+    for (auto& rs : fake_.items(kReplicaSets, kNs, kHashLabel)) {
+      out[text(rs, {"metadata", "labels", kHashLabel})] = rs;
+    }
+    return out;
+  }
+  int64_t replicasOf(const std::string& hash) const {
+    auto sets = replicaSets();
+    return sets.count(hash) ? intAt(objectAt(sets[hash], "spec"), "replicas", -1) : -1;
+  }
+  int64_t availableOf(const std::string& hash) const {
+    auto sets = replicaSets();
+    return sets.count(hash) ? intAt(objectAt(sets[hash], "status"), "availableReplicas", -1) : -1;
+  }
+
+  std::string selectorHashOf(const std::string& serviceName) const {
+    auto object = fake_.read(kServices, kNs, serviceName);
+    return object ? text(*object, {"spec", "selector", kHashLabel}) : "";
+  }
+
+  // The Events about the Rollout, counted by reason (and "Warning" for all warnings).
+  std::map<std::string, int> events() const {
+    std::map<std::string, int> counts;
+    for (const auto& event : fake_.items(kEvents, kNs)) {
+      if (text(event, {"regarding", "kind"}) == "Rollout") {
+        ++counts[text(event, {"reason"})];
+        if (text(event, {"type"}) == "Warning") {
+          ++counts["Warning"];
+        }
+      }
+    }
+    return counts;
+  }
+  // The StepAdvanced Events by their step ("step 2/5").
+  std::map<std::string, int> stepEvents() const {
+    std::map<std::string, int> counts;
+    for (const auto& event : fake_.items(kEvents, kNs)) {
+      if (text(event, {"reason"}) == "StepAdvanced") {
+        std::string note = text(event, {"note"});
+        ++counts[note.substr(0, note.find(':'))];
+      }
+    }
+    return counts;
+  }
+
+  // As `kubectl apply` of a new template: spec changes, status stays.
+  void setImage(const std::string& image) {
+    auto object = rollout();
+    object["spec"].as_object()["template"] = podTemplate(image);
+    fake_.put(kRollouts, std::move(object));
+  }
+
+  // As `kubectl mc promote` writes it: the step it read, at the version it read.
+  Result<json::object> promote() {
+    auto object = rollout();
+    auto body =
+        fmt::format(R"({{"metadata":{{"resourceVersion":"{}"}},"status":{{"promoteStep":{}}}}})",
+                    kube::resourceVersionOf(object), statusInt("currentStepIndex"));
+    return io_.run(fake_.patch(kRollouts, kNs, "web", kube::PatchType::Merge, body,
+                               kube::PatchOptions{kStatus}));
+  }
+
+  // The weights the HTTPRoute's first rule gives each Service.
+  std::map<std::string, int64_t> routeWeights() const {
+    std::map<std::string, int64_t> weights;
+    auto route = fake_.read(kHttpRoutes, kNs, "web");
+    const auto* rules = route ? arrayAt(objectAt(*route, "spec"), "rules") : nullptr;
+    const auto* refs = rules && !rules->empty() && rules->at(0).is_object()
+                           ? arrayAt(rules->at(0).as_object(), "backendRefs")
+                           : nullptr;
+    for (const auto& ref : refs ? *refs : json::array()) {
+      weights[stringAt(ref.as_object(), "name")] = intAt(ref.as_object(), "weight", 1);
+    }
+    return weights;
+  }
+
+ private:
+  struct Operator {
+    Operator(FakeApiServer& fake, const Clock& clock, RolloutReconcilerOptions options,
+             test::IoThread& io)
+        : recorder(fake, kube::EventRecorderOptions{}, clock),
+          reconciler(fake, recorder, options, clock),
+          rollouts(fake, kRollouts, kNs),
+          replicaSets(fake, kReplicaSets, kNs, ownedOptions()) {
+      // As makeRolloutController wires them.
+      reconciler.useCaches(rollouts.store(), replicaSets.store());
+      done.push_back(boost::asio::co_spawn(io.io(), rollouts.run(), boost::asio::use_future));
+      done.push_back(boost::asio::co_spawn(io.io(), replicaSets.run(), boost::asio::use_future));
+      done.push_back(boost::asio::co_spawn(io.io(), recorder.run(), boost::asio::use_future));
+    }
+    ~Operator() {
+      rollouts.stop();
+      replicaSets.stop();
+      recorder.stop();
+      for (auto& future : done) {
+        EXPECT_EQ(future.wait_for(5s), std::future_status::ready);
+      }
+    }
+    static kube::InformerOptions ownedOptions() {
+      kube::InformerOptions options;
+      options.labelSelector = kHashLabel;  // only MC's ReplicaSets, as makeRolloutController
+      return options;
+    }
+
+    kube::EventRecorder recorder;
+    RolloutReconciler reconciler;
+    kube::Informer rollouts;
+    kube::Informer replicaSets;
+    std::vector<std::future<void>> done;
+  };
+
+  bool cachesInStep() {
+    return operator_->rollouts.hasSynced() && operator_->replicaSets.hasSynced() &&
+           inStep(operator_->rollouts.store(), fake_.items(kRollouts, kNs)) &&
+           inStep(operator_->replicaSets.store(), fake_.items(kReplicaSets, kNs, kHashLabel));
+  }
+
+  test::FakeClock clock_;
+  FakeApiServer fake_{clock_};
+  test::IoThread io_;
+  RolloutReconcilerOptions options_;
+  std::unique_ptr<Operator> operator_;
+  std::string lastError_;
+};
+
+// v1 deployed and Healthy: the world the canary tests start from.
+void deployV1(RolloutWorld& world, std::string_view canary) {
+  world.fake().put(kRollouts, rolloutObject("example/web:1", canary));
+  world.start();
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  ASSERT_EQ(world.statusText("phase"), "Healthy") << json::serialize(world.status());
+  ASSERT_EQ(world.statusText("stablePodHash"), hashOf("example/web:1"));
+  ASSERT_EQ(world.availableOf(hashOf("example/web:1")), 10);
+  ASSERT_TRUE(world.events().empty()) << "the first template is deployed without a canary";
+}
+
+// --- 1. A whole canary, v1 -> v2 -> Healthy ---
+
+struct CanaryCase {
+  const char* name;
+  bool routed;  // Gateway API HTTPRoute; else the replica ratio
+};
+
+void PrintTo(const CanaryCase& c, std::ostream* os) { *os << c.name; }
+
+class WholeCanaryTest : public ::testing::TestWithParam<CanaryCase> {};
+
+TEST_P(WholeCanaryTest, StepsPromotedPauseTimedPauseAndPromotion) {
+  const bool routed = GetParam().routed;
+  const std::string canary = fmt::format(
+      R"({{{}, {} "steps": [{{"setWeight": 20}}, {{"pause": {{}}}}, {{"setWeight": 60}},
+          {{"pause": {{"duration": "30s"}}}}, {{"setWeight": 100}}]}})",
+      kServicesField, routed ? R"("trafficRouting": {"gatewayAPI": {"httpRoute": "web"}},)" : "");
+  RolloutWorld world;
+  world.fake().put(kServices, service("web-stable"));
+  world.fake().put(kServices, service("web-canary"));
+  if (routed) {
+    world.fake().put(kHttpRoutes, httpRoute());
+  }
+  ASSERT_NO_FATAL_FAILURE(deployV1(world, canary));
+  const std::string v1 = hashOf("example/web:1");
+  const std::string v2 = hashOf("example/web:2");
+  EXPECT_EQ(world.selectorHashOf("web-stable"), v1);
+  EXPECT_EQ(world.selectorHashOf("web-canary"), v1);
+
+  world.setImage("example/web:2");
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  // Step 1/5 done (20%), waiting at the pause for a promote.
+  EXPECT_EQ(world.statusInt("currentStepIndex"), 1);
+  EXPECT_EQ(world.statusText("phase"), "Paused");
+  EXPECT_EQ(stringAt(world.condition("Paused"), "reason"), "CanaryPauseStep");
+  EXPECT_EQ(world.statusInt("canaryWeight"), 20);
+  EXPECT_EQ(world.statusText("currentPodHash"), v2);
+  EXPECT_EQ(world.statusText("stablePodHash"), v1);
+  EXPECT_EQ(world.replicasOf(v2), 2);
+  EXPECT_EQ(world.availableOf(v2), 2);
+  EXPECT_EQ(world.replicasOf(v1), routed ? 10 : 8);
+  EXPECT_EQ(world.selectorHashOf("web-stable"), v1);
+  EXPECT_EQ(world.selectorHashOf("web-canary"), v2);
+  if (routed) {
+    EXPECT_EQ(world.routeWeights(),
+              (std::map<std::string, int64_t>{{"web-stable", 80}, {"web-canary", 20}}));
+  }
+  ASSERT_TRUE(world.settle());
+  EXPECT_EQ(world.statusInt("currentStepIndex"), 1) << "a pause without duration holds";
+
+  ASSERT_TRUE(world.promote());
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  // 60%, then the timed pause.
+  EXPECT_EQ(world.statusInt("currentStepIndex"), 3);
+  EXPECT_EQ(world.statusText("phase"), "Paused");
+  EXPECT_EQ(world.statusInt("canaryWeight"), 60);
+  EXPECT_FALSE(world.status().as_object().contains("promoteStep")) << "the request is cleared";
+  EXPECT_EQ(world.replicasOf(v2), 6);
+  EXPECT_EQ(world.replicasOf(v1), routed ? 10 : 4);
+  if (routed) {
+    EXPECT_EQ(world.routeWeights(),
+              (std::map<std::string, int64_t>{{"web-stable", 40}, {"web-canary", 60}}));
+  }
+  world.clock().advance(29s);
+  ASSERT_TRUE(world.settle());
+  EXPECT_EQ(world.statusInt("currentStepIndex"), 3) << "29 s of a 30 s pause";
+
+  world.clock().advance(1s);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(world.statusText("phase"), "Healthy") << json::serialize(world.status());
+  EXPECT_EQ(world.statusText("stablePodHash"), v2);
+  EXPECT_EQ(world.statusText("stableRS"), "web-" + v2);
+  EXPECT_EQ(world.availableOf(v2), 10);
+  // The demoted stable keeps its pods for the scale-down delay (the routes settle first).
+  world.clock().advance(30s);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+
+  auto status = world.status().as_object();
+  EXPECT_EQ(world.statusText("phase"), "Healthy");
+  EXPECT_EQ(world.statusInt("currentStepIndex"), 5);
+  EXPECT_EQ(world.statusInt("canaryWeight"), 0);
+  EXPECT_FALSE(status.contains("canaryRS"));
+  EXPECT_EQ(world.statusInt("observedGeneration"),
+            intAt(objectAt(world.rollout(), "metadata"), "generation", 0));
+  EXPECT_EQ(world.statusInt("availableReplicas"), 10);
+  EXPECT_EQ(stringAt(world.condition("Completed"), "status"), "True");
+  EXPECT_EQ(stringAt(world.condition("Available"), "status"), "True");
+  EXPECT_EQ(stringAt(world.condition("InvalidSpec"), "status"), "False");
+  EXPECT_EQ(world.replicasOf(v2), 10);
+  EXPECT_EQ(world.replicasOf(v1), 0);
+  EXPECT_EQ(world.replicaSets().size(), 2u) << "the old stable is kept as history";
+  EXPECT_EQ(text(world.replicaSets()[v2], {"metadata", "annotations", "mc.maestro.dev/revision"}),
+            "2");
+  EXPECT_EQ(world.selectorHashOf("web-stable"), v2);
+  EXPECT_EQ(world.selectorHashOf("web-canary"), v2);
+  if (routed) {
+    EXPECT_EQ(world.routeWeights(),
+              (std::map<std::string, int64_t>{{"web-stable", 100}, {"web-canary", 0}}));
+  }
+  auto events = world.events();
+  EXPECT_EQ(events["RolloutStarted"], 1);
+  EXPECT_EQ(events["StepAdvanced"], 5) << "one per step";
+  EXPECT_EQ(events["Paused"], 2);
+  EXPECT_EQ(events["Promoted"], 1);
+  EXPECT_EQ(events["RolloutCompleted"], 1);
+  EXPECT_EQ(events["Warning"], 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Routers, WholeCanaryTest,
+                         ::testing::Values(CanaryCase{"ReplicaRatio", false},
+                                           CanaryCase{"GatewayApi", true}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// --- 2, 3. A write that fails before the decision is carried out ---
+
+constexpr const char* kTwoSteps = R"({"steps": [{"setWeight": 50}, {"setWeight": 100}]})";
+
+struct RefusedWrite {
+  const char* name;
+  Verb verb;
+  const char* resource;
+  ErrorKind kind;
+  int status;
+  bool statusWriteTried;
+};
+
+void PrintTo(const RefusedWrite& c, std::ostream* os) { *os << c.name; }
+
+class RefusedWriteTest : public ::testing::TestWithParam<RefusedWrite> {};
+
+// The reconcile that meets the error takes no action (no ReplicaSet, scale, Service or status
+// change), and the next ones complete the canary with no decision on record twice.
+TEST_P(RefusedWriteTest, NothingIsDoneAndTheCanaryStillCompletes) {
+  const auto& c = GetParam();
+  RolloutWorld world;
+  ASSERT_NO_FATAL_FAILURE(deployV1(world, kTwoSteps));
+  world.setImage("example/web:2");
+  const auto rolloutBefore = world.rollout();
+  const auto replicaSetsBefore = world.replicaSets();
+  const int statusWrites = world.fake().calls(Verb::Update, "rollouts/status");
+  const int replicaSetWrites = world.fake().writes("replicasets");
+
+  world.fake().failNext(c.verb, c.resource, 1, makeError(c.kind, "injected", c.status));
+  auto result = world.reconcile();
+  ASSERT_FALSE(result) << "the injected error must reach the reconcile";
+  EXPECT_EQ(result.error().message, "injected");
+  EXPECT_EQ(world.fake().calls(Verb::Update, "rollouts/status") - statusWrites,
+            c.statusWriteTried ? 1 : 0);
+  EXPECT_EQ(world.rollout(), rolloutBefore) << "status unchanged";
+  EXPECT_EQ(world.replicaSets(), replicaSetsBefore) << "no ReplicaSet created or scaled";
+  EXPECT_EQ(world.fake().writes("replicasets"), replicaSetWrites);
+  EXPECT_EQ(world.fake().writes("services"), 0);
+
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  const std::string v2 = hashOf("example/web:2");
+  EXPECT_EQ(world.statusText("phase"), "Healthy") << json::serialize(world.status());
+  EXPECT_EQ(world.statusText("stablePodHash"), v2);
+  EXPECT_EQ(world.availableOf(v2), 10);
+  EXPECT_EQ(world.replicasOf(hashOf("example/web:1")), 0);
+  auto events = world.events();
+  EXPECT_EQ(events["RolloutStarted"], 1);
+  EXPECT_EQ(events["StepAdvanced"], 2);
+  EXPECT_EQ(events["RolloutCompleted"], 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Writes, RefusedWriteTest,
+    ::testing::Values(RefusedWrite{"StatusWriteConflict", Verb::Update, "rollouts/status",
+                                   ErrorKind::Conflict, 409, true},
+                      RefusedWrite{"DecisionEventRefused", Verb::Create, "events",
+                                   ErrorKind::Forbidden, 403, false}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// --- 4. A crash after every write ---
+
+// Each mc-operator makes one write and dies at its next; a fresh one (new caches, nothing in
+// memory) carries on. The canary still completes, and each decision is on record once.
+TEST(RolloutReconcilerCrashTest, ACrashAfterEveryWriteNeitherSkipsNorRepeatsADecision) {
+  constexpr const char* kSteps =
+      R"({"steps": [{"setWeight": 10}, {"pause": {"duration": "10s"}}, {"setWeight": 40},
+                    {"pause": {"duration": "10s"}}, {"setWeight": 100}]})";
+  RolloutWorld world;
+  ASSERT_NO_FATAL_FAILURE(deployV1(world, kSteps));
+  const std::string v1 = hashOf("example/web:1");
+  const std::string v2 = hashOf("example/web:2");
+
+  // A write counts when it changes something: the decision Event a new life sends again finds
+  // the one its predecessor wrote (AlreadyExists), and costs it nothing.
+  std::atomic<int> allowed{0};
+  std::atomic<bool> crashed{false};
+  world.fake().setWriteHook([&](const test::WriteRequest& request) -> std::optional<Error> {
+    if (request.verb == Verb::Create && request.resource == "events" &&
+        world.fake().read(kEvents, request.ns, request.name)) {
+      return std::nullopt;
+    }
+    if (allowed.fetch_sub(1) > 0) {
+      return std::nullopt;
+    }
+    crashed = true;
+    return makeError(ErrorKind::Transient, "mc-operator was killed");
+  });
+  world.setImage("example/web:2");
+  auto done = [&] {
+    return world.statusText("phase") == "Healthy" && world.statusText("stablePodHash") == v2 &&
+           world.replicasOf(v1) == 0;
+  };
+  int crashes = 0;
+  for (int life = 0; life < 400 && !done(); ++life) {
+    world.crash();
+    world.start();
+    allowed = 1;
+    crashed = false;
+    // This life's one write, then reconciles until it dies; a world with nothing left to do
+    // waits for the clock.
+    for (int round = 0; round < 20 && !crashed; ++round) {
+      auto before = world.fake().resourceVersion();
+      (void)world.reconcile();
+      world.playReplicaSetController();
+      if (!crashed && world.fake().resourceVersion() == before) {
+        world.clock().advance(10s);
+      }
+    }
+    crashes += crashed ? 1 : 0;
+  }
+  ASSERT_TRUE(done()) << "the canary completes though every life dies after one write: "
+                      << json::serialize(world.status());
+  EXPECT_GE(crashes, 15) << "a crash after each write of the canary";
+  // One more life without crashes finds nothing left to do.
+  world.fake().setWriteHook({});
+  world.crash();
+  world.start();
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_TRUE(done());
+  ::testing::Test::RecordProperty("crashes", crashes);
+
+  EXPECT_EQ(world.availableOf(v2), 10);
+  EXPECT_EQ(world.replicaSets().size(), 2u);
+  auto steps = world.stepEvents();
+  EXPECT_EQ(
+      steps,
+      (std::map<std::string, int>{
+          {"step 1/5", 1}, {"step 2/5", 1}, {"step 3/5", 1}, {"step 4/5", 1}, {"step 5/5", 1}}))
+      << "no step skipped, none recorded twice";
+  auto events = world.events();
+  EXPECT_EQ(events["RolloutStarted"], 1);
+  EXPECT_EQ(events["RolloutCompleted"], 1);
+  EXPECT_EQ(events["Paused"], 2);
+  EXPECT_EQ(events["Warning"], 0);
+}
+
+// --- 5. A ReplicaSet of someone else's holds the canary's name ---
+
+TEST(RolloutReconcilerCollisionTest, AForeignReplicaSetWithTheCanarysNameBumpsCollisionCount) {
+  RolloutWorld world;
+  ASSERT_NO_FATAL_FAILURE(deployV1(world, kTwoSteps));
+  const std::string v2 = hashOf("example/web:2");
+  // Not the Rollout's: no controller ownerReference to it, no hash label.
+  json::object foreign{
+      {"apiVersion", "apps/v1"},
+      {"kind", "ReplicaSet"},
+      {"metadata", {{"name", "web-" + v2}, {"namespace", kNs}, {"labels", {{"app", "other"}}}}},
+      {"spec",
+       {{"replicas", 1},
+        {"selector", {{"matchLabels", {{"app", "other"}}}}},
+        {"template", {{"metadata", {{"labels", {{"app", "other"}}}}}}}}}};
+  auto stored = world.fake().put(kReplicaSets, foreign);
+
+  world.setImage("example/web:2");
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  const std::string renamed = hashOf("example/web:2", 1);
+  ASSERT_NE(renamed, v2);
+  EXPECT_EQ(world.statusInt("collisionCount"), 1);
+  EXPECT_EQ(world.statusText("phase"), "Healthy") << json::serialize(world.status());
+  EXPECT_EQ(world.statusText("stablePodHash"), renamed);
+  EXPECT_EQ(world.statusText("stableRS"), "web-" + renamed);
+  EXPECT_EQ(world.availableOf(renamed), 10);
+  auto canary = world.replicaSets()[renamed];
+  EXPECT_EQ(kube::nameOf(canary), "web-" + renamed);
+  auto owner = kube::controllerOf(canary);
+  ASSERT_TRUE(owner);
+  EXPECT_EQ(owner->uid, kube::uidOf(world.rollout()));
+  EXPECT_EQ(world.fake().read(kReplicaSets, kNs, "web-" + v2), stored)
+      << "the foreign ReplicaSet is left as it was";
+  EXPECT_EQ(world.events()["RolloutCompleted"], 1);
+}
+
+// --- 6. A router's field error ---
+
+TEST(RolloutReconcilerInvalidSpecTest, AMissingHttpRouteIsInvalidSpecNamingTheField) {
+  RolloutWorld world;
+  world.fake().put(kServices, service("web-stable"));
+  world.fake().put(kServices, service("web-canary"));
+  const std::string canary = fmt::format(
+      R"({{{}, "trafficRouting": {{"gatewayAPI": {{"httpRoute": "web"}}}}}})", kServicesField);
+  world.fake().put(kRollouts, rolloutObject("example/web:1", canary));
+  world.start();
+  ASSERT_TRUE(world.settle()) << world.lastError();
+
+  const std::string field = "spec.strategy.canary.trafficRouting.gatewayAPI.httpRoute";
+  auto invalid = world.condition("InvalidSpec");
+  EXPECT_EQ(stringAt(invalid, "status"), "True") << json::serialize(world.status());
+  EXPECT_NE(stringAt(invalid, "message").find(field), std::string::npos)
+      << stringAt(invalid, "message");
+  EXPECT_NE(stringAt(invalid, "message").find("HTTPRoute \"web\" not found"), std::string::npos)
+      << stringAt(invalid, "message");
+  EXPECT_EQ(world.statusText("phase"), "Degraded");
+  EXPECT_NE(world.statusText("message").find(field), std::string::npos);
+  EXPECT_TRUE(world.replicaSets().empty()) << "an invalid spec creates nothing";
+  EXPECT_TRUE(e2e::pollUntil([&] { return world.events()["InvalidSpec"] >= 1; }, 5s, 1ms))
+      << "and says so in an Event";
+
+  // The user creates the route: the next look finds it, and v1 is deployed.
+  world.fake().put(kHttpRoutes, httpRoute());
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(stringAt(world.condition("InvalidSpec"), "status"), "False");
+  EXPECT_EQ(world.statusText("phase"), "Healthy") << json::serialize(world.status());
+  EXPECT_EQ(world.availableOf(hashOf("example/web:1")), 10);
+}
+
+// --- The same, as mc-operator wires it: makeRolloutController and the real controller ---
+
+// The controller's watches requeue the Rollout as its ReplicaSets change, with no test calling
+// reconcile: v1, then v2 through its steps, on the controller's own workers.
+TEST(RolloutControllerTest, MakeRolloutControllerTakesACanaryToHealthyOnTheFake) {
+  RolloutWorld world;  // its fake, clock and io thread; the controller below has the caches
+  kube::EventRecorder recorder(world.fake(), kube::EventRecorderOptions{}, world.clock());
+  RolloutReconciler reconciler(world.fake(), recorder, testOptions(), world.clock());
+  auto controller = makeRolloutController(world.fake(), reconciler, kNs, {});
+  struct Running {
+    kube::Controller& controller;
+    kube::EventRecorder& recorder;
+    std::future<void> controllerDone;
+    std::future<void> recorderDone;
+    ~Running() {
+      controller.stop();
+      recorder.stop();
+      EXPECT_EQ(controllerDone.wait_for(5s), std::future_status::ready);
+      EXPECT_EQ(recorderDone.wait_for(5s), std::future_status::ready);
+    }
+  } running{*controller, recorder,
+            boost::asio::co_spawn(world.io().io(), controller->run(), boost::asio::use_future),
+            boost::asio::co_spawn(world.io().io(), recorder.run(), boost::asio::use_future)};
+  const std::string v1 = hashOf("example/web:1");
+  const std::string v2 = hashOf("example/web:2");
+  // The test plays the ReplicaSet controller until the Rollout is where it should be.
+  auto until = [&](const std::function<bool()>& condition) {
+    return e2e::pollUntil(
+        [&] {
+          playReplicaSetController(world.fake());
+          return condition();
+        },
+        10s, 1ms);
+  };
+
+  world.fake().put(kRollouts, rolloutObject("example/web:1", kTwoSteps));
+  ASSERT_TRUE(until([&] {
+    return world.statusText("phase") == "Healthy" && world.availableOf(v1) == 10;
+  })) << json::serialize(world.status());
+
+  world.setImage("example/web:2");
+  ASSERT_TRUE(until([&] {
+    return world.statusText("phase") == "Healthy" && world.statusText("stablePodHash") == v2 &&
+           world.availableOf(v2) == 10 && world.replicasOf(v1) == 0;
+  })) << json::serialize(world.status());
+  auto events = world.events();
+  EXPECT_EQ(events["RolloutStarted"], 1);
+  EXPECT_EQ(events["StepAdvanced"], 2);
+  EXPECT_EQ(events["RolloutCompleted"], 1);
+  EXPECT_EQ(events["Warning"], 0);
+}
+
+}  // namespace
+}  // namespace mc::reconcilers
