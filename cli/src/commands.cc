@@ -29,6 +29,8 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr int kMaxAttempts = 5;  // optimistic writes re-read and retry this often on a conflict
 constexpr auto kRetryDelay = std::chrono::seconds(1);
 constexpr int64_t kPageSize = 500;  // objects a list request, as kubectl's --chunk-size
+// The name a failure is about when it is about no one Rollout (a list).
+const std::string kAnyRollout;
 
 // Errors a watch cannot outlast by retrying: the object or the permission is not there.
 bool fatal(const Error& error) {
@@ -153,13 +155,19 @@ bool Commands::interrupt() {
   return !streams_.empty();
 }
 
-int Commands::fail(const Error& error, const std::string& name) const {
+// A 404 is one of two things: no such Rollout, or no Rollout API on this cluster at all (the CRD
+// is not installed). Discovery of MC's group version tells them apart, as kubectl does, so no
+// error message is parsed. Takes references: every caller passes names of its own.
+asio::awaitable<int> Commands::fail(const Error& error, const std::string& name) {
   std::string message;
   if (error.kind == ErrorKind::NotFound && error.httpStatus == 404) {
-    message = error.message.find("could not find the requested resource") != std::string::npos
-                  ? fmt::format("the Rollout API ({}.{}) is not installed on this cluster: {}",
-                                kRollouts.resource, kRollouts.group, error.message)
-                  : fmt::format("rollout \"{}\" not found in namespace \"{}\"", name, ns_);
+    std::string groupVersion = kRollouts.groupVersionPath();
+    auto discovered = co_await client_.getPath(groupVersion);
+    bool installed = discovered || discovered.error().kind != ErrorKind::NotFound;
+    message = installed
+                  ? fmt::format("rollout \"{}\" not found in namespace \"{}\"", name, ns_)
+                  : fmt::format("the Rollout API ({}.{}) is not installed on this cluster: {}",
+                                kRollouts.resource, kRollouts.group, error.message);
   } else if (error.kind == ErrorKind::Forbidden || error.kind == ErrorKind::Unauthorized) {
     message = fmt::format("no access: {}", error.message);
   } else if (error.httpStatus == 0 &&
@@ -169,7 +177,7 @@ int Commands::fail(const Error& error, const std::string& name) const {
     message = error.describe();
   }
   fmt::print(stderr, "Error: {}\n", message);
-  return kExitFailed;
+  co_return kExitFailed;
 }
 
 asio::awaitable<Result<std::vector<json::object>>> Commands::ownedReplicaSetsOf(
@@ -186,12 +194,12 @@ asio::awaitable<Result<std::vector<json::object>>> Commands::ownedReplicaSetsOf(
 asio::awaitable<int> Commands::get(std::string name, bool watch) {
   auto object = co_await client_.get(kRollouts, ns_, name);
   if (!object) {
-    co_return fail(object.error(), name);
+    co_return co_await fail(object.error(), name);
   }
   if (!watch) {
     auto owned = co_await ownedReplicaSetsOf(*object);
     if (!owned) {
-      co_return fail(owned.error(), name);
+      co_return co_await fail(owned.error(), name);
     }
     out(renderRollout(*object, *owned, std::chrono::system_clock::now()));
     co_return kExitOk;
@@ -274,7 +282,7 @@ asio::awaitable<int> Commands::get(std::string name, bool watch) {
   rsOptions.labelSelector = labelSelectorOfReplicaSets();
   auto replicaSets = co_await client_.list(kube::resources::kReplicaSets, ns_, rsOptions);
   if (!replicaSets) {
-    co_return fail(replicaSets.error(), name);
+    co_return co_await fail(replicaSets.error(), name);
   }
   std::string rsVersion = replicaSets->resourceVersion;
   state->rollout = std::move(*object);
@@ -304,7 +312,7 @@ asio::awaitable<int> Commands::get(std::string name, bool watch) {
     state->failure = followed.error();
   }
   if (state->failure) {
-    co_return fail(*state->failure, name);
+    co_return co_await fail(*state->failure, name);
   }
   if (state->rolloutDeleted) {
     fmt::print(stderr, "Error: rollout \"{}\" was deleted from namespace \"{}\"\n", name, ns_);
@@ -321,7 +329,7 @@ asio::awaitable<int> Commands::list(bool allNamespaces, std::vector<std::string>
   auto listed = co_await forEachListed(
       client_, kRollouts, ns, all, [&](const json::object& item) { rollouts.addRollout(item); });
   if (!listed) {
-    co_return fail(listed.error(), "");
+    co_return co_await fail(listed.error(), kAnyRollout);
   }
   if (rollouts.empty()) {
     fmt::print(stderr, "{}", rollouts.emptyMessage(ns_, allNamespaces));
@@ -339,7 +347,7 @@ asio::awaitable<int> Commands::list(bool allNamespaces, std::vector<std::string>
         co_await forEachListed(client_, kube::resources::kReplicaSets, ns, std::move(options),
                                [&](const json::object& item) { rollouts.addReplicaSet(item); });
     if (!replicaSets && replicaSets.error().kind != ErrorKind::Forbidden) {
-      co_return fail(replicaSets.error(), "");
+      co_return co_await fail(replicaSets.error(), kAnyRollout);
     }
     if (!replicaSets) {
       // Rollouts readable, ReplicaSets not: the table still answers which are mid-canary.
@@ -358,14 +366,14 @@ asio::awaitable<int> Commands::promote(std::string name, bool full) {
   for (int attempt = 1;; ++attempt) {
     auto object = co_await client_.get(kRollouts, ns_, name);
     if (!object) {
-      co_return fail(object.error(), name);
+      co_return co_await fail(object.error(), name);
     }
     auto rollout = parseRollout(*object);
     if (!rollout) {
-      co_return fail(rollout.error(), name);
+      co_return co_await fail(rollout.error(), name);
     }
     if (auto promotable = checkPromotable(*rollout, name, full); !promotable) {
-      co_return fail(promotable.error(), name);
+      co_return co_await fail(promotable.error(), name);
     }
     auto body = promotePatch(*rollout, full);
     auto patched =
@@ -376,7 +384,7 @@ asio::awaitable<int> Commands::promote(std::string name, bool full) {
     }
     // A conflict: the controller moved on since the read; promote the step it is at now.
     if (patched.error().kind != ErrorKind::Conflict || attempt >= kMaxAttempts) {
-      co_return fail(patched.error(), name);
+      co_return co_await fail(patched.error(), name);
     }
   }
 }
@@ -388,7 +396,7 @@ asio::awaitable<int> Commands::abort(std::string name) {
   auto patched =
       co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body, options);
   if (!patched) {
-    co_return fail(patched.error(), name);
+    co_return co_await fail(patched.error(), name);
   }
   out(fmt::format("rollout \"{}\" aborted\n", name));
   co_return kExitOk;
@@ -397,14 +405,14 @@ asio::awaitable<int> Commands::abort(std::string name) {
 asio::awaitable<int> Commands::retry(std::string name) {
   auto object = co_await client_.get(kRollouts, ns_, name);
   if (!object) {
-    co_return fail(object.error(), name);
+    co_return co_await fail(object.error(), name);
   }
   auto rollout = parseRollout(*object);
   if (!rollout) {
-    co_return fail(rollout.error(), name);
+    co_return co_await fail(rollout.error(), name);
   }
   if (auto retryable = checkRetryable(*rollout, name); !retryable) {
-    co_return fail(retryable.error(), name);
+    co_return co_await fail(retryable.error(), name);
   }
   kube::PatchOptions options;
   options.subresource = "status";
@@ -412,7 +420,7 @@ asio::awaitable<int> Commands::retry(std::string name) {
   auto patched =
       co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body, options);
   if (!patched) {
-    co_return fail(patched.error(), name);
+    co_return co_await fail(patched.error(), name);
   }
   out(fmt::format("rollout \"{}\" retried\n", name));
   co_return kExitOk;
@@ -423,7 +431,7 @@ asio::awaitable<int> Commands::setPaused(std::string name, bool paused) {
   const std::string body = paused ? R"({"spec":{"paused":true}})" : R"({"spec":{"paused":null}})";
   auto patched = co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body);
   if (!patched) {
-    co_return fail(patched.error(), name);
+    co_return co_await fail(patched.error(), name);
   }
   out(fmt::format("rollout \"{}\" {}\n", name, paused ? "paused" : "resumed"));
   co_return kExitOk;
@@ -433,19 +441,19 @@ asio::awaitable<int> Commands::undo(std::string name, std::optional<int64_t> toR
   for (int attempt = 1;; ++attempt) {
     auto object = co_await client_.get(kRollouts, ns_, name);
     if (!object) {
-      co_return fail(object.error(), name);
+      co_return co_await fail(object.error(), name);
     }
     auto rollout = parseRollout(*object);
     if (!rollout) {
-      co_return fail(rollout.error(), name);
+      co_return co_await fail(rollout.error(), name);
     }
     auto owned = co_await ownedReplicaSetsOf(*object);
     if (!owned) {
-      co_return fail(owned.error(), name);
+      co_return co_await fail(owned.error(), name);
     }
     auto target = undoTarget(*rollout, name, *owned, toRevision);
     if (!target) {
-      co_return fail(target.error(), name);
+      co_return co_await fail(target.error(), name);
     }
     if (target->alreadyCurrent) {
       out(fmt::format("rollout \"{}\" has the template of revision {} already\n", name,
@@ -469,7 +477,7 @@ asio::awaitable<int> Commands::undo(std::string name, std::optional<int64_t> toR
       stale = reread && kube::resourceVersionOf(*reread) != readVersion;
     }
     if (!stale || attempt >= kMaxAttempts) {
-      co_return fail(error, name);
+      co_return co_await fail(error, name);
     }
   }
 }
@@ -561,7 +569,7 @@ asio::awaitable<int> Commands::status(std::string name, std::chrono::millisecond
     state->failure = followed.error();
   }
   if (state->failure) {
-    co_return fail(*state->failure, name);
+    co_return co_await fail(*state->failure, name);
   }
   if (state->exitCode) {
     co_return *state->exitCode;

@@ -45,7 +45,8 @@ class Commands {
 
  private:
   struct Watch;
-  int fail(const Error& error, const std::string& name) const;
+  // Prints why a request failed, for people; kExitFailed.
+  boost::asio::awaitable<int> fail(const Error& error, const std::string& name);
   boost::asio::awaitable<Result<std::vector<boost::json::object>>> ownedReplicaSetsOf(
       boost::json::object rollout);
 

@@ -651,6 +651,33 @@ current-context: nobody
   }
 }
 
+// Last in the file: it takes the CRD away and puts it back. A 404 for the Rollout API itself is
+// not "rollout not found": discovery tells the two apart.
+TEST_F(KubectlMcTest, WithoutTheCrdTheApiIsSaidNotToBeInstalled) {
+  auto& cp = ControlPlaneEnvironment::get();
+  auto deleted = cp.kubectl({"delete", "crd", "rollouts.mc.maestro.dev", "--wait=true"});
+  ASSERT_EQ(deleted.exitCode, 0) << deleted.output;
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        auto discovery = io_.run(client_->getPath("/apis/mc.maestro.dev/v1alpha1"));
+        return !discovery && discovery.error().kind == ErrorKind::NotFound;
+      },
+      60s))
+      << "the group version is still served";
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"get", "rollout", "web"}, {"list"}}) {
+    auto result = mc(args);
+    EXPECT_EQ(result.exitCode, 1) << result.output;
+    EXPECT_EQ(result.output.rfind(
+                  "Error: the Rollout API (rollouts.mc.maestro.dev) is not installed on this "
+                  "cluster",
+                  0),
+              0u)
+        << args[0] << ": " << result.output;
+  }
+  SetUpTestSuite();  // the CRD back, Established
+}
+
 }  // namespace
 }  // namespace mc::e2e
 
