@@ -286,6 +286,14 @@ TEST_F(FakeApiServerTest, MergePatchDeletesWithNullAndChecksAResourceVersionInIt
                              kube::resourceVersionOf(*patched));
   EXPECT_TRUE(mergePatch(kWidgets, "a", current, kStatus));
 
+  // Objects nest deeper than a JSON parser's default limit (CRD schemas, pod templates).
+  std::string deep = R"({"spec":{"deep":)";
+  for (int i = 0; i < 40; ++i) {
+    deep += R"({"a":)";
+  }
+  deep += "1" + std::string(40, '}') + "}}";
+  EXPECT_TRUE(mergePatch(kWidgets, "a", deep));
+
   auto missing = mergePatch(kWidgets, "nope", R"({"spec":{}})");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().kind, ErrorKind::NotFound);

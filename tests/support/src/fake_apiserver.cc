@@ -1017,7 +1017,9 @@ FakeApiServer::Async<FakeApiServer::Object> FakeApiServer::patch(const ResourceT
     co_return invalid("the fake apiserver does not support server-side apply");
   }
   boost::system::error_code ec;
-  json::value parsed = json::parse(body, ec);
+  json::parse_options parseOptions;
+  parseOptions.max_depth = 512;  // as KubeClient parses: objects nest deeper than 32
+  json::value parsed = json::parse(body, ec, {}, parseOptions);
   if (ec) {
     co_return invalid(fmt::format("the patch is not JSON: {}", ec.message()));
   }
