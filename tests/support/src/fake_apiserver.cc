@@ -89,8 +89,12 @@ json::object specOf(const json::object& object) {
 bool jsonEqual(const json::value& a, const json::value& b) {
   if (a.is_number() && b.is_number()) {
     if (!a.is_double() && !b.is_double()) {
-      if (a.is_int64() && b.is_int64()) return a.as_int64() == b.as_int64();
-      if (a.is_uint64() && b.is_uint64()) return a.as_uint64() == b.as_uint64();
+      if (a.is_int64() && b.is_int64()) {
+        return a.as_int64() == b.as_int64();
+      }
+      if (a.is_uint64() && b.is_uint64()) {
+        return a.as_uint64() == b.as_uint64();
+      }
       const auto& i = a.is_int64() ? a : b;
       const auto& u = a.is_int64() ? b : a;
       return i.as_int64() >= 0 && static_cast<uint64_t>(i.as_int64()) == u.as_uint64();
@@ -100,19 +104,27 @@ bool jsonEqual(const json::value& a, const json::value& b) {
   if (a.is_object() && b.is_object()) {
     const auto& x = a.as_object();
     const auto& y = b.as_object();
-    if (x.size() != y.size()) return false;
+    if (x.size() != y.size()) {
+      return false;
+    }
     for (const auto& [key, value] : x) {
       const auto* other = y.if_contains(key);
-      if (other == nullptr || !jsonEqual(value, *other)) return false;
+      if (other == nullptr || !jsonEqual(value, *other)) {
+        return false;
+      }
     }
     return true;
   }
   if (a.is_array() && b.is_array()) {
     const auto& x = a.as_array();
     const auto& y = b.as_array();
-    if (x.size() != y.size()) return false;
+    if (x.size() != y.size()) {
+      return false;
+    }
     for (size_t i = 0; i < x.size(); ++i) {
-      if (!jsonEqual(x[i], y[i])) return false;
+      if (!jsonEqual(x[i], y[i])) {
+        return false;
+      }
     }
     return true;
   }
@@ -251,16 +263,22 @@ Result<void> applyOperation(json::value& document, const json::object& operation
     return {};
   };
   if (op == "add") {
-    if (auto ok = needValue(); !ok) return ok;
+    if (auto ok = needValue(); !ok) {
+      return ok;
+    }
     return pointerAdd(document, *tokens, *value, path);
   }
   if (op == "remove") {
     auto removed = pointerRemove(document, *tokens, op, path);
-    if (!removed) return removed.error();
+    if (!removed) {
+      return removed.error();
+    }
     return {};
   }
   if (op == "replace") {
-    if (auto ok = needValue(); !ok) return ok;
+    if (auto ok = needValue(); !ok) {
+      return ok;
+    }
     json::value* target = resolve(document, *tokens, tokens->size());
     if (target == nullptr) {
       return invalid(fmt::format("replace: \"{}\" does not exist", path));
@@ -269,7 +287,9 @@ Result<void> applyOperation(json::value& document, const json::object& operation
     return {};
   }
   if (op == "test") {
-    if (auto ok = needValue(); !ok) return ok;
+    if (auto ok = needValue(); !ok) {
+      return ok;
+    }
     json::value* target = resolve(document, *tokens, tokens->size());
     if (target == nullptr || !jsonEqual(*target, *value)) {
       return invalid(fmt::format("test: \"{}\" is not {}", path, json::serialize(*value)));
@@ -294,7 +314,9 @@ Result<void> applyOperation(json::value& document, const json::object& operation
         return invalid(fmt::format("move: \"{}\" is inside \"{}\"", path, from));
       }
       auto moved = pointerRemove(document, *fromTokens, op, from);
-      if (!moved) return moved.error();
+      if (!moved) {
+        return moved.error();
+      }
       return pointerAdd(document, *tokens, std::move(*moved), path);
     }
     json::value* source = resolve(document, *fromTokens, fromTokens->size());
@@ -332,7 +354,9 @@ bool validToken(std::string_view text, bool allowEmpty) {
     return allowEmpty;
   }
   for (char c : text) {
-    if (!isKeyChar(c)) return false;
+    if (!isKeyChar(c)) {
+      return false;
+    }
   }
   return true;
 }
@@ -343,9 +367,11 @@ std::vector<std::string_view> splitRequirements(std::string_view text) {
   int depth = 0;
   size_t start = 0;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '(') ++depth;
-    if (text[i] == ')') --depth;
-    if (text[i] == ',' && depth == 0) {
+    if (text[i] == '(') {
+      ++depth;
+    } else if (text[i] == ')') {
+      --depth;
+    } else if (text[i] == ',' && depth == 0) {
       parts.push_back(text.substr(start, i - start));
       start = i + 1;
     }
@@ -453,14 +479,20 @@ Result<LabelSelector> LabelSelector::parse(std::string_view text) {
     if (!part.empty() && part.front() == '!') {
       requirement.op = Op::NotExists;
       requirement.key = std::string(trim(part.substr(1)));
-      if (!validToken(requirement.key, false)) return bad("a key is expected after !");
+      if (!validToken(requirement.key, false)) {
+        return bad("a key is expected after !");
+      }
       selector.requirements_.push_back(std::move(requirement));
       continue;
     }
     size_t keyEnd = 0;
-    while (keyEnd < part.size() && isKeyChar(part[keyEnd])) ++keyEnd;
+    while (keyEnd < part.size() && isKeyChar(part[keyEnd])) {
+      ++keyEnd;
+    }
     requirement.key = std::string(part.substr(0, keyEnd));
-    if (requirement.key.empty()) return bad("a key is expected");
+    if (requirement.key.empty()) {
+      return bad("a key is expected");
+    }
     std::string_view rest = trim(part.substr(keyEnd));
     if (rest.empty()) {
       requirement.op = Op::Exists;
@@ -468,12 +500,16 @@ Result<LabelSelector> LabelSelector::parse(std::string_view text) {
       requirement.op = rest.front() == '!' ? Op::NotEquals : Op::Equals;
       size_t width = rest.substr(0, 2) == "==" || rest.substr(0, 2) == "!=" ? 2 : 1;
       std::string_view value = trim(rest.substr(width));
-      if (!validToken(value, true)) return bad("invalid value");
+      if (!validToken(value, true)) {
+        return bad("invalid value");
+      }
       requirement.values.emplace_back(value);
     } else {
       bool in = rest.substr(0, 2) == "in";
       bool notIn = rest.substr(0, 5) == "notin";
-      if (!in && !notIn) return bad("unknown operator");
+      if (!in && !notIn) {
+        return bad("unknown operator");
+      }
       requirement.op = notIn ? Op::NotIn : Op::In;
       std::string_view set = trim(rest.substr(notIn ? 5 : 2));
       if (set.size() < 2 || set.front() != '(' || set.back() != ')') {
@@ -485,9 +521,13 @@ Result<LabelSelector> LabelSelector::parse(std::string_view text) {
         size_t comma = set.find(',', start);
         std::string_view value = trim(set.substr(
             start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
-        if (!validToken(value, true)) return bad("invalid value in set");
+        if (!validToken(value, true)) {
+          return bad("invalid value in set");
+        }
         requirement.values.emplace_back(value);
-        if (comma == std::string_view::npos) break;
+        if (comma == std::string_view::npos) {
+          break;
+        }
         start = comma + 1;
       }
     }
@@ -595,8 +635,12 @@ struct Watcher {
       return is ? std::optional<WatchEvent>(WatchEvent{entry.type, entry.object}) : std::nullopt;
     }
     bool was = entry.previous && matches(*entry.previous);
-    if (was && is) return WatchEvent{WatchEventType::Modified, entry.object};
-    if (is) return WatchEvent{WatchEventType::Added, entry.object};
+    if (was && is) {
+      return WatchEvent{WatchEventType::Modified, entry.object};
+    }
+    if (is) {
+      return WatchEvent{WatchEventType::Added, entry.object};
+    }
     if (was) {
       json::object gone = *entry.previous;
       mutableMetadata(gone)["resourceVersion"] = std::to_string(entry.version);
