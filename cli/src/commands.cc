@@ -360,9 +360,15 @@ asio::awaitable<int> Commands::list(bool allNamespaces, std::vector<std::string>
   co_return kExitOk;
 }
 
-asio::awaitable<int> Commands::promote(std::string name, bool full) {
+// A request to MC, written to the Rollout's status (merge patch of the status subresource).
+asio::awaitable<Result<json::object>> Commands::patchStatus(const std::string& name,
+                                                            const std::string& body) {
   kube::PatchOptions options;
   options.subresource = "status";
+  co_return co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body, options);
+}
+
+asio::awaitable<int> Commands::promote(std::string name, bool full) {
   for (int attempt = 1;; ++attempt) {
     auto object = co_await client_.get(kRollouts, ns_, name);
     if (!object) {
@@ -376,8 +382,7 @@ asio::awaitable<int> Commands::promote(std::string name, bool full) {
       co_return co_await fail(promotable.error(), name);
     }
     auto body = promotePatch(*rollout, full);
-    auto patched =
-        co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body, options);
+    auto patched = co_await patchStatus(name, body);
     if (patched) {
       out(fmt::format("rollout \"{}\" promoted{}\n", name, full ? " fully" : ""));
       co_return kExitOk;
@@ -390,11 +395,8 @@ asio::awaitable<int> Commands::promote(std::string name, bool full) {
 }
 
 asio::awaitable<int> Commands::abort(std::string name) {
-  kube::PatchOptions options;
-  options.subresource = "status";
   const std::string body = R"({"status":{"abort":true}})";
-  auto patched =
-      co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body, options);
+  auto patched = co_await patchStatus(name, body);
   if (!patched) {
     co_return co_await fail(patched.error(), name);
   }
@@ -414,11 +416,8 @@ asio::awaitable<int> Commands::retry(std::string name) {
   if (auto retryable = checkRetryable(*rollout, name); !retryable) {
     co_return co_await fail(retryable.error(), name);
   }
-  kube::PatchOptions options;
-  options.subresource = "status";
   const std::string body = R"({"status":{"abort":false}})";
-  auto patched =
-      co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body, options);
+  auto patched = co_await patchStatus(name, body);
   if (!patched) {
     co_return co_await fail(patched.error(), name);
   }

@@ -44,6 +44,8 @@ class Commands {
   bool interrupt();
 
  private:
+  boost::asio::awaitable<Result<boost::json::object>> patchStatus(const std::string& name,
+                                                                  const std::string& body);
   struct Watch;
   // Prints why a request failed, for people; kExitFailed.
   boost::asio::awaitable<int> fail(const Error& error, const std::string& name);

@@ -55,12 +55,6 @@ std::vector<std::string> namesOf(const std::vector<json::object>& items) {
   return names;
 }
 
-// A string at a path of object keys ("" if absent).
-std::string text(const json::value& value, std::initializer_list<std::string_view> path) {
-  const json::value* at = valueAt(value, path);
-  return at && at->is_string() ? std::string(at->as_string()) : std::string();
-}
-
 int64_t generationOf(const json::object& object) {
   return intAt(objectAt(object, "metadata"), "generation", -1);
 }
@@ -583,8 +577,8 @@ TEST_F(FakeApiServerTest, DeleteWithPreconditionsAndFinalizers) {
 TEST_F(FakeApiServerTest, VersionPath) {
   auto version = run(fake_.getPath("/version"));
   ASSERT_TRUE(version);
-  EXPECT_EQ(text(*version, {"major"}), "1");
-  EXPECT_FALSE(text(*version, {"gitVersion"}).empty());
+  EXPECT_EQ(stringAt(*version, {"major"}), "1");
+  EXPECT_FALSE(stringAt(*version, {"gitVersion"}).empty());
   auto other = run(fake_.getPath("/nope"));
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().kind, ErrorKind::NotFound);
