@@ -82,14 +82,8 @@ boost::asio::awaitable<Result<bool>> RolloutReconciler::createReplicaSets(Pass& 
       if (ownedBy(*existing, pass.uid)) {
         continue;  // ours; the cache had not seen it yet
       }
-      // Another object holds the name: a hash collision. A new count gives a new hash.
-      int32_t collisions = pass.context.rollout.status.collisionCount.value_or(0) + 1;
-      request.log.warn("ReplicaSet {} exists and is not this Rollout's: collisionCount {}",
-                       create.name, collisions);
-      std::string patch = fmt::format(R"({{"status":{{"collisionCount":{}}}}})", collisions);
-      kube::PatchOptions statusPatch{kStatusSubresource};
-      auto bumped = co_await client_.patch(crds::resources::kRollouts, request.ns, request.name,
-                                           kube::PatchType::Merge, std::move(patch), statusPatch);
+      // Taken between gather's look and this create: a new count gives a new hash.
+      auto bumped = co_await bumpCollisionCount(pass, create.name);
       if (!bumped) {
         co_return bumped.error();
       }
@@ -102,6 +96,22 @@ boost::asio::awaitable<Result<bool>> RolloutReconciler::createReplicaSets(Pass& 
     request.log.info("created ReplicaSet {} with {} replicas", create.name, create.replicas);
   }
   co_return false;
+}
+
+boost::asio::awaitable<Result<void>> RolloutReconciler::bumpCollisionCount(
+    Pass& pass, const std::string& takenName) {
+  const auto& request = pass.request;
+  int32_t collisions = pass.context.rollout.status.collisionCount.value_or(0) + 1;
+  request.log.warn("ReplicaSet {} exists and is not this Rollout's: collisionCount {}", takenName,
+                   collisions);
+  std::string patch = fmt::format(R"({{"status":{{"collisionCount":{}}}}})", collisions);
+  kube::PatchOptions statusPatch{kStatusSubresource};
+  auto bumped = co_await client_.patch(crds::resources::kRollouts, request.ns, request.name,
+                                       kube::PatchType::Merge, std::move(patch), statusPatch);
+  if (!bumped) {
+    co_return bumped.error();
+  }
+  co_return Result<void>();
 }
 
 boost::asio::awaitable<Result<void>> RolloutReconciler::applyScale(

@@ -7,6 +7,7 @@
 
 #include "mc/common/json.h"
 #include "mc/common/timefmt.h"
+#include "mc/crds/pod_template_hash.h"
 #include "rollout_pass.h"
 
 namespace mc::reconcilers {
@@ -37,6 +38,35 @@ FieldError fieldErrorOf(const Error& error) {
 }
 
 }  // namespace
+
+boost::asio::awaitable<Result<bool>> RolloutReconciler::claimCurrentName(Pass& pass) {
+  const auto& rollout = pass.context.rollout;
+  const std::string hash =
+      crds::podTemplateHash(rollout.spec.podTemplate, rollout.status.collisionCount.value_or(0));
+  for (const auto& rs : pass.context.replicaSets) {
+    if (rs.podHash == hash) {
+      co_return false;  // ours already
+    }
+  }
+  // Not among ours: the name is free, ours and not cached yet, or someone else's. The caches
+  // hold only ReplicaSets with MC's label, so ask the apiserver; this happens once per template.
+  std::string name = replicaSetName(pass.request.name, hash);
+  auto found = co_await client_.get(kube::resources::kReplicaSets, pass.request.ns, name);
+  if (!found) {
+    if (found.error().kind == ErrorKind::NotFound) {
+      co_return false;
+    }
+    co_return found.error();
+  }
+  if (ownedBy(*found, pass.uid)) {
+    co_return false;
+  }
+  auto bumped = co_await bumpCollisionCount(pass, name);
+  if (!bumped) {
+    co_return bumped.error();
+  }
+  co_return true;
+}
 
 boost::asio::awaitable<Result<void>> RolloutReconciler::gather(Pass& pass) {
   const auto& request = pass.request;

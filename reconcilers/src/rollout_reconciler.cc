@@ -44,6 +44,15 @@ boost::asio::awaitable<Result<kube::ReconcileResult>> RolloutReconciler::reconci
   if (!gathered) {
     co_return gathered.error();
   }
+  // A taken name is found before the plan, so no decision is recorded for a canary that will
+  // never have a pod under that name.
+  auto taken = co_await claimCurrentName(pass);
+  if (!taken) {
+    co_return taken.error();
+  }
+  if (*taken) {
+    co_return kube::ReconcileResult{true};  // a new collisionCount: plan again with a new hash
+  }
   pass.planned = plan(pass.context);
 
   // 1. Decisions are on record before they take effect.

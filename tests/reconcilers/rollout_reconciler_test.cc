@@ -616,6 +616,8 @@ TEST(RolloutReconcilerCollisionTest, AForeignReplicaSetWithTheCanarysNameBumpsCo
   EXPECT_EQ(world.fake().read(kReplicaSets, kNs, "web-" + v2), stored)
       << "the foreign ReplicaSet is left as it was";
   EXPECT_EQ(world.events()["RolloutCompleted"], 1);
+  EXPECT_EQ(world.events()["RolloutStarted"], 1)
+      << "the taken name is found before any decision: no start for a canary without pods";
 }
 
 // --- 6. A router's field error ---

@@ -48,6 +48,9 @@ class RolloutReconciler final : public kube::Reconciler {
 
   // rollout_gather.cc: the context plan() needs, and the router bound to this Rollout.
   Step<> gather(Pass& pass);
+  // Whether another object holds the name of the ReplicaSet for the current template; then
+  // collisionCount is bumped before anything is planned or recorded.
+  Step<bool> claimCurrentName(Pass& pass);
   // rollout_status.cc: decisions on record, the one status write, an unreadable Rollout.
   Step<> recordDecisions(Pass& pass);
   Step<> writeStatus(Pass& pass);
@@ -56,6 +59,7 @@ class RolloutReconciler final : public kube::Reconciler {
   // rollout_converge.cc: ReplicaSets, Services and route brought to the status just written.
   // createReplicaSets answers true when a name collision needs a new hash (requeue at once).
   Step<bool> createReplicaSets(Pass& pass);
+  Step<> bumpCollisionCount(Pass& pass, const std::string& takenName);
   Step<> applyScale(const kube::ReconcileRequest& request, ScaleReplicaSet scale);
   Step<> selectServices(Pass& pass);
   Step<> convergeRoute(Pass& pass);
