@@ -9,113 +9,44 @@
 #include <boost/json/value_to.hpp>
 
 #include "mc/common/json.h"
+#include "reader.h"
 
 namespace mc::crds {
 namespace {
 
 namespace json = boost::json;
 
-// Reading: each accessor names the field at fault, so an invalid object gives an error a
-// person can act on ("spec.strategy.canary.steps[2].setWeight: expected an integer"). The first
-// fault is kept and reading goes on with the field absent; the caller returns the fault.
-class Reader {
- public:
-  std::optional<Error> fault;
-
-  const json::value* member(const json::object& object, std::string_view key) {
-    auto* value = object.if_contains(key);
-    return value == nullptr || value->is_null() ? nullptr : value;
-  }
-
-  std::optional<std::string> optString(const json::object& object, std::string_view key,
-                                       const std::string& path) {
-    auto* value = member(object, key);
-    if (value == nullptr) return std::nullopt;
-    if (!value->is_string()) return wrongType(join(path, key), "a string");
-    return std::string(value->as_string());
-  }
-
-  template <class Int>
-  std::optional<Int> optInt(const json::object& object, std::string_view key,
-                            const std::string& path) {
-    auto* value = member(object, key);
-    if (value == nullptr) return std::nullopt;
-    boost::system::error_code ec;
-    auto number = value->to_number<Int>(ec);
-    if (ec) return wrongType(join(path, key), "an integer");
-    return number;
-  }
-
-  std::optional<bool> optBool(const json::object& object, std::string_view key,
-                              const std::string& path) {
-    auto* value = member(object, key);
-    if (value == nullptr) return std::nullopt;
-    if (!value->is_bool()) return wrongType(join(path, key), "true or false");
-    return value->as_bool();
-  }
-
-  const json::object* optObject(const json::object& object, std::string_view key,
-                                const std::string& path) {
-    auto* value = member(object, key);
-    if (value == nullptr) return nullptr;
-    return asObject(*value, join(path, key));
-  }
-
-  const json::array* optArray(const json::object& object, std::string_view key,
-                              const std::string& path) {
-    auto* value = member(object, key);
-    if (value == nullptr) return nullptr;
-    if (!value->is_array()) return wrongType(join(path, key), "a list");
-    return &value->as_array();
-  }
-
-  // The string at `index` of a list (templates[0]).
-  std::optional<std::string> optString(const json::array& list, size_t index,
-                                       const std::string& path) {
-    const auto& value = list[index];
-    if (!value.is_string()) {
-      return wrongType(path + "[" + std::to_string(index) + "]", "a string");
+RolloutAnalysis readAnalysis(Reader& r, const json::object& in, const std::string& path) {
+  RolloutAnalysis a;
+  if (auto* templates = r.optArray(in, "templates", path)) {
+    for (size_t i = 0; i < templates->size(); ++i) {
+      auto refPath = path + ".templates[" + std::to_string(i) + "]";
+      if (const auto* ref = r.asObject((*templates)[i], refPath)) {
+        a.templates.push_back({r.optString(*ref, "templateName", refPath).value_or(""),
+                               r.optBool(*ref, "clusterScope", refPath)});
+      }
     }
-    return std::string(value.as_string());
   }
+  a.args = readArgs(r, in, path);
+  a.onError = r.optString(in, "onError", path);
+  a.startingStep = r.optInt<int32_t>(in, "startingStep", path);
+  return a;
+}
 
-  // Null (and a fault) if `value` is not an object.
-  const json::object* asObject(const json::value& value, const std::string& path) {
-    if (!value.is_object()) return wrongType(path, "an object");
-    return &value.as_object();
+json::object writeAnalysis(const RolloutAnalysis& analysis) {
+  json::array templates;
+  for (const auto& ref : analysis.templates) {
+    json::object t{{"templateName", ref.templateName}};
+    put(t, "clusterScope", ref.clusterScope);
+    templates.push_back(std::move(t));
   }
-
-  void missing(const std::string& path) { record(fieldError(path, "missing")); }
-
- private:
-  static std::string join(const std::string& path, std::string_view key) {
-    return path.empty() ? std::string(key) : path + "." + std::string(key);
+  json::object out{{"templates", std::move(templates)}};
+  if (!analysis.args.empty()) {
+    out["args"] = writeArgs(analysis.args);
   }
-
-  // Records the fault; converts to an absent value of any accessor's type.
-  struct Absent {
-    template <class T>
-    operator std::optional<T>() const {
-      return std::nullopt;
-    }
-    template <class T>
-    operator const T*() const {
-      return nullptr;
-    }
-  };
-  Absent wrongType(const std::string& path, const char* expected) {
-    record(fieldError(path, std::string("expected ") + expected));
-    return {};
-  }
-  void record(Error error) {
-    if (!fault) fault = std::move(error);
-  }
-};
-
-// Writing: optional fields are written only when set.
-template <class T>
-void put(json::object& out, std::string_view key, const std::optional<T>& value) {
-  if (value) out[key] = *value;
+  put(out, "onError", analysis.onError);
+  put(out, "startingStep", analysis.startingStep);
+  return out;
 }
 
 CanaryStep readStep(Reader& r, const json::object& in, const std::string& path) {
@@ -125,24 +56,7 @@ CanaryStep readStep(Reader& r, const json::object& in, const std::string& path) 
     step.pause = PauseStep{r.optString(*pause, "duration", path + ".pause")};
   }
   if (auto* analysis = r.optObject(in, "analysis", path)) {
-    AnalysisStep a;
-    auto apath = path + ".analysis";
-    if (auto* templates = r.optArray(*analysis, "templates", apath)) {
-      for (size_t i = 0; i < templates->size(); ++i) {
-        auto name = r.optString(*templates, i, apath + ".templates");
-        a.templates.push_back(name.value_or(""));
-      }
-    }
-    if (auto* args = r.optArray(*analysis, "args", apath)) {
-      for (size_t i = 0; i < args->size(); ++i) {
-        auto argPath = apath + ".args[" + std::to_string(i) + "]";
-        if (const auto* arg = r.asObject((*args)[i], argPath)) {
-          a.args.push_back({r.optString(*arg, "name", argPath).value_or(""),
-                            r.optString(*arg, "value", argPath)});
-        }
-      }
-    }
-    step.analysis = std::move(a);
+    step.analysis = readAnalysis(r, *analysis, path + ".analysis");
   }
   return step;
 }
@@ -156,18 +70,7 @@ json::object writeStep(const CanaryStep& step) {
     out["pause"] = std::move(pause);
   }
   if (step.analysis) {
-    json::array templates(step.analysis->templates.begin(), step.analysis->templates.end());
-    json::object analysis{{"templates", std::move(templates)}};
-    if (!step.analysis->args.empty()) {
-      json::array args;
-      for (const auto& arg : step.analysis->args) {
-        json::object a{{"name", arg.name}};
-        put(a, "value", arg.value);
-        args.push_back(std::move(a));
-      }
-      analysis["args"] = std::move(args);
-    }
-    out["analysis"] = std::move(analysis);
+    out["analysis"] = writeAnalysis(*step.analysis);
   }
   return out;
 }
@@ -201,6 +104,7 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
   spec["template"] = rollout.spec.podTemplate;
   put(spec, "revisionHistoryLimit", rollout.spec.revisionHistoryLimit);
   put(spec, "paused", rollout.spec.paused);
+  put(spec, "progressDeadlineSeconds", rollout.spec.progressDeadlineSeconds);
   if (const auto& canary = rollout.spec.canary) {
     json::object c;
     put(c, "stableService", canary->stableService);
@@ -214,6 +118,9 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
     }
     if (canary->trafficRouting) {
       c["trafficRouting"] = *canary->trafficRouting;
+    }
+    if (canary->analysis) {
+      c["analysis"] = writeAnalysis(*canary->analysis);
     }
     spec["strategy"] = {{"canary", std::move(c)}};
   }
@@ -273,6 +180,7 @@ Result<Rollout> readRollout(const json::value& in) {
   if (auto* podTemplate = r.optObject(*spec, "template", "spec")) out.podTemplate = *podTemplate;
   out.revisionHistoryLimit = r.optInt<int32_t>(*spec, "revisionHistoryLimit", "spec");
   out.paused = r.optBool(*spec, "paused", "spec");
+  out.progressDeadlineSeconds = r.optInt<int32_t>(*spec, "progressDeadlineSeconds", "spec");
   if (auto* strategy = r.optObject(*spec, "strategy", "spec")) {
     if (auto* canary = r.optObject(*strategy, "canary", "spec.strategy")) {
       const std::string path = "spec.strategy.canary";
@@ -290,6 +198,9 @@ Result<Rollout> readRollout(const json::value& in) {
       }
       if (auto* routing = r.optObject(*canary, "trafficRouting", path)) {
         c.trafficRouting = *routing;  // each router reads its own block
+      }
+      if (auto* analysis = r.optObject(*canary, "analysis", path)) {
+        c.analysis = readAnalysis(r, *analysis, path + ".analysis");
       }
       out.canary = std::move(c);
     }
@@ -353,7 +264,11 @@ std::string describeStep(const CanaryStep& step) {
                                 : "pause (until promoted)";
   }
   if (step.analysis) {
-    return fmt::format("analysis {}", fmt::join(step.analysis->templates, ","));
+    std::vector<std::string> names;
+    for (const auto& ref : step.analysis->templates) {
+      names.push_back(ref.templateName);
+    }
+    return fmt::format("analysis {}", fmt::join(names, ","));
   }
   return "empty step";
 }

@@ -1,13 +1,14 @@
 #include "mc/runtime/kubeconfig.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <sstream>
+
+#include "mc/runtime/secret.h"
 
 namespace mc::kube {
 namespace {
@@ -29,29 +30,11 @@ Result<std::string> readFile(const std::filesystem::path& path, const std::strin
 
 Result<std::string> decodeBase64(std::string_view encoded, const std::string& origin,
                                  std::string_view field) {
-  std::string compact;
-  for (char c : encoded) {
-    if (c != '\n' && c != '\r' && c != ' ') {
-      compact.push_back(c);
-    }
-  }
-  if (compact.size() % 4 != 0) {
+  auto decoded = base64Decode(encoded);
+  if (!decoded) {
     return invalid(origin, field, "not valid base64");
   }
-  std::string out(compact.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(compact.data()),
-                          static_cast<int>(compact.size()));
-  if (n < 0) {
-    return invalid(origin, field, "not valid base64");
-  }
-  // EVP_DecodeBlock counts the padding as zero bytes; drop them.
-  size_t padding = 0;
-  if (!compact.empty() && compact.back() == '=') {
-    padding = (compact.size() >= 2 && compact[compact.size() - 2] == '=') ? 2 : 1;
-  }
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
+  return std::move(*decoded);
 }
 
 // Finds the entry `name` in a kubeconfig list such as `clusters: [{name, cluster: {...}}]`.

@@ -28,10 +28,14 @@ constexpr const char* kFullRollout = R"({
     "strategy": {"canary": {
       "stableService": "web-stable", "canaryService": "web-canary",
       "steps": [{"setWeight": 10}, {"pause": {"duration": "30s"}}, {"pause": {}},
-                {"analysis": {"templates": ["error-rate"], "args": [{"name": "svc", "value": "web"}]}},
+                {"analysis": {"templates": [{"templateName": "error-rate"},
+                                           {"templateName": "p95", "clusterScope": true}],
+                              "args": [{"name": "svc", "value": "web"}], "onError": "pause"}},
                 {"setWeight": 100}],
-      "trafficRouting": {"gatewayAPI": {"httpRoute": "web-route"}}
-    }}
+      "trafficRouting": {"gatewayAPI": {"httpRoute": "web-route"}},
+      "analysis": {"templates": [{"templateName": "error-rate"}], "startingStep": 1}
+    }},
+    "progressDeadlineSeconds": 120
   },
   "status": {
     "phase": "Progressing", "currentStepIndex": 2, "canaryWeight": 10,
@@ -61,7 +65,15 @@ TEST(RolloutJsonTest, RoundTripKeepsEveryFieldIncludingUnknownOnes) {
   EXPECT_EQ(rollout.spec.canary->steps->size(), 5u);
   EXPECT_EQ((*rollout.spec.canary->steps)[1].pause->duration, "30s");
   EXPECT_FALSE((*rollout.spec.canary->steps)[2].pause->duration.has_value());
-  EXPECT_EQ((*rollout.spec.canary->steps)[3].analysis->args[0].value, "web");
+  const auto& stepAnalysis = *(*rollout.spec.canary->steps)[3].analysis;
+  EXPECT_EQ(stepAnalysis.args[0].value, "web");
+  ASSERT_EQ(stepAnalysis.templates.size(), 2u);
+  EXPECT_EQ(stepAnalysis.templates[1].templateName, "p95");
+  EXPECT_EQ(stepAnalysis.templates[1].clusterScope, true);
+  EXPECT_EQ(stepAnalysis.onError, "pause");
+  ASSERT_TRUE(rollout.spec.canary->analysis);
+  EXPECT_EQ(rollout.spec.canary->analysis->startingStep, 1);
+  EXPECT_EQ(rollout.spec.progressDeadlineSeconds, 120);
   EXPECT_EQ(rollout.spec.canary->trafficRouting->at("gatewayAPI").at("httpRoute"), "web-route")
       << "the router's block is kept whole for the router to read";
   EXPECT_EQ(rollout.status.conditions.at(0).reason, "StepAdvanced");
@@ -106,7 +118,10 @@ TEST(RolloutJsonTest, WrongTypesNameTheField) {
               "spec.strategy.canary.steps[1].setWeight: expected an integer"},
           Case{
               R"({"spec": {"strategy": {"canary": {"steps": [{"analysis": {"templates": [7]}}]}}}})",
-              "spec.strategy.canary.steps[0].analysis.templates[0]: expected a string"},
+              "spec.strategy.canary.steps[0].analysis.templates[0]: expected an object"},
+          Case{
+              R"({"spec": {"strategy": {"canary": {"analysis": {"templates": [{"templateName": 7}]}}}}})",
+              "spec.strategy.canary.analysis.templates[0].templateName: expected a string"},
           Case{R"({"spec": {"paused": "yes"}})", "spec.paused: expected true or false"},
           Case{R"({"metadata": {}})", "spec: missing"},
           Case{R"([1])", "rollout: expected an object"},

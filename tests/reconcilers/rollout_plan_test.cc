@@ -1695,7 +1695,7 @@ TEST(RolloutPlanTest, DescribeStepSaysWhatTheStepDoes) {
   EXPECT_EQ(describeStep(pause("30s")), "pause 30s");
   EXPECT_EQ(describeStep(pause()), "pause (until promoted)");
   CanaryStep analysis{std::nullopt, std::nullopt,
-                      crds::AnalysisStep{{"success-rate", "latency"}, {}}};
+                      crds::AnalysisStep{{{"success-rate", {}}, {"latency", {}}}, {}, {}, {}}};
   EXPECT_EQ(describeStep(analysis), "analysis success-rate,latency");
   EXPECT_EQ(replicaSetName("web", "abc12"), "web-abc12");
 }

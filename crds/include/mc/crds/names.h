@@ -17,9 +17,16 @@ inline constexpr const char* kGroup = "mc.maestro.dev";
 inline constexpr const char* kVersion = "v1alpha1";
 inline constexpr const char* kApiVersion = "mc.maestro.dev/v1alpha1";
 inline constexpr const char* kRolloutKind = "Rollout";
+inline constexpr const char* kAnalysisTemplateKind = "AnalysisTemplate";
+inline constexpr const char* kClusterAnalysisTemplateKind = "ClusterAnalysisTemplate";
+inline constexpr const char* kAnalysisRunKind = "AnalysisRun";
 
 namespace resources {
 inline const kube::ResourceType kRollouts{kGroup, kVersion, "rollouts"};
+inline const kube::ResourceType kAnalysisTemplates{kGroup, kVersion, "analysistemplates"};
+inline const kube::ResourceType kClusterAnalysisTemplates{kGroup, kVersion,
+                                                          "clusteranalysistemplates"};
+inline const kube::ResourceType kAnalysisRuns{kGroup, kVersion, "analysisruns"};
 }  // namespace resources
 
 // On MC's ReplicaSets, their pods, and the Services it points at them: which template they run.
@@ -73,6 +80,23 @@ inline constexpr const char* kRolloutAborted = "RolloutAborted";
 inline constexpr const char* kInvalidSpec = "InvalidSpec";
 inline constexpr const char* kSpecValid = "SpecValid";
 }  // namespace reason
+
+// status.phase of an AnalysisRun, and of each of its metrics and measurements (docs/analysis.md).
+namespace analysis {
+inline constexpr const char* kPending = "Pending";
+inline constexpr const char* kRunning = "Running";
+inline constexpr const char* kSuccessful = "Successful";
+inline constexpr const char* kFailed = "Failed";
+inline constexpr const char* kError = "Error";
+inline constexpr const char* kInconclusive = "Inconclusive";
+// spec.terminate.reason of an AnalysisRun MC ends: only CanaryCompleted can end it Successful.
+inline constexpr const char* kCanaryCompleted = "CanaryCompleted";
+inline constexpr const char* kSuperseded = "Superseded";
+inline constexpr const char* kAborted = "Aborted";
+// A Rollout analysis block's onError.
+inline constexpr const char* kOnErrorAbort = "abort";
+inline constexpr const char* kOnErrorPause = "pause";
+}  // namespace analysis
 
 // Reasons of the Events MC records on a Rollout, one per decision.
 namespace event {

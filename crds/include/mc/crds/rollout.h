@@ -27,10 +27,20 @@ struct AnalysisArg {
   std::optional<std::string> value;
 };
 
-struct AnalysisStep {
-  std::vector<std::string> templates;
-  std::vector<AnalysisArg> args;
+struct AnalysisTemplateRef {
+  std::string templateName;
+  std::optional<bool> clusterScope;  // a ClusterAnalysisTemplate
 };
+
+// The analysis of a step (it waits for the run) or of the whole canary (in the background, from
+// startingStep on). docs/analysis.md says what each field means.
+struct RolloutAnalysis {
+  std::vector<AnalysisTemplateRef> templates;
+  std::vector<AnalysisArg> args;
+  std::optional<std::string> onError;   // "abort" (default) | "pause"
+  std::optional<int32_t> startingStep;  // background analysis only
+};
+using AnalysisStep = RolloutAnalysis;
 
 // Exactly one of the three is set (the CRD's CEL rule enforces it).
 struct CanaryStep {
@@ -46,6 +56,7 @@ struct CanaryStrategy {
   // One block keyed by the router's kind ({"gatewayAPI": {"httpRoute": "web"}}), read by that
   // router (reconcilers/routers/), so a new router needs no change here.
   std::optional<boost::json::object> trafficRouting;
+  std::optional<RolloutAnalysis> analysis;  // background analysis
 };
 
 struct RolloutSpec {
@@ -54,7 +65,8 @@ struct RolloutSpec {
   boost::json::object podTemplate;  // "template"
   std::optional<int32_t> revisionHistoryLimit;
   std::optional<bool> paused;
-  std::optional<CanaryStrategy> canary;  // strategy.canary
+  std::optional<int32_t> progressDeadlineSeconds;  // absent: 600
+  std::optional<CanaryStrategy> canary;            // strategy.canary
 };
 
 struct Condition {

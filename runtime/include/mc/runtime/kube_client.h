@@ -28,6 +28,7 @@ inline const ResourceType kNamespaces{"", "v1", "namespaces", false};
 inline const ResourceType kConfigMaps{"", "v1", "configmaps"};
 inline const ResourceType kPods{"", "v1", "pods"};
 inline const ResourceType kServices{"", "v1", "services"};
+inline const ResourceType kSecrets{"", "v1", "secrets"};
 inline const ResourceType kReplicaSets{"apps", "v1", "replicasets"};
 inline const ResourceType kLeases{"coordination.k8s.io", "v1", "leases"};
 inline const ResourceType kEvents{"events.k8s.io", "v1", "events"};
