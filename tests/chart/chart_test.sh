@@ -52,12 +52,13 @@ trap 'rm -rf "$work"' EXIT
 export HELM_CONFIG_HOME="$work/helm/config" HELM_CACHE_HOME="$work/helm/cache"
 export HELM_DATA_HOME="$work/helm/data"
 
-# render OUT [helm template flags...]: renders the chart as release "mc" in $namespace.
-# helm notes on stderr that crds/rollout.yaml is a symlink; that line is expected, not an error.
+# render OUT [helm template flags...]: renders the chart (or $render_chart) as release "mc" in
+# $namespace. helm notes on stderr that files/crds/*.yaml are symlinks; expected, not an error.
+render_chart=$chart
 render() {
   local out=$1
   shift
-  if ! "$helm_bin" template "$release" "$chart" --namespace "$namespace" \
+  if ! "$helm_bin" template "$release" "$render_chart" --namespace "$namespace" \
     --kube-version "$kube_version" "$@" >"$out" 2>"$out.err"; then
     grep -v 'found symbolic link in path' "$out.err" >&2 || true
     return 1
@@ -100,13 +101,27 @@ else
   echo "$out" >&2
 fi
 
-# The CRD is the repository's single source, linked, not copied.
-link=$(readlink "$chart/crds/rollout.yaml" || true)
-if [ -L "$chart/crds/rollout.yaml" ] && [ "$link" = "../../../crds/rollout.yaml" ] &&
-  cmp -s "$chart/crds/rollout.yaml" "$root/crds/rollout.yaml"; then
-  pass "charts/mc/crds/rollout.yaml links to crds/rollout.yaml"
+# The CRDs are templates (templates/crds.yaml) reading charts/mc/files/crds/, whose files are
+# links to the repository's single source crds/*.yaml: one link per CRD, nothing else there, and no
+# crds/ folder (Helm would install it once and never upgrade it).
+for src in "$root"/crds/*.yaml; do
+  file=$(basename "$src")
+  link=$(readlink "$chart/files/crds/$file" || true)
+  if [ -L "$chart/files/crds/$file" ] && [ "$link" = "../../../../crds/$file" ] &&
+    cmp -s "$chart/files/crds/$file" "$src"; then
+    pass "charts/mc/files/crds/$file links to crds/$file"
+  else
+    flunk "charts/mc/files/crds/$file must be a symlink to ../../../../crds/$file (is: '${link:-not a link}')"
+  fi
+done
+for linked in "$chart"/files/crds/*; do
+  [ -e "$root/crds/$(basename "$linked")" ] ||
+    flunk "charts/mc/files/crds/$(basename "$linked") has no source in crds/"
+done
+if [ -e "$chart/crds" ]; then
+  flunk "charts/mc/crds/ exists: Helm installs it once and never upgrades it; CRDs are templates"
 else
-  flunk "charts/mc/crds/rollout.yaml must be a symlink to ../../../crds/rollout.yaml (is: '${link:-not a link}')"
+  pass "no charts/mc/crds/ folder"
 fi
 
 # 2. Default values: ClusterRole with exactly MC's rules, no wildcard, probes, leader election.
@@ -116,15 +131,41 @@ if render "$work/default.yaml"; then
 else
   flunk "helm template with default values"
 fi
-if render "$work/crds.yaml" --include-crds; then
-  run_check "--include-crds renders the Rollout CRD" crds "$work/crds.yaml"
+# The CRDs: every one of crds/*.yaml, as written there, annotated to be kept on uninstall; the
+# same from the packaged chart (helm package follows the links); none with crds.install=false.
+if render "$work/default.yaml"; then
+  run_check "default values: every CRD of crds/ rendered once, as written, with resource-policy keep" \
+    crds "$work/default.yaml" "$root/crds"
+fi
+if render "$work/include-crds.yaml" --include-crds; then
+  run_check "--include-crds: still each CRD once (no crds/ folder to add them twice)" \
+    crds "$work/include-crds.yaml" "$root/crds"
 else
   flunk "helm template --include-crds"
 fi
+if "$helm_bin" package "$chart" --destination "$work/package" >"$work/package.out" 2>&1; then
+  render_chart=$(ls "$work"/package/mc-*.tgz)
+  if render "$work/packaged.yaml"; then
+    run_check "the packaged chart renders every CRD (the links are followed)" \
+      crds "$work/packaged.yaml" "$root/crds"
+  else
+    flunk "helm template of the packaged chart"
+  fi
+  render_chart=$chart
+else
+  flunk "helm package charts/mc"
+  cat "$work/package.out" >&2
+fi
+if render "$work/no-crds.yaml" --set crds.install=false; then
+  run_check "crds.install=false: no CRD" no-crds "$work/no-crds.yaml"
+else
+  flunk "helm template --set crds.install=false"
+fi
 
-# 3. watchNamespaces: a Role and RoleBinding in each, no ClusterRole, one --namespace each.
+# 3. watchNamespaces: a Role and RoleBinding in each, one --namespace each, and a ClusterRole for
+# ClusterAnalysisTemplates only (cluster-scoped: no Role can grant them).
 if render "$work/namespaces.yaml" --set 'watchNamespaces={team-a,team-b}'; then
-  run_check "watchNamespaces={team-a,team-b}: Roles in team-a and team-b, no ClusterRole" \
+  run_check "watchNamespaces={team-a,team-b}: Roles in team-a and team-b, ClusterRole for ClusterAnalysisTemplates only" \
     namespaces "$work/namespaces.yaml" "$namespace" team-a team-b
 else
   flunk "helm template --set watchNamespaces={team-a,team-b}"
@@ -136,6 +177,14 @@ if render "$work/no-leader.yaml" --set leaderElection.enabled=false; then
     no-leader "$work/no-leader.yaml" "$namespace"
 else
   flunk "helm template --set leaderElection.enabled=false"
+fi
+
+# analysis.secretNames: get on those Secrets, by name, and on no other.
+if render "$work/secrets.yaml" --set 'analysis.secretNames={prom,thanos-basic}'; then
+  run_check "analysis.secretNames={prom,thanos-basic}: get on those two Secrets only" \
+    secrets "$work/secrets.yaml" "$namespace" prom thanos-basic
+else
+  flunk "helm template --set analysis.secretNames={prom,thanos-basic}"
 fi
 
 # Names stay within 63 characters however long the prefix.
@@ -166,6 +215,8 @@ expect_refused "logFormat=xml" logFormat --set logFormat=xml
 expect_refused "watchNamespaces={Team_A}" watchNamespaces --set 'watchNamespaces={Team_A}'
 expect_refused "metrics.port=0" metrics --set metrics.port=0
 expect_refused "replicaCount=two" replicaCount --set-string replicaCount=two
+expect_refused "crds.install=yes" crds --set-string crds.install=yes
+expect_refused "analysis.secretNames={Prom_Token}" secretNames --set 'analysis.secretNames={Prom_Token}'
 
 if [ "$failed" -ne 0 ]; then
   echo "chart_test: FAILED" >&2

@@ -5,7 +5,10 @@ Usage: check_render.py CHECK MANIFESTS [ARG...]
   default NS            default values, release namespace NS
   namespaces NS WATCH.. watchNamespaces=WATCH..., release namespace NS
   no-leader NS          leaderElection.enabled=false
-  crds                  rendered with --include-crds
+  crds SRC              every CRD of SRC/*.yaml rendered once, as written there, annotated
+                        helm.sh/resource-policy: keep
+  no-crds               crds.install=false: no CRD
+  secrets NS NAME..     analysis.secretNames=NAME...: get on those Secrets only
   names                 every object name fits in 63 characters
   select NS OUT         writes the RBAC objects and the ServiceAccount to OUT for kubectl apply
 
@@ -13,6 +16,9 @@ Prints one line per failed expectation and exits 1 if there was any; exits 0 sil
 Needs PyYAML (Debian: python3-yaml).
 """
 
+import copy
+import glob
+import os
 import re
 import sys
 
@@ -29,8 +35,15 @@ WORKLOAD_RULES = {
         "get", "list", "watch", "create", "update", "patch", "delete"},
     ("gateway.networking.k8s.io", "httproutes"): {"get", "list", "watch", "update", "patch"},
     ("networking.istio.io", "virtualservices"): {"get", "list", "watch", "update", "patch"},
+    ("mc.maestro.dev", "analysistemplates"): {"get", "list", "watch"},
+    ("mc.maestro.dev", "analysisruns"): {"get", "list", "watch", "create", "patch", "delete"},
+    ("mc.maestro.dev", "analysisruns/status"): {"patch"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
+# Cluster-scoped, so in a ClusterRole even when watchNamespaces is set.
+CLUSTER_TEMPLATE_RULES = {("mc.maestro.dev", "clusteranalysistemplates"): {"get", "list", "watch"}}
+# Added to the workload rules by analysis.secretNames: get, by those names only.
+SECRET_RULE = ("", "secrets")
 LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
 
 RBAC_KINDS = ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
@@ -67,14 +80,26 @@ def one(docs, kind):
     return found[0]
 
 
-def flatten_rules(obj):
-    """The rules of a Role/ClusterRole as {(group, resource): verbs}; flags what a rule must not use."""
+def flatten_rules(obj, secret_names=()):
+    """The rules of a Role/ClusterRole as {(group, resource): verbs}; flags what a rule must not use.
+
+    resourceNames are allowed on one rule only: get on the Secrets named by analysis.secretNames,
+    and they must be exactly `secret_names`."""
     granted = {}
     for i, rule in enumerate(obj.get("rules") or []):
         where = f"{name_of(obj)} rule {i}"
-        for key in ("resourceNames", "nonResourceURLs"):
-            if rule.get(key):
-                fail(f"{where}: unexpected {key} {rule[key]}")
+        if rule.get("nonResourceURLs"):
+            fail(f"{where}: unexpected nonResourceURLs {rule['nonResourceURLs']}")
+        names = rule.get("resourceNames")
+        is_secret_rule = (rule.get("apiGroups"), rule.get("resources")) == ([""], ["secrets"])
+        if is_secret_rule:
+            if rule.get("verbs") != ["get"]:
+                fail(f"{where}: Secrets only with get, not {rule.get('verbs')}")
+            if sorted(names or []) != sorted(secret_names) or not names:
+                fail(f"{where}: Secrets only by the names of analysis.secretNames "
+                     f"{list(secret_names)}, got resourceNames {names}")
+        elif names:
+            fail(f"{where}: unexpected resourceNames {names}")
         for group in rule.get("apiGroups") or []:
             for resource in rule.get("resources") or []:
                 verbs = granted.setdefault((group, resource), set())
@@ -86,8 +111,8 @@ def format_rules(rules):
     return "; ".join(f"{g or 'core'}/{r}: {','.join(sorted(v))}" for (g, r), v in sorted(rules.items()))
 
 
-def expect_rules(obj, want):
-    got = flatten_rules(obj)
+def expect_rules(obj, want, secret_names=()):
+    got = flatten_rules(obj, secret_names)
     if got != want:
         missing = {k: v - got.get(k, set()) for k, v in want.items() if v - got.get(k, set())}
         extra = {k: v - want.get(k, set()) for k, v in got.items() if v - want.get(k, set())}
@@ -234,7 +259,7 @@ def check_default(docs, ns):
     sa = service_account(docs, ns)
     cluster_role = one(docs, "ClusterRole")
     if cluster_role is not None:
-        expect_rules(cluster_role, WORKLOAD_RULES)
+        expect_rules(cluster_role, WORKLOAD_RULES | CLUSTER_TEMPLATE_RULES)
         expect_binding(one(docs, "ClusterRoleBinding"), "ClusterRole",
                        cluster_role["metadata"]["name"], sa, ns)
     expect_no_wildcards(docs)
@@ -252,15 +277,16 @@ def check_default(docs, ns):
     expect_security(container)
     expect_metrics_service(docs, ns)
     expect_namespaces(docs)
-    if of_kind(docs, "CustomResourceDefinition"):
-        fail("the CRD is rendered without --include-crds")
 
 
 def check_namespaces(docs, ns, watched):
     sa = service_account(docs, ns)
-    for kind in ("ClusterRole", "ClusterRoleBinding"):
-        if of_kind(docs, kind):
-            fail(f"watchNamespaces set: want no {kind}, got {[name_of(d) for d in of_kind(docs, kind)]}")
+    # Only the ClusterRole for ClusterAnalysisTemplates, which a Role cannot grant.
+    cluster_role = one(docs, "ClusterRole")
+    if cluster_role is not None:
+        expect_rules(cluster_role, CLUSTER_TEMPLATE_RULES)
+        expect_binding(one(docs, "ClusterRoleBinding"), "ClusterRole",
+                       cluster_role["metadata"]["name"], sa, ns)
     expect_no_wildcards(docs)
     lease = lease_role(docs, ns, sa)
     workload = [r for r in of_kind(docs, "Role") if r is not lease]
@@ -299,13 +325,55 @@ def check_no_leader(docs, ns):
              f"{[name_of(b) for b in of_kind(docs, 'RoleBinding')]}")
     cluster_role = one(docs, "ClusterRole")
     if cluster_role is not None:
-        expect_rules(cluster_role, WORKLOAD_RULES)
+        expect_rules(cluster_role, WORKLOAD_RULES | CLUSTER_TEMPLATE_RULES)
 
 
-def check_crds(docs):
-    crds = [d["metadata"]["name"] for d in of_kind(docs, "CustomResourceDefinition")]
-    if crds != ["rollouts.mc.maestro.dev"]:
-        fail(f"with --include-crds want the CRD rollouts.mc.maestro.dev, got {crds}")
+def check_crds(docs, src):
+    """Each CRD of the single source SRC/*.yaml is rendered once, as written there but for the
+    chart's labels and the keep annotation (so helm uninstall leaves the CRDs and users' objects)."""
+    sources = {}
+    for path in sorted(glob.glob(os.path.join(src, "*.yaml"))):
+        crd = load(path)[0]
+        sources[crd["metadata"]["name"]] = (os.path.basename(path), crd)
+    rendered = of_kind(docs, "CustomResourceDefinition")
+    names = [d["metadata"]["name"] for d in rendered]
+    if sorted(names) != sorted(sources):
+        fail(f"want the CRDs of {src} ({sorted(sources)}) rendered once each, got {sorted(names)}")
+    for crd in rendered:
+        name = crd["metadata"]["name"]
+        annotations = crd["metadata"].get("annotations") or {}
+        if annotations.get("helm.sh/resource-policy") != "keep":
+            fail(f"CRD {name}: no annotation helm.sh/resource-policy: keep ({annotations})")
+        labels = crd["metadata"].get("labels") or {}
+        if labels.get("app.kubernetes.io/managed-by") != "Helm":
+            fail(f"CRD {name}: no label app.kubernetes.io/managed-by: Helm ({labels})")
+        if name not in sources:
+            continue
+        file, source = sources[name]
+        bare = copy.deepcopy(crd)
+        meta = bare["metadata"]
+        annotations = meta.get("annotations") or {}
+        annotations.pop("helm.sh/resource-policy", None)
+        for key in [k for k in meta.get("labels") or {} if k not in (source["metadata"].get("labels") or {})]:
+            meta["labels"].pop(key)
+        for key in ("annotations", "labels"):
+            if key in meta and not meta[key] and key not in source["metadata"]:
+                meta.pop(key)
+        if bare != source:
+            fail(f"CRD {name} as rendered differs from crds/{file} (beyond labels and annotation)")
+
+
+def check_no_crds(docs):
+    crds = [name_of(d) for d in of_kind(docs, "CustomResourceDefinition")]
+    if crds:
+        fail(f"crds.install=false: want no CRD, got {crds}")
+
+
+def check_secrets(docs, ns, secret_names):
+    cluster_role = one(docs, "ClusterRole")
+    if cluster_role is not None:
+        want = WORKLOAD_RULES | CLUSTER_TEMPLATE_RULES | {SECRET_RULE: {"get"}}
+        expect_rules(cluster_role, want, secret_names)
 
 
 def check_names(docs):
@@ -357,7 +425,11 @@ def main(argv):
         elif check == "no-leader":
             check_no_leader(docs, rest[0])
         elif check == "crds":
-            check_crds(docs)
+            check_crds(docs, rest[0])
+        elif check == "no-crds":
+            check_no_crds(docs)
+        elif check == "secrets":
+            check_secrets(docs, rest[0], rest[1:])
         elif check == "names":
             check_names(docs)
         else:

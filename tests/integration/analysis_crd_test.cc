@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "mc/crds/rollout.h"
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
+#include "mc/e2e/process.h"
 #include "mc/runtime/kube_client.h"
 #include "mc/testing/io_thread.h"
 
@@ -559,6 +562,121 @@ TEST_F(AnalysisCrdTest, RolloutRulesRefuseBadAnalysis) {
   auto noSteps = json::parse(kDocCanary).as_object();
   noSteps.erase("steps");
   EXPECT_EQ(rejection(kRollouts, kNamespace, rollout("no-steps", noSteps)), "");
+}
+
+// The chart's CRDs on the real apiserver, with helm: CRDs applied by kubectl before (as by the
+// old chart's crds/) are refused until handed to the release as docs/chart.md says; `helm upgrade`
+// then upgrades the CRDs (a changed copy of the chart changes the CRD in the cluster);
+// crds.install=false and `helm uninstall` leave the CRDs and the objects in them.
+class ChartCrdsTest : public AnalysisCrdTest {
+ protected:
+  void SetUp() override {
+    AnalysisCrdTest::SetUp();
+    auto dir = e2e::run({(e2e::sourceDir() / "e2e/tools/build.sh").string(), "--check", "helm"});
+    ASSERT_EQ(dir.exitCode, 0) << "helm is not built; run scripts/setup.sh: " << dir.output;
+    while (!dir.output.empty() && (dir.output.back() == '\n' || dir.output.back() == '\r')) {
+      dir.output.pop_back();
+    }
+    helm_ = dir.output + "/helm";
+    home_ = e2e::makeTempDir("mc-helm");
+  }
+  void TearDown() override { std::filesystem::remove_all(home_); }
+
+  // helm against the control plane, its config and cache in a directory of its own.
+  e2e::CommandResult helm(std::vector<std::string> args) {
+    std::vector<std::string> argv{"env",
+                                  "HELM_CONFIG_HOME=" + (home_ / "config").string(),
+                                  "HELM_CACHE_HOME=" + (home_ / "cache").string(),
+                                  "HELM_DATA_HOME=" + (home_ / "data").string(),
+                                  helm_,
+                                  "--kubeconfig",
+                                  ControlPlaneEnvironment::get().kubeconfig().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return e2e::run(argv, std::chrono::minutes(2));
+  }
+  std::string annotation(const json::object& object, const char* key) {
+    const auto* annotations = object.at("metadata").as_object().if_contains("annotations");
+    const auto* value = annotations ? annotations->as_object().if_contains(key) : nullptr;
+    return value ? std::string(value->as_string()) : "";
+  }
+
+  std::string helm_;
+  std::filesystem::path home_;
+};
+
+TEST_F(ChartCrdsTest, HelmUpgradesTheCrdsAndUninstallKeepsThem) {
+  auto& cp = ControlPlaneEnvironment::get();
+  const std::string chart = (e2e::sourceDir() / "charts/mc").string();
+  const std::vector<std::string> crds{"rollouts.mc.maestro.dev", "analysistemplates.mc.maestro.dev",
+                                      "clusteranalysistemplates.mc.maestro.dev",
+                                      "analysisruns.mc.maestro.dev"};
+  const std::vector<std::string> install{"install", "mc",        chart,
+                                         "-n",      "mc-system", "--create-namespace"};
+
+  // CRDs another tool applied (this suite's kubectl apply, as the old chart's crds/ or a user's
+  // kubectl apply -f crds/ did) are not Helm's: the install is refused until they are handed over
+  // with docs/chart.md's two commands.
+  auto refused = helm(install);
+  EXPECT_NE(refused.exitCode, 0) << refused.output;
+  EXPECT_NE(refused.output.find("invalid ownership metadata"), std::string::npos) << refused.output;
+  for (const auto& name : crds) {
+    auto labelled = cp.kubectl({"label", "crd", name, "app.kubernetes.io/managed-by=Helm"});
+    ASSERT_EQ(labelled.exitCode, 0) << labelled.output;
+    auto annotated = cp.kubectl({"annotate", "crd", name, "meta.helm.sh/release-name=mc",
+                                 "meta.helm.sh/release-namespace=mc-system"});
+    ASSERT_EQ(annotated.exitCode, 0) << annotated.output;
+  }
+  auto installed = helm(install);
+  ASSERT_EQ(installed.exitCode, 0) << installed.output;
+  for (const auto& name : crds) {
+    auto got = crd(name);
+    ASSERT_FALSE(got.empty()) << name;
+    EXPECT_EQ(annotation(got, "helm.sh/resource-policy"), "keep") << name;
+    EXPECT_EQ(annotation(got, "meta.helm.sh/release-name"), "mc") << name;
+  }
+  for (const auto& name : crds) {
+    auto established =
+        cp.kubectl({"wait", "--for=condition=Established", "crd/" + name, "--timeout=60s"});
+    ASSERT_EQ(established.exitCode, 0) << established.output;
+  }
+  ASSERT_EQ(rejection(kRollouts, kNamespace, rollout("users-rollout", json::object{})), "");
+
+  // A chart whose CRD changed: helm upgrade changes it in the cluster (crds/ never would).
+  auto changed = e2e::makeTempDir("mc-chart");
+  auto copied = e2e::run({"cp", "-rL", chart, (changed / "mc").string()});
+  ASSERT_EQ(copied.exitCode, 0) << copied.output;
+  auto edited = e2e::run({"sed", "-i",
+                          "s/description: \"Phase of the run\"/description: \"Phase, upgraded\"/",
+                          (changed / "mc/files/crds/analysis_run.yaml").string()});
+  ASSERT_EQ(edited.exitCode, 0) << edited.output;
+  auto upgraded = helm({"upgrade", "mc", (changed / "mc").string(), "-n", "mc-system"});
+  std::filesystem::remove_all(changed);
+  ASSERT_EQ(upgraded.exitCode, 0) << upgraded.output;
+  auto phaseColumn = [&] {
+    auto got = crd("analysisruns.mc.maestro.dev");
+    const auto& columns = got.at("spec").at("versions").at(0).at("additionalPrinterColumns");
+    return std::string(columns.at(0).at("description").as_string());
+  };
+  EXPECT_TRUE(
+      e2e::pollUntil([&] { return phaseColumn() == "Phase, upgraded"; }, std::chrono::seconds(30)))
+      << "the CRD after helm upgrade: " << phaseColumn();
+
+  // Opting out on an upgrade, and uninstalling, leave the CRDs and the users' objects.
+  auto optedOut = helm({"upgrade", "mc", chart, "-n", "mc-system", "--set", "crds.install=false"});
+  ASSERT_EQ(optedOut.exitCode, 0) << optedOut.output;
+  auto uninstalled = helm({"uninstall", "mc", "-n", "mc-system", "--wait"});
+  ASSERT_EQ(uninstalled.exitCode, 0) << uninstalled.output;
+  EXPECT_TRUE(e2e::pollUntil(
+      [&] {
+        return cp.kubectl({"-n", "mc-system", "get", "deployment", "mc"}).exitCode != 0;
+      },
+      std::chrono::seconds(60)))
+      << "the release's Deployment is gone";
+  for (const auto& name : crds) {
+    EXPECT_FALSE(crd(name).empty()) << name << " was deleted with the release";
+  }
+  auto kept = io_.run(client_->get(kRollouts, kNamespace, "users-rollout"));
+  EXPECT_TRUE(kept) << "the user's Rollout went with the release: " << kept.error().describe();
 }
 
 }  // namespace

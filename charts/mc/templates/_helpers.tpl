@@ -67,7 +67,8 @@ The ServiceAccount mc-operator runs as: the chart's own when it creates one, els
 {{/*
 The rules of MC's workload Role/ClusterRole: what the reconcilers read and write, nothing more.
 docs/chart.md says why each is needed. The Lease rule is not here: it lives in a Role of the
-release namespace only (rbac.yaml).
+release namespace only (rbac.yaml). Secrets only when analysis.secretNames lists some: get by
+those names only, for the Prometheus credentials of AnalysisRuns.
 */}}
 {{- define "mc.workloadRules" -}}
 - apiGroups: ["mc.maestro.dev"]
@@ -94,9 +95,54 @@ release namespace only (rbac.yaml).
 - apiGroups: ["networking.istio.io"]
   resources: ["virtualservices"]
   verbs: ["get", "list", "watch", "update", "patch"]
+- apiGroups: ["mc.maestro.dev"]
+  resources: ["analysistemplates"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["mc.maestro.dev"]
+  resources: ["analysisruns"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["mc.maestro.dev"]
+  resources: ["analysisruns/status"]
+  verbs: ["patch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- with .Values.analysis.secretNames }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+  resourceNames: {{ toJson (uniq .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+ClusterAnalysisTemplates are cluster-scoped, so a rule for them in a namespaced Role would grant
+nothing: they are read through a ClusterRole whatever watchNamespaces says (rbac.yaml).
+*/}}
+{{- define "mc.clusterTemplateRules" -}}
+- apiGroups: ["mc.maestro.dev"]
+  resources: ["clusteranalysistemplates"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
+
+{{/*
+Name of the ClusterRole (and its binding) for ClusterAnalysisTemplates when watchNamespaces is
+set; the prefix is cut so the whole stays within 63.
+*/}}
+{{- define "mc.clusterTemplatesName" -}}
+{{- printf "%s-cluster-templates" (include "mc.fullname" . | trunc 45 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+Labels of the CRDs: the chart's, without a component or an app version (a CRD serves whichever
+version of MC runs).
+*/}}
+{{- define "mc.crdLabels" -}}
+helm.sh/chart: {{ include "mc.chart" . }}
+app.kubernetes.io/name: {{ include "mc.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: maestro-conductor
+app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
