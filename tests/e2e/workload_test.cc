@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+#include <cctype>
 #include <cerrno>
 #include <fstream>
 #include <iostream>
@@ -291,6 +292,135 @@ spec:
       [&] { return runner.traffic()[kStableHash].ok >= before[kStableHash].ok + 100; }, 30s));
   EXPECT_EQ(runner.traffic()[kCanaryHash].sent, before[kCanaryHash].sent)
       << "a request went to a canary scaled to 0";
+}
+
+// Prometheus' name for a Kubernetes label in its meta labels: every character that may not be
+// in a label name becomes '_' (strutil.SanitizeLabelName).
+std::string sanitized(std::string name) {
+  for (auto& c : name) {
+    c = std::isalnum(static_cast<unsigned char>(c)) != 0 ? c : '_';
+  }
+  return name;
+}
+
+// The relabel rule of docs/workload-runner.md, taken from the page itself, on a real Prometheus:
+// pods of a ReplicaSet with MC's hash label become targets labelled pod_template_hash,
+// namespace and rollout; other pods are dropped. Debian's Prometheus is built without
+// kubernetes_sd_configs ("field kubernetes_sd_configs not found"), so the test stands in for
+// the pod discovery: it lists the control plane's real pods and hands Prometheus, by file_sd,
+// the meta labels that discovery documents for each (namespace, pod labels, controller kind and
+// name). The rule's relabelling is Prometheus' own.
+TEST_F(WorkloadTest, TheDocumentedRelabelRuleLabelsPodsByTheirHash) {
+  const std::string ns = "relabel-e2e";
+  kubectlOk({"create", "namespace", ns});
+  auto replicaSet = [&](const std::string& name, const std::string& labels) {
+    auto file = dir_ / (name + ".yaml");
+    std::ofstream(file) << fmt::format(R"(apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {{name: {0}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {1}}}
+  template:
+    metadata: {{labels: {1}}}
+    spec:
+      containers: [{{name: web, image: example/web:1, ports: [{{containerPort: 8080}}]}}]
+)",
+                                       name, labels);
+    kubectlOk({"apply", "-n", ns, "-f", file.string()});
+  };
+  replicaSet(std::string("web-") + kStableHash,
+             fmt::format(R"({{app: web, {}: "{}"}})", crds::kPodTemplateHashLabel, kStableHash));
+  replicaSet("unrelated", "{app: unrelated}");
+
+  // The four pods, with what Kubernetes discovery would make of each.
+  json::array groups;
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        auto listed = cp().kubectl({"get", "pods", "-n", ns, "-o", "json"});
+        if (listed.exitCode != 0) {
+          return false;
+        }
+        groups.clear();
+        auto pods = json::parse(listed.output);
+        for (const auto& pod : pods.at("items").as_array()) {
+          const auto& metadata = pod.at("metadata").as_object();
+          json::object labels{{"__meta_kubernetes_namespace", ns},
+                              {"__meta_kubernetes_pod_name", metadata.at("name")}};
+          if (auto* podLabels = metadata.if_contains("labels")) {
+            for (const auto& [key, value] : podLabels->as_object()) {
+              labels["__meta_kubernetes_pod_label_" + sanitized(std::string(key))] = value;
+            }
+          }
+          if (auto* owners = metadata.if_contains("ownerReferences")) {
+            for (const auto& owner : owners->as_array()) {
+              if (owner.as_object().if_contains("controller") && owner.at("controller").as_bool()) {
+                labels["__meta_kubernetes_pod_controller_kind"] = owner.at("kind");
+                labels["__meta_kubernetes_pod_controller_name"] = owner.at("name");
+              }
+            }
+          }
+          // An address per pod that refuses at once: scrapes are not what is tested.
+          groups.push_back(
+              json::object{{"targets", json::array{fmt::format("127.0.0.1:{}", groups.size() + 1)}},
+                           {"labels", std::move(labels)}});
+        }
+        return groups.size() == 4;
+      },
+      60s))
+      << "the ReplicaSet controller made " << groups.size() << " of 4 pods";
+  std::ofstream(dir_ / "pods.json") << json::serialize(groups);
+
+  // The page's scrape config, its Kubernetes discovery swapped for the file above.
+  std::ifstream page(sourceDir() / "docs/workload-runner.md");
+  std::stringstream pageText;
+  pageText << page.rdbuf();
+  auto text = pageText.str();
+  auto start = text.find("```yaml\nscrape_configs:");
+  ASSERT_NE(start, std::string::npos) << "docs/workload-runner.md has no scrape_configs block";
+  start += std::string("```yaml\n").size();
+  std::string config = text.substr(start, text.find("```", start) - start);
+  const std::string discovery = "    kubernetes_sd_configs:\n      - role: pod\n";
+  auto at = config.find(discovery);
+  ASSERT_NE(at, std::string::npos) << config;
+  config.replace(at, discovery.size(),
+                 fmt::format("    file_sd_configs:\n      - files: [\"{}\"]\n",
+                             (dir_ / "pods.json").string()));
+  std::ofstream(dir_ / "prometheus.yml") << "global: {scrape_interval: 1s}\n" << config;
+  auto port = freePort();
+  Process prometheus({"prometheus", "--config.file=" + (dir_ / "prometheus.yml").string(),
+                      "--storage.tsdb.path=" + (dir_ / "data").string(),
+                      fmt::format("--web.listen-address=127.0.0.1:{}", port)},
+                     dir_ / "prometheus.log");
+  auto url = fmt::format("http://127.0.0.1:{}", port);
+
+  // The active targets' labels, once Prometheus has relabelled what it discovered.
+  std::vector<std::map<std::string, std::string>> active;
+  bool found = pollUntil(
+      [&] {
+        auto response = http::fetchBlocking(url + "/api/v1/targets?state=active");
+        if (!prometheus.running() || !response || response->status != 200) {
+          return !prometheus.running();
+        }
+        active.clear();
+        auto body = json::parse(response->body);
+        for (const auto& target : body.at("data").at("activeTargets").as_array()) {
+          std::map<std::string, std::string> labels;
+          for (const auto& [key, value] : target.at("labels").as_object()) {
+            labels[std::string(key)] = std::string(value.as_string());
+          }
+          active.push_back(std::move(labels));
+        }
+        return !active.empty();
+      },
+      60s);
+  ASSERT_TRUE(found && prometheus.running()) << prometheus.logTail();
+  ASSERT_EQ(active.size(), 2u) << "one target per pod of the labelled ReplicaSet, no others";
+  for (const auto& labels : active) {
+    EXPECT_EQ(labels.count("pod_template_hash") ? labels.at("pod_template_hash") : "", kStableHash);
+    EXPECT_EQ(labels.count("namespace") ? labels.at("namespace") : "", ns);
+    EXPECT_EQ(labels.count("rollout") ? labels.at("rollout") : "", "web");
+  }
 }
 
 // The split's cases without processes: what the load does for each status MC may write.
