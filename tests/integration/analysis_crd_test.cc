@@ -4,6 +4,7 @@
 // object naming the field, an AnalysisRun's spec is fixed but for spec.terminate, its status
 // subresource takes the status the doc shows, and kubectl's columns and names are there.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -610,8 +611,11 @@ TEST_F(ChartCrdsTest, HelmUpgradesTheCrdsAndUninstallKeepsThem) {
   const std::vector<std::string> crds{"rollouts.mc.maestro.dev", "analysistemplates.mc.maestro.dev",
                                       "clusteranalysistemplates.mc.maestro.dev",
                                       "analysisruns.mc.maestro.dev"};
-  const std::vector<std::string> install{"install", "mc",        chart,
-                                         "-n",      "mc-system", "--create-namespace"};
+  // Secrets by name only: prom-mc may be read, no other.
+  const std::vector<std::string> install{"install",   "mc",
+                                         chart,       "-n",
+                                         "mc-system", "--create-namespace",
+                                         "--set",     "analysis.secretNames={prom-mc}"};
 
   // CRDs another tool applied (this suite's kubectl apply, as the old chart's crds/ or a user's
   // kubectl apply -f crds/ did) are not Helm's: the install is refused until they are handed over
@@ -640,6 +644,54 @@ TEST_F(ChartCrdsTest, HelmUpgradesTheCrdsAndUninstallKeepsThem) {
     ASSERT_EQ(established.exitCode, 0) << established.output;
   }
   ASSERT_EQ(rejection(kRollouts, kNamespace, rollout("users-rollout", json::object{})), "");
+
+  // What the chart's RBAC lets MC's ServiceAccount do, asked of the apiserver's authorizer: all
+  // namespaces first, then with watchNamespaces (ClusterAnalysisTemplates stay readable).
+  auto can = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"auth", "can-i", "--as=system:serviceaccount:mc-system:mc"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    // "yes" and exit 0, or "no" and exit 1 (kubectl may warn first, e.g. of a cluster-scoped
+    // resource asked in the current namespace).
+    auto answer = cp.kubectl(argv);
+    EXPECT_TRUE(answer.output.ends_with("yes\n") || answer.output.ends_with("no\n"))
+        << answer.output;
+    return answer.exitCode == 0 && answer.output.ends_with("yes\n");
+  };
+  struct Ask {
+    std::vector<std::string> args;
+    bool allowed;
+  };
+  const std::vector<Ask> everywhere{
+      {{"list", "analysistemplates.mc.maestro.dev", "-n", "default"}, true},
+      {{"watch", "clusteranalysistemplates.mc.maestro.dev"}, true},
+      {{"create", "analysisruns.mc.maestro.dev", "-n", "default"}, true},
+      {{"delete", "analysisruns.mc.maestro.dev", "-n", "default"}, true},
+      {{"patch", "analysisruns.mc.maestro.dev", "--subresource=status", "-n", "default"}, true},
+      {{"update", "analysisruns.mc.maestro.dev", "--subresource=status", "-n", "default"}, false},
+      {{"create", "analysistemplates.mc.maestro.dev", "-n", "default"}, false},
+      {{"get", "secret/prom-mc", "-n", "default"}, true},
+      {{"get", "secret/other", "-n", "default"}, false},
+      {{"list", "secrets", "-n", "default"}, false},
+      {{"watch", "secrets", "-n", "default"}, false},
+  };
+  for (const auto& ask : everywhere) {
+    EXPECT_EQ(can(ask.args), ask.allowed) << fmt::format("{}", fmt::join(ask.args, " "));
+  }
+  ASSERT_EQ(cp.kubectl({"create", "namespace", "team-a"}).exitCode, 0);
+  auto namespaced = helm({"upgrade", "mc", chart, "-n", "mc-system", "--set",
+                          "watchNamespaces={team-a}", "--set", "analysis.secretNames={prom-mc}"});
+  ASSERT_EQ(namespaced.exitCode, 0) << namespaced.output;
+  const std::vector<Ask> inTeamA{
+      {{"list", "analysistemplates.mc.maestro.dev", "-n", "team-a"}, true},
+      {{"list", "analysistemplates.mc.maestro.dev", "-n", "default"}, false},
+      {{"list", "clusteranalysistemplates.mc.maestro.dev"}, true},
+      {{"get", "secret/prom-mc", "-n", "team-a"}, true},
+      {{"get", "secret/prom-mc", "-n", "default"}, false},
+  };
+  for (const auto& ask : inTeamA) {
+    EXPECT_EQ(can(ask.args), ask.allowed)
+        << "watchNamespaces={team-a}: " << fmt::format("{}", fmt::join(ask.args, " "));
+  }
 
   // A chart whose CRD changed: helm upgrade changes it in the cluster (crds/ never would).
   auto changed = e2e::makeTempDir("mc-chart");
