@@ -470,12 +470,16 @@ TEST_F(AnalysisCrdTest, KubectlColumnsAndNames) {
                       object(kAnalysisRunKind, "shown", json::parse(kDocSpec))),
             "");
   ASSERT_EQ(
-      patchRejection(kAnalysisRuns, "shown", R"({"status":{"phase":"Successful"}})", "status"), "");
+      patchRejection(kAnalysisRuns, "shown",
+                     R"({"status":{"phase":"Successful","message":"error-rate: 5/5 measured"}})",
+                     "status"),
+      "");
   auto printed = cp.kubectl({"get", "mcar", "shown"});
   EXPECT_EQ(printed.exitCode, 0) << printed.output;
   EXPECT_NE(printed.output.find("PHASE"), std::string::npos) << printed.output;
   EXPECT_NE(printed.output.find("Successful"), std::string::npos) << printed.output;
   EXPECT_NE(printed.output.find("error-rate"), std::string::npos) << printed.output;
+  EXPECT_NE(printed.output.find("5/5 measured"), std::string::npos) << printed.output;
   for (const char* shortName : {"mcat", "mccat", "mc"}) {
     auto listed = cp.kubectl({"get", shortName});
     EXPECT_EQ(listed.exitCode, 0) << shortName << ": " << listed.output;
