@@ -20,6 +20,7 @@
 #include <fstream>
 
 #include "mc/common/duration.h"
+#include "mc/reconcilers/analysis_run_reconciler.h"
 #include "mc/reconcilers/rollout_reconciler.h"
 #include "mc/runtime/kube_client.h"
 #include "mc/runtime/logging.h"
@@ -205,8 +206,10 @@ int main(int argc, char** argv) {
     managerOptions.leaderElection = election;
   }
   mc::kube::Manager manager(io, **client, managerOptions, registry);
-  // One Rollout controller per watched namespace, each with its own reconciler and caches.
+  // One Rollout controller and one AnalysisRun controller per watched namespace, each with its
+  // own reconciler and caches.
   std::vector<std::unique_ptr<mc::reconcilers::RolloutReconciler>> reconcilers;
+  std::vector<std::unique_ptr<mc::reconcilers::AnalysisRunReconciler>> analysisReconcilers;
   for (const auto& ns : options.namespaces) {
     mc::reconcilers::RolloutReconcilerOptions reconcilerOptions;
     reconcilerOptions.scaleDownDelay = std::chrono::ceil<std::chrono::seconds>(*scaleDownDelay);
@@ -217,6 +220,10 @@ int main(int argc, char** argv) {
     controllerOptions.registry = registry;
     manager.add(mc::reconcilers::makeRolloutController(**client, *reconcilers.back(), ns,
                                                        controllerOptions));
+    analysisReconcilers.push_back(std::make_unique<mc::reconcilers::AnalysisRunReconciler>(
+        **client, &mc::analysis::makeProvider));
+    manager.add(mc::reconcilers::makeAnalysisRunController(**client, *analysisReconcilers.back(),
+                                                           ns, controllerOptions));
   }
   std::atomic<bool> connected{false};
   manager.addReadyCheck("apiserver connection", [&connected] { return connected.load(); });

@@ -141,6 +141,8 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
   put(status, "stablePodHash", s.stablePodHash);
   put(status, "pauseStartTime", s.pauseStartTime);
   put(status, "attempt", s.attempt);
+  put(status, "stepStartTime", s.stepStartTime);
+  put(status, "backgroundRun", s.backgroundRun);
   put(status, "message", s.message);
   put(status, "abort", s.abort);
   put(status, "promoteFull", s.promoteFull);
@@ -223,6 +225,8 @@ Result<Rollout> readRollout(const json::value& in) {
     s.stablePodHash = r.optString(*status, "stablePodHash", path);
     s.pauseStartTime = r.optString(*status, "pauseStartTime", path);
     s.attempt = r.optInt<int32_t>(*status, "attempt", path);
+    s.stepStartTime = r.optString(*status, "stepStartTime", path);
+    s.backgroundRun = r.optString(*status, "backgroundRun", path);
     s.message = r.optString(*status, "message", path);
     s.abort = r.optBool(*status, "abort", path);
     s.promoteFull = r.optBool(*status, "promoteFull", path);
@@ -242,7 +246,8 @@ Result<Rollout> readRollout(const json::value& in) {
         "selector",       "collisionCount",   "conditions",
         "currentPodHash", "stablePodHash",    "pauseStartTime",
         "attempt",        "message",          "abort",
-        "promoteFull",    "promoteStep"};
+        "stepStartTime",  "backgroundRun",    "promoteFull",
+        "promoteStep"};
     for (const auto& [key, value] : *status) {
       if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
         s.unknown[key] = value;

@@ -128,6 +128,9 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gather(Pass& pass) {
     }
     context.routeVerified = *verified;
   }
+  if (!context.referenceError) {
+    gatherAnalysis(pass);
+  }
   context.now = clock_.wallNow();
   context.scaleDownDelay = options_.scaleDownDelay;
   co_return Result<void>();

@@ -3,8 +3,11 @@
 // What the files of the Rollout reconciler share (private to src/): the state of one reconcile
 // pass and the small helpers every step uses.
 #include <boost/json/object.hpp>
+#include <map>
+#include <optional>
 #include <string>
 
+#include "mc/analysis/args.h"
 #include "mc/reconcilers/rollout_plan.h"
 #include "mc/reconcilers/rollout_reconciler.h"
 #include "mc/reconcilers/traffic_router.h"
@@ -22,6 +25,8 @@ struct RolloutReconciler::Pass {
   RolloutContext context;
   TrafficRouterPtr router;
   Plan planned;
+  // Each analysis of the spec, resolved: by step index, nullopt for the background one.
+  std::map<std::optional<int32_t>, analysis::ResolvedRun> analyses;
 
   // Whether `scale` adds pods (true for a ReplicaSet the caches have not shown yet).
   bool grows(const ScaleReplicaSet& scale) const {

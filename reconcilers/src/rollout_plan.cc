@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "mc/analysis/evaluator.h"
 #include "mc/common/duration.h"
 #include "mc/common/json.h"
 #include "mc/common/timefmt.h"
@@ -23,6 +24,7 @@ namespace condition = crds::condition;
 namespace event = crds::event;
 namespace phase = crds::phase;
 namespace reason = crds::reason;
+namespace verdict = crds::analysis;
 
 constexpr const char* kTrue = "True";
 constexpr const char* kFalse = "False";
@@ -50,6 +52,20 @@ std::string conditionReason(const RolloutStatus& status, std::string_view type) 
   const Condition* condition = crds::findCondition(status.conditions, type);
   return condition != nullptr ? condition->reason : "";
 }
+
+// Whether the status is of an aborted canary (by a person, its analysis or its deadline).
+bool abortedIn(const RolloutStatus& status) {
+  auto why = conditionReason(status, condition::kProgressing);
+  return status.phase == phase::kDegraded &&
+         (why == reason::kRolloutAborted || why == reason::kAnalysisFailed ||
+          why == reason::kProgressDeadlineExceeded);
+}
+
+// Why a canary is aborted: the Event's and the condition's reason, and what people read.
+struct AbortCause {
+  std::string reason;
+  std::string note;
+};
 
 // What the apiserver cannot judge at apply time but MC must before it creates anything.
 std::optional<FieldError> validateSpec(const crds::RolloutSpec& spec,
@@ -149,6 +165,7 @@ class Planner {
     }
     scaleDownOthers();
     pruneHistory();
+    terminateOthers();
     countReplicas();
     return std::move(plan_);
   }
@@ -216,6 +233,119 @@ class Planner {
 
   std::string attemptId() const { return fmt::format("a{}", plan_.status.attempt.value_or(0)); }
 
+  // --- Analysis ---
+
+  // This attempt's AnalysisRun of `what` ("2": step 2's; "bg": the background one).
+  std::string runName(const std::string& what) const {
+    return fmt::format("{}-{}-{}", ctx_.name, plan_.status.attempt.value_or(0), what);
+  }
+  std::string backgroundName() const { return plan_.status.backgroundRun.value_or(runName("bg")); }
+  std::optional<std::string> backgroundOnError() const {
+    return spec_.canary && spec_.canary->analysis ? spec_.canary->analysis->onError : std::nullopt;
+  }
+  // Whether the background analysis judges the canary at step `index` (and while it is
+  // promoted to all replicas, until it completes).
+  bool backgroundActive(int32_t index) const {
+    return spec_.canary && spec_.canary->analysis &&
+           index >= spec_.canary->analysis->startingStep.value_or(0);
+  }
+
+  const AnalysisRunView* findRun(const std::string& name) const {
+    for (const auto& run : ctx_.analysisRuns) {
+      if (run.name == name) {
+        return &run;
+      }
+    }
+    return nullptr;
+  }
+
+  void wantRun(const std::string& name, std::optional<int32_t> step) {
+    if (wanted_.insert(name).second) {
+      plan_.runs.push_back({name, step});
+    }
+  }
+
+  // Whether `run` pauses the canary: no verdict (Inconclusive), or Error with onError: pause.
+  static bool pausesOn(const AnalysisRunView& run, const std::optional<std::string>& onError) {
+    return run.phase == verdict::kInconclusive ||
+           (run.phase == verdict::kError && onError == verdict::kOnErrorPause);
+  }
+  // Whether `run` aborts the canary: Failed, or Error unless onError: pause.
+  static bool abortsOn(const AnalysisRunView& run, const std::optional<std::string>& onError) {
+    return run.phase == verdict::kFailed ||
+           (run.phase == verdict::kError && onError != verdict::kOnErrorPause);
+  }
+
+  // Whether the status read was already paused for `why` (an Event is recorded on the change).
+  bool pausedBefore(const char* why) const {
+    return conditionReason(old_, condition::kPaused) == why && !freshCanary_;
+  }
+
+  const AnalysisRunView* pausingBackground() const {
+    const auto* run = findRun(backgroundName());
+    return run != nullptr && wanted_.count(run->name) != 0 && pausesOn(*run, backgroundOnError())
+               ? run
+               : nullptr;
+  }
+
+  // An abort if the background run (while active) or the step's run says so.
+  std::optional<AbortCause> analysisAbort(int32_t index) {
+    std::vector<std::pair<const AnalysisRunView*, std::optional<std::string>>> verdicts;
+    if (backgroundActive(index)) {
+      verdicts.emplace_back(findRun(backgroundName()), backgroundOnError());
+    }
+    if (index < stepCount_ && steps_[index].analysis) {
+      verdicts.emplace_back(findRun(runName(fmt::format("{}", index))),
+                            steps_[index].analysis->onError);
+    }
+    for (const auto& [run, onError] : verdicts) {
+      if (run != nullptr && abortsOn(*run, onError)) {
+        return AbortCause{reason::kAnalysisFailed, fmt::format("analysis {} is {}: {}", run->name,
+                                                               run->phase, run->message)};
+      }
+    }
+    return std::nullopt;
+  }
+
+  // spec.progressDeadlineSeconds: a step that waits for canary pods longer than this aborts.
+  std::optional<AbortCause> deadlinePassed(int32_t index) {
+    auto& st = plan_.status;
+    int32_t want = index < stepCount_ ? canaryTarget(weightAt(index)) : replicas_;
+    bool waitsForPods = index >= stepCount_ || steps_[index].setWeight.has_value();
+    if (!waitsForPods || available(currentRs_, want)) {
+      return std::nullopt;
+    }
+    auto started = st.stepStartTime ? parseTime(*st.stepStartTime) : std::nullopt;
+    if (!started) {
+      st.stepStartTime = formatTime(ctx_.now);  // lost or unreadable: the step starts now
+      started = ctx_.now;
+    }
+    const std::chrono::seconds deadline(spec_.progressDeadlineSeconds.value_or(600));
+    if (ctx_.now < *started + deadline) {
+      requeueAfter(std::chrono::ceil<std::chrono::milliseconds>(*started + deadline - ctx_.now));
+      return std::nullopt;
+    }
+    int32_t ready = currentRs_ ? currentRs_->availableReplicas : 0;
+    return AbortCause{reason::kProgressDeadlineExceeded,
+                      fmt::format("{}/{} canary pods available after progressDeadlineSeconds {}",
+                                  ready, want, deadline.count())};
+  }
+
+  // The runs no longer wanted end: the canary was superseded, aborted, completed or promoted
+  // past them. Runs with a verdict keep it.
+  void terminateOthers() {
+    for (const auto& run : ctx_.analysisRuns) {
+      if (wanted_.count(run.name) != 0 || run.terminating || analysis::isDecided(run.phase)) {
+        continue;
+      }
+      std::string why = run.podHash != current_        ? verdict::kSuperseded
+                        : aborted_                     ? verdict::kAborted
+                        : completed_ && run.background ? verdict::kCanaryCompleted
+                                                       : std::string("Promoted");
+      plan_.terminations.push_back({run.name, why});
+    }
+  }
+
   void clearCanaryState() {
     auto& st = plan_.status;
     st.canaryRS.reset();
@@ -225,6 +355,8 @@ class Planner {
     st.abort.reset();
     st.promoteFull.reset();
     st.promoteStep.reset();
+    st.stepStartTime.reset();
+    st.backgroundRun.reset();
   }
 
   // No canary: the template is the stable's (or this is the first version). All of it runs at
@@ -233,9 +365,7 @@ class Planner {
     auto& st = plan_.status;
     bool first = stableRs_ == nullptr;
     bool reverted = !first && old_.currentPodHash && *old_.currentPodHash != current_;
-    bool wasAborted = old_.phase == phase::kDegraded &&
-                      conditionReason(old_, condition::kProgressing) == reason::kRolloutAborted;
-    if (reverted && old_.canaryRS && !wasAborted) {
+    if (reverted && old_.canaryRS && !abortedIn(old_)) {
       event(attemptId() + ".reverted", event::kAborted,
             fmt::format("template is the stable's again ({}): canary {} scaled to 0 at once",
                         rsName(current_), *old_.canaryRS),
@@ -253,6 +383,7 @@ class Planner {
     st.currentPodHash = current_;
     st.stablePodHash = current_;
     st.stableRS = rsName(current_);
+    completed_ = true;  // runs still judging this template's canary: it completed
     clearCanaryState();
     converge(current_, replicas_);
     selectServices(current_, current_);
@@ -364,12 +495,17 @@ class Planner {
       requeueAfter(std::chrono::ceil<std::chrono::milliseconds>(ends - ctx_.now));
       return false;
     }
-    return false;  // pause without duration, analysis: until promoted
+    if (step.analysis) {
+      const auto* run = findRun(runName(fmt::format("{}", index)));
+      return run != nullptr && run->phase == verdict::kSuccessful;
+    }
+    return false;  // pause without duration: until promoted
   }
 
   void enterStep(int32_t index) {
     auto& st = plan_.status;
     st.pauseStartTime.reset();
+    st.stepStartTime = formatTime(ctx_.now);
     if (index >= stepCount_) {
       return;
     }
@@ -392,8 +528,7 @@ class Planner {
   void canary(Conditions& conditions) {
     auto& st = plan_.status;
     const std::string& stable = stableRs_->podHash;
-    bool wasAborted = old_.phase == phase::kDegraded &&
-                      conditionReason(old_, condition::kProgressing) == reason::kRolloutAborted;
+    bool wasAborted = abortedIn(old_);
     bool newCanary = old_.currentPodHash.value_or("") != current_;
     bool retried = !newCanary && wasAborted && !old_.abort.value_or(false);
     bool entered = false;
@@ -437,6 +572,12 @@ class Planner {
         event(fmt::format("{}.promoted-{}", attemptId(), index), event::kPromoted,
               fmt::format("step {}/{} ({}) promoted by request", index + 1, stepCount_,
                           crds::describeStep(steps_[index])));
+        // A promote also passes a background analysis that paused without a verdict: a fresh
+        // run of it judges the canary from the next step on.
+        const auto* background = findRun(backgroundName());
+        if (background && pausesOn(*background, backgroundOnError())) {
+          st.backgroundRun = runName(fmt::format("bg-{}", index + 1));
+        }
         ++index;
         entered = true;
       }
@@ -444,6 +585,13 @@ class Planner {
     st.promoteFull.reset();
     st.promoteStep.reset();
 
+    // The analyses' verdicts come first: a Failed run aborts the canary at once, at any step.
+    if (auto cause = analysisAbort(index)) {
+      st.abort = true;
+      cause_ = std::move(cause);
+      abort(conditions, false);
+      return;
+    }
     bool userPaused = spec_.paused.value_or(false);
     bool atZero = replicas_ == 0;
     if (!entered && !userPaused && !atZero && index < stepCount_ && stepDone(index)) {
@@ -454,6 +602,18 @@ class Planner {
       enterStep(index);
     }
     st.currentStepIndex = index;
+    if (!userPaused && !atZero) {
+      if (auto cause = deadlinePassed(index)) {
+        st.abort = true;
+        cause_ = std::move(cause);
+        abort(conditions, false);
+        return;
+      }
+    }
+    if (backgroundActive(index)) {
+      plan_.status.backgroundRun = backgroundName();
+      wantRun(backgroundName(), std::nullopt);
+    }
     if (index < stepCount_ && atZero) {
       holdAtZero(conditions, index);
     } else if (index < stepCount_) {
@@ -509,10 +669,36 @@ class Planner {
       st.message = where + (step.pause->duration
                                 ? ": pausing"
                                 : fmt::format(": waiting for `kubectl mc promote {}`", ctx_.name));
+    } else if (const auto* background = pausingBackground()) {
+      pausedReason = reason::kAnalysisInconclusive;
+      st.message = fmt::format(
+          "{}: background analysis {} is {}: {}; `kubectl mc promote {}` "
+          "passes it, `kubectl mc abort {}` ends the canary",
+          where, background->name, background->phase, background->message, ctx_.name, ctx_.name);
+      if (!pausedBefore(reason::kAnalysisInconclusive)) {
+        event(fmt::format("{}.paused-{}", attemptId(), background->name),
+              event::kAnalysisInconclusive, *st.message, true);
+      }
     } else if (step.analysis) {
-      // The analysis controller is not part of MC yet: an analysis step never passes by itself.
-      pausedReason = reason::kAwaitingAnalysis;
-      st.message = where + ": analysis steps do not run yet; `kubectl mc promote` passes it";
+      std::string name = runName(fmt::format("{}", index));
+      wantRun(name, index);
+      const auto* run = findRun(name);
+      if (run != nullptr && pausesOn(*run, step.analysis->onError)) {
+        pausedReason = reason::kAnalysisInconclusive;
+        st.message = fmt::format(
+            "{}: analysis {} is {}: {}; `kubectl mc promote {}` passes it, "
+            "`kubectl mc abort {}` ends the canary",
+            where, name, run->phase, run->message, ctx_.name, ctx_.name);
+        if (!pausedBefore(reason::kAnalysisInconclusive)) {
+          event(fmt::format("{}.paused-{}", attemptId(), name), event::kAnalysisInconclusive,
+                *st.message, true);
+        }
+      } else {
+        st.message = fmt::format("{}: analysis {} {}", where, name,
+                                 run == nullptr || run->phase.empty()
+                                     ? std::string("starting")
+                                     : fmt::format("{}: {}", run->phase, run->message));
+      }
     } else {
       int32_t ready = currentRs_ ? currentRs_->availableReplicas : 0;
       st.message =
@@ -580,6 +766,10 @@ class Planner {
       return;
     }
     std::string oldStable = stableRs_->name;
+    completed_ = true;
+    // The canary is done: its background analysis ends here, Successful if no limit was crossed.
+    wanted_.erase(backgroundName());
+    std::erase_if(plan_.runs, [](const WantRun& run) { return !run.step; });
     event(
         attemptId() + ".completed", event::kRolloutCompleted,
         fmt::format("{} (revision {}) is the stable now; {} scales to 0 in {} s", rsName(current_),
@@ -605,11 +795,27 @@ class Planner {
 
   void abort(Conditions& conditions, bool wasAborted) {
     auto& st = plan_.status;
-    if (!wasAborted) {
-      event(attemptId() + ".aborted", event::kAborted,
-            fmt::format("canary {} aborted at step {}/{}: all traffic back to {}", rsName(current_),
-                        st.currentStepIndex.value_or(0) + 1, stepCount_, stableRs_->name),
+    aborted_ = true;
+    std::string why = reason::kRolloutAborted;
+    std::string note = "aborted by request";
+    if (wasAborted) {
+      // The cause was recorded when it happened; later passes keep it.
+      why = conditionReason(old_, condition::kProgressing);
+      const Condition* progressing = crds::findCondition(old_.conditions, condition::kProgressing);
+      note = progressing != nullptr ? progressing->message : note;
+    } else {
+      if (cause_) {
+        why = cause_->reason;
+        note = cause_->note;
+      }
+      event(attemptId() + ".aborted", why == reason::kRolloutAborted ? event::kAborted : why,
+            fmt::format("canary {} aborted at step {}/{}: {}; all traffic back to {}",
+                        rsName(current_), st.currentStepIndex.value_or(0) + 1, stepCount_, note,
+                        stableRs_->name),
             true);
+      note =
+          fmt::format("{}; `kubectl mc retry {}` restarts the canary, a new template replaces it",
+                      note, ctx_.name);
     }
     converge(current_, 0);
     converge(stableRs_->podHash, replicas_);
@@ -619,11 +825,8 @@ class Planner {
       plan_.route = RouteChange::Reset;
     }
     st.phase = phase::kDegraded;
-    st.message = fmt::format(
-        "canary aborted: `kubectl mc retry {}` restarts it, a new template "
-        "replaces it",
-        ctx_.name);
-    conditions.set(condition::kProgressing, false, reason::kRolloutAborted, *st.message);
+    st.message = "canary aborted: " + note;
+    conditions.set(condition::kProgressing, false, why, note);
     conditions.set(condition::kPaused, false, reason::kNotPaused, "aborted");
     conditions.set(condition::kCompleted, false, reason::kRolloutAborted, "the canary was aborted");
     setAvailable(conditions);
@@ -700,8 +903,12 @@ class Planner {
   const ReplicaSetView* currentRs_ = nullptr;
   const ReplicaSetView* stableRs_ = nullptr;
   int64_t nextRevision_ = 1;
-  std::set<std::string> keep_;  // hashes this plan scales itself
-  bool freshCanary_ = false;    // this plan starts the canary (new template or retry)
+  std::set<std::string> keep_;       // hashes this plan scales itself
+  bool freshCanary_ = false;         // this plan starts the canary (new template or retry)
+  std::set<std::string> wanted_;     // AnalysisRuns this plan wants
+  std::optional<AbortCause> cause_;  // why this plan aborts the canary
+  bool aborted_ = false;
+  bool completed_ = false;  // this plan completes the canary
 };
 
 }  // namespace

@@ -18,6 +18,13 @@ void RolloutReconciler::useCaches(kube::Store& rollouts, kube::Store& replicaSet
   replicaSets_ = &replicaSets;
 }
 
+void RolloutReconciler::useAnalysisCaches(kube::Store& runs, kube::Store& templates,
+                                          kube::Store& clusterTemplates) {
+  analysisRuns_ = &runs;
+  templates_ = &templates;
+  clusterTemplates_ = &clusterTemplates;
+}
+
 boost::asio::awaitable<Result<kube::ReconcileResult>> RolloutReconciler::reconcile(
     const kube::ReconcileRequest& request) {
   kube::ObjectPtr cached = rollouts_->get(request.key());
@@ -96,6 +103,11 @@ boost::asio::awaitable<Result<kube::ReconcileResult>> RolloutReconciler::reconci
   if (!selected) {
     co_return selected.error();
   }
+  // Runs are made once the status names the step that waits for them.
+  auto made = co_await createRuns(pass);
+  if (!made) {
+    co_return made.error();
+  }
   auto routed = co_await convergeRoute(pass);
   if (!routed) {
     co_return routed.error();
@@ -111,6 +123,10 @@ boost::asio::awaitable<Result<kube::ReconcileResult>> RolloutReconciler::reconci
   auto pruned = co_await deleteHistory(pass);
   if (!pruned) {
     co_return pruned.error();
+  }
+  auto ended = co_await terminateRuns(pass);
+  if (!ended) {
+    co_return ended.error();
   }
   co_return kube::ReconcileResult{false, pass.planned.requeueAfter};
 }
@@ -128,6 +144,14 @@ std::unique_ptr<kube::Controller> makeRolloutController(kube::Client& client,
   owned.registry = options.registry;
   auto& replicaSets = controller->watchOwned(kube::resources::kReplicaSets, owned);
   reconciler.useCaches(controller->primaryInformer().store(), replicaSets.store());
+  // A run's verdict wakes its Rollout at once: that is how an abort takes a second, not a resync.
+  kube::InformerOptions cached;
+  cached.registry = options.registry;
+  auto& runs = controller->watchOwned(crds::resources::kAnalysisRuns, cached);
+  auto& templates = controller->watchCached(crds::resources::kAnalysisTemplates, cached);
+  auto& clusterTemplates =
+      controller->watchCached(crds::resources::kClusterAnalysisTemplates, cached);
+  reconciler.useAnalysisCaches(runs.store(), templates.store(), clusterTemplates.store());
   return controller;
 }
 

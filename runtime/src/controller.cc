@@ -140,6 +140,14 @@ Informer& Controller::watchOwned(ResourceType type, InformerOptions options) {
   return *informers_.back();
 }
 
+Informer& Controller::watchCached(ResourceType type, InformerOptions options) {
+  options.registry = options_.registry;
+  std::string ns = type.namespaced ? ns_ : std::string();
+  informers_.push_back(
+      std::make_unique<Informer>(client_, std::move(type), ns, std::move(options)));
+  return *informers_.back();
+}
+
 void Controller::enqueueOwner(const boost::json::object& object) {
   auto controller = controllerOf(object);
   std::string owner = controller && controller->kind == primaryKind_ ? controller->name : "";

@@ -256,6 +256,33 @@ struct World {
       routeWeight = 0;
     }
     verifyRoute();
+    // The runs the plan wants appear (no verdict yet); those it ends are terminating.
+    for (const auto& want : p.runs) {
+      if (run(want.name) == nullptr) {
+        ctx.analysisRuns.push_back({want.name, p.status.currentPodHash.value_or(""),
+                                    !want.step.has_value(), "", "", false});
+      }
+    }
+    for (const auto& end : p.terminations) {
+      ASSERT_NE(run(end.name), nullptr) << "terminate of unknown run " << end.name;
+      run(end.name)->terminating = true;
+    }
+  }
+
+  AnalysisRunView* run(std::string_view name) {
+    for (auto& view : ctx.analysisRuns) {
+      if (view.name == name) {
+        return &view;
+      }
+    }
+    return nullptr;
+  }
+
+  // The AnalysisRun controller wrote a verdict.
+  void verdict(std::string_view name, std::string phase, std::string message = "") {
+    ASSERT_NE(run(name), nullptr) << name << " was never wanted";
+    run(name)->phase = std::move(phase);
+    run(name)->message = std::move(message);
   }
 
   // The ReplicaSet controller and kubelet caught up: every ReplicaSet's status saw its spec and
@@ -455,7 +482,7 @@ TEST(RolloutPlanTest, NewTemplateStartsACanaryAtStepZero) {
     EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:1")), 10);
     EXPECT_TRUE(p.deletes.empty());
     EXPECT_EQ(p.route, RouteChange::None) << describeActions(p);
-    EXPECT_EQ(p.requeueAfter, milliseconds(0));
+    EXPECT_EQ(p.requeueAfter, milliseconds(600s)) << "woken at the progress deadline";
     // ...but the status holds the step's weight at once: the weight the route is verified against.
     EXPECT_EQ(p.status.currentStepIndex, 0);
     EXPECT_EQ(p.status.canaryWeight, 10);
@@ -570,8 +597,15 @@ TEST(RolloutPlanTest, SetWeightStepAdvancesOnlyWhenEveryConditionHolds) {
     if (c.route == RouteChange::SetWeight) {
       expectSetWeight(p, 10, c.routed);
     }
-    EXPECT_EQ(p.requeueAfter,
-              c.routed && c.route == RouteChange::SetWeight ? milliseconds(500) : milliseconds(0));
+    // Routed, a weight just set is looked at again in 500 ms; canary pods not yet available are
+    // waited for until the progress deadline (600 s); else nothing is waited for.
+    const auto* canary = w.rs("web:2");
+    bool podsPending =
+        !canary || !canary->statusCurrent || canary->availableReplicas < canary->replicas;
+    // (entering the next step waits for its new pods).
+    EXPECT_EQ(p.requeueAfter, c.routed && c.route == RouteChange::SetWeight ? milliseconds(500)
+                              : podsPending || c.advances                   ? milliseconds(600s)
+                                                                            : milliseconds(0));
     EXPECT_EQ(p.status.phase, "Progressing");
     if (c.advances) {
       EXPECT_EQ(p.status.currentStepIndex, 1);
@@ -1499,7 +1533,9 @@ std::vector<std::pair<int32_t, int32_t>> rolloutKeepingCapacity(Steps steps, int
     if (conditionState(st, "Paused") == "True/CanaryPauseStep" && p.requeueAfter.count() == 0) {
       w.ctx.rollout.status.promoteStep = st.currentStepIndex;
     }
-    w.ctx.now += p.requeueAfter;
+    // Pods come up a round at a time; a round is at most 10 s, so a pause passes over several
+    // rounds and the progress deadline (its requeue is 600 s away) never does.
+    w.ctx.now += std::min<milliseconds>(p.requeueAfter, 10s);
     done = st.phase == "Healthy" && st.stablePodHash == hashOf("web:2") &&
            w.rs("web:1")->replicas == 0 && w.available() == replicas;
   }
@@ -1547,7 +1583,7 @@ TEST(RolloutPlanTest, RoutedWeightRisesOnlyOnceTheCanaryIsAvailable) {
   EXPECT_EQ(enter.status.canaryWeight, 30);  // the target the route is verified against
   EXPECT_EQ(replicasAfter(w.ctx, enter, rsNameOf("web:2")), 3);
   EXPECT_EQ(enter.route, RouteChange::None) << describeActions(enter);
-  EXPECT_EQ(enter.requeueAfter, milliseconds(0));
+  EXPECT_EQ(enter.requeueAfter, milliseconds(600s)) << "woken at the progress deadline";
   ASSERT_FALSE(w.ctx.routeVerified);  // the route holds 10, the status says 30
 
   // The canary's pods come up one by one: no more traffic for it until all 3 are available.
@@ -1585,7 +1621,7 @@ TEST(RolloutPlanTest, RoutedWeightRisesOnlyOnceTheCanaryIsAvailable) {
       expectSetWeight(p, 30, true);
     } else {
       EXPECT_EQ(p.route, RouteChange::None) << describeActions(p);
-      EXPECT_EQ(p.requeueAfter, milliseconds(0));
+      EXPECT_EQ(p.requeueAfter, 600s) << "nothing to do until the pods come, or the deadline";
     }
   }
 
@@ -2058,6 +2094,273 @@ TEST(RolloutPlanTest, ADemotedStableScalesDownAtOnceWhenScaledToZero) {
   EXPECT_TRUE(demoted->clearScaleDownAt);
   EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:2")), 0);
   EXPECT_EQ(p.requeueAfter, milliseconds(0)) << "nothing waits for the 45 s";
+}
+
+// ---- analysis and the progress deadline ------------------------------------------------------
+
+CanaryStep analysisStep(std::optional<std::string> onError = std::nullopt) {
+  return CanaryStep{std::nullopt, std::nullopt,
+                    crds::AnalysisStep{{{"error-rate", {}}}, {}, std::move(onError), {}}};
+}
+
+void withBackground(World& w, int32_t startingStep,
+                    std::optional<std::string> onError = std::nullopt) {
+  w.ctx.rollout.spec.canary->analysis =
+      crds::RolloutAnalysis{{{"error-rate", {}}}, {}, std::move(onError), startingStep};
+}
+
+bool wants(const Plan& p, std::string_view name) {
+  return std::any_of(p.runs.begin(), p.runs.end(),
+                     [&](const WantRun& r) { return r.name == name; });
+}
+
+const char* kFailedVerdict =
+    "metric \"error-rate\" Failed: 0.2 > max 0.02 (1 failed, failureLimit 0)";
+
+// setWeight 20, analysis, setWeight 60: the canary at the analysis step, its run wanted.
+World atAnalysisStep(bool routed = false, std::optional<std::string> onError = std::nullopt) {
+  World w =
+      canaryAtStepZero(std::vector{setWeight(20), analysisStep(onError), setWeight(60)}, routed);
+  Plan enter = w.step();
+  EXPECT_EQ(w.ctx.rollout.status.currentStepIndex, 1) << describeEvents(enter);
+  EXPECT_TRUE(wants(enter, "web-1-1")) << "the step's run is made as the step begins";
+  return w;
+}
+
+TEST(RolloutPlanAnalysisTest, AnAnalysisStepWaitsForItsRunAndPassesWhenItIsSuccessful) {
+  World w = atAnalysisStep();
+  EXPECT_EQ(w.ctx.rollout.status.phase, "Progressing");
+  EXPECT_NE(w.ctx.rollout.status.message->find("analysis web-1-1 starting"), std::string::npos)
+      << *w.ctx.rollout.status.message;
+  for (const char* phase : {"", "Pending", "Running"}) {
+    w.verdict("web-1-1", phase, "error-rate: 1/5 measured");
+    Plan p = w.step();
+    EXPECT_EQ(p.status.currentStepIndex, 1) << phase;
+    EXPECT_TRUE(p.events.empty()) << describeEvents(p);
+    EXPECT_TRUE(p.terminations.empty());
+  }
+  w.verdict("web-1-1", "Successful");
+  Plan passed = w.step();
+  EXPECT_EQ(passed.status.currentStepIndex, 2);
+  EXPECT_EQ(eventIds(passed), std::multiset<std::string>{"a1.step-2"}) << describeEvents(passed);
+  EXPECT_FALSE(wants(passed, "web-1-1"));
+  EXPECT_TRUE(passed.terminations.empty()) << "a run with its verdict keeps it";
+}
+
+TEST(RolloutPlanAnalysisTest, AFailedRunAbortsAtOnceSendingAllTrafficToTheStable) {
+  for (bool routed : {false, true}) {
+    SCOPED_TRACE(routed ? "traffic routed" : "replica ratio");
+    World w = atAnalysisStep(routed);
+    w.verdict("web-1-1", "Failed", kFailedVerdict);
+    Plan p = w.plan();
+    EXPECT_EQ(p.status.phase, "Degraded");
+    EXPECT_EQ(conditionState(p.status, "Progressing"), "False/AnalysisFailed");
+    EXPECT_EQ(p.status.abort, true) << "kept until `kubectl mc retry`";
+    EXPECT_EQ(p.status.canaryWeight, 0);
+    ASSERT_EQ(countEvents(p, "AnalysisFailed"), 1) << describeEvents(p);
+    const auto* aborted = eventOf(p, "AnalysisFailed");
+    EXPECT_TRUE(aborted->warning);
+    EXPECT_NE(aborted->note.find("0.2 > max 0.02 (1 failed, failureLimit 0)"), std::string::npos)
+        << "the metric, its value and its limit: " << aborted->note;
+    // In this very plan: the canary to 0, the stable to all replicas, the route to the stable.
+    EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:2")), 0) << describeActions(p);
+    EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:1")), 10) << describeActions(p);
+    EXPECT_EQ(p.route, RouteChange::Reset) << describeActions(p);
+    w.apply(p);
+    w.settle();
+    Plan again = w.step();
+    EXPECT_TRUE(again.events.empty()) << "the abort is recorded once: " << describeEvents(again);
+    EXPECT_EQ(conditionState(again.status, "Progressing"), "False/AnalysisFailed");
+    EXPECT_NE(again.status.message->find("failureLimit 0"), std::string::npos)
+        << *again.status.message;
+  }
+}
+
+TEST(RolloutPlanAnalysisTest, AnErrorRunAbortsUnlessOnErrorPause) {
+  World aborts = atAnalysisStep();
+  aborts.verdict("web-1-1", "Error", "Prometheus at http://p:9090 unreachable (5 errors in a row)");
+  EXPECT_EQ(conditionState(aborts.plan().status, "Progressing"), "False/AnalysisFailed");
+
+  World pauses = atAnalysisStep(false, "pause");
+  pauses.verdict("web-1-1", "Error", "unreachable");
+  Plan p = pauses.plan();
+  EXPECT_EQ(p.status.phase, "Paused");
+  EXPECT_EQ(conditionState(p.status, "Paused"), "True/AnalysisInconclusive");
+  EXPECT_EQ(p.status.abort, std::nullopt);
+  EXPECT_EQ(replicasAfter(pauses.ctx, p, rsNameOf("web:2")), 2) << "the canary keeps its step";
+}
+
+TEST(RolloutPlanAnalysisTest, AnInconclusiveRunPausesUntilPromotedOrAborted) {
+  World w = atAnalysisStep();
+  w.verdict("web-1-1", "Inconclusive", "metric \"error-rate\" Inconclusive: empty result");
+  Plan p = w.step();
+  EXPECT_EQ(p.status.phase, "Paused");
+  EXPECT_EQ(conditionState(p.status, "Paused"), "True/AnalysisInconclusive");
+  EXPECT_NE(p.status.message->find("kubectl mc promote web"), std::string::npos);
+  EXPECT_EQ(countEvents(p, "AnalysisInconclusive"), 1);
+  EXPECT_TRUE(w.step().events.empty()) << "the pause is recorded once";
+
+  w.ctx.rollout.status.promoteStep = 1;
+  Plan promoted = w.step();
+  EXPECT_EQ(promoted.status.currentStepIndex, 2);
+  EXPECT_EQ(countEvents(promoted, "Promoted"), 1);
+}
+
+TEST(RolloutPlanAnalysisTest, BackgroundAnalysisRunsFromItsStartingStepAndAbortsAtAnyStep) {
+  World w = healthy(std::vector{setWeight(10), setWeight(30), setWeight(60)});
+  withBackground(w, 1);
+  w.setTemplate("web:2");
+  Plan first = w.step();
+  EXPECT_FALSE(wants(first, "web-1-bg")) << "not before step 1";
+  w.settle();
+  w.step();
+  w.settle();
+  Plan second = w.step();
+  ASSERT_EQ(w.ctx.rollout.status.currentStepIndex, 1);
+  EXPECT_TRUE(wants(second, "web-1-bg"));
+  EXPECT_EQ(w.ctx.rollout.status.backgroundRun, "web-1-bg");
+  w.settle();
+  w.step();
+  w.settle();
+  w.step();
+  ASSERT_EQ(w.ctx.rollout.status.currentStepIndex, 2) << "a Running background run holds nothing";
+  w.verdict("web-1-bg", "Failed", kFailedVerdict);
+  Plan p = w.plan();
+  EXPECT_EQ(conditionState(p.status, "Progressing"), "False/AnalysisFailed");
+  EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:2")), 0);
+}
+
+TEST(RolloutPlanAnalysisTest, APromotePastAnInconclusiveBackgroundRunStartsAFreshOne) {
+  World w = healthy(std::vector{setWeight(10), setWeight(30), setWeight(60)});
+  withBackground(w, 0);
+  w.setTemplate("web:2");
+  w.step();
+  w.settle();
+  w.step();
+  w.verdict("web-1-bg", "Inconclusive", "empty result");
+  Plan paused = w.step();
+  EXPECT_EQ(conditionState(paused.status, "Paused"), "True/AnalysisInconclusive");
+  w.ctx.rollout.status.promoteStep = w.ctx.rollout.status.currentStepIndex;
+  Plan p = w.step();
+  EXPECT_EQ(p.status.currentStepIndex, 1);
+  EXPECT_EQ(p.status.backgroundRun, "web-1-bg-1");
+  EXPECT_TRUE(wants(p, "web-1-bg-1"));
+  EXPECT_EQ(p.status.phase, "Progressing");
+}
+
+TEST(RolloutPlanAnalysisTest, RunsOfASupersededOrCompletedCanaryAreTerminatedWithTheReason) {
+  World w = healthy(std::vector{setWeight(50), analysisStep(), setWeight(100)});
+  withBackground(w, 0);
+  w.setTemplate("web:2");
+  w.step();
+  w.settle();
+  w.step();
+  w.settle();
+  w.step();  // step 1: the analysis step's run and the background run
+  ASSERT_NE(w.run("web-1-1"), nullptr);
+  ASSERT_NE(w.run("web-1-bg"), nullptr);
+  w.setTemplate("web:3");
+  Plan superseded = w.step();
+  std::map<std::string, std::string> ends;
+  for (const auto& t : superseded.terminations) {
+    ends[t.name] = t.reason;
+  }
+  EXPECT_EQ(ends, (std::map<std::string, std::string>{{"web-1-1", "Superseded"},
+                                                      {"web-1-bg", "Superseded"}}));
+
+  // web:3's canary completes: its background run ends as CanaryCompleted.
+  w.settle();
+  for (int i = 0; i < 20 && w.ctx.rollout.status.stablePodHash != hashOf("web:3"); ++i) {
+    if (auto* step = w.run("web-2-1")) {
+      if (step->phase.empty()) {
+        w.verdict("web-2-1", "Successful");
+      }
+    }
+    w.step();
+    w.settle();
+  }
+  ASSERT_EQ(w.ctx.rollout.status.stablePodHash, hashOf("web:3")) << *w.ctx.rollout.status.message;
+  EXPECT_TRUE(w.run("web-2-bg")->terminating);
+}
+
+TEST(RolloutPlanAnalysisTest, CompletionEndsTheBackgroundRunAsCanaryCompleted) {
+  World w = healthy(std::vector{setWeight(50)});
+  withBackground(w, 0);
+  w.setTemplate("web:2");
+  w.step();
+  w.settle();
+  w.step();
+  w.settle();
+  Plan p = w.step();
+  for (int i = 0; i < 5 && countEvents(p, "RolloutCompleted") == 0; ++i) {
+    w.settle();
+    p = w.step();
+  }
+  ASSERT_EQ(countEvents(p, "RolloutCompleted"), 1)
+      << describeEvents(p) << *w.ctx.rollout.status.message;
+  ASSERT_EQ(p.terminations.size(), 1u);
+  EXPECT_EQ(p.terminations[0].name, "web-1-bg");
+  EXPECT_EQ(p.terminations[0].reason, "CanaryCompleted");
+}
+
+TEST(RolloutPlanDeadlineTest, ACanaryWhosePodsNeverBecomeAvailableAbortsAtTheDeadline) {
+  for (std::optional<int32_t> seconds : {std::optional<int32_t>(), std::optional<int32_t>(60)}) {
+    SCOPED_TRACE(seconds ? "progressDeadlineSeconds 60" : "the default 600");
+    World w = healthy();
+    w.ctx.rollout.spec.progressDeadlineSeconds = seconds;
+    w.setTemplate("web:2");
+    Plan start = w.step();  // the canary is created; its pods never come up
+    const auto deadline = std::chrono::seconds(seconds.value_or(600));
+    EXPECT_EQ(start.requeueAfter, milliseconds(deadline)) << "woken at the deadline";
+    w.ctx.now += deadline - 1s;
+    Plan before = w.step();
+    EXPECT_EQ(before.status.phase, "Progressing");
+    EXPECT_EQ(before.requeueAfter, milliseconds(1s));
+    w.ctx.now += 1s;
+    Plan p = w.plan();
+    EXPECT_EQ(p.status.phase, "Degraded");
+    EXPECT_EQ(conditionState(p.status, "Progressing"), "False/ProgressDeadlineExceeded");
+    ASSERT_EQ(countEvents(p, "ProgressDeadlineExceeded"), 1) << describeEvents(p);
+    EXPECT_NE(eventOf(p, "ProgressDeadlineExceeded")->note.find("0/1 canary pods available"),
+              std::string::npos)
+        << eventOf(p, "ProgressDeadlineExceeded")->note;
+    EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:2")), 0);
+  }
+}
+
+TEST(RolloutPlanDeadlineTest, EachStepHasItsOwnDeadlineAndPausesHaveNone) {
+  World w = canaryAtStepZero(std::vector{setWeight(10), pause(), setWeight(50)});
+  w.step();  // into the pause
+  ASSERT_EQ(w.ctx.rollout.status.currentStepIndex, 1);
+  w.ctx.now += 1h;
+  Plan waiting = w.step();
+  EXPECT_EQ(waiting.status.phase, "Paused") << "a pause waits for a person, not a deadline";
+  w.ctx.rollout.status.promoteStep = 1;
+  w.step();  // into setWeight 50: the deadline counts from here
+  ASSERT_EQ(w.ctx.rollout.status.currentStepIndex, 2);
+  w.ctx.now += 599s;
+  EXPECT_EQ(w.step().status.phase, "Progressing");
+  w.settle();
+  w.ctx.now += 10s;
+  Plan passed = w.step();
+  EXPECT_NE(passed.status.phase, "Degraded") << "its pods came in time";
+}
+
+TEST(RolloutPlanAnalysisTest, ARetryAfterAnAnalysisAbortRunsFreshAnalyses) {
+  World w = atAnalysisStep();
+  w.verdict("web-1-1", "Failed", kFailedVerdict);
+  w.step();
+  w.settle();
+  w.ctx.rollout.status.abort = false;  // `kubectl mc retry`
+  Plan retried = w.step();
+  EXPECT_EQ(retried.status.attempt, 2);
+  EXPECT_EQ(countEvents(retried, "RolloutStarted"), 1);
+  w.settle();
+  w.step();
+  w.settle();
+  Plan p = w.step();
+  ASSERT_EQ(w.ctx.rollout.status.currentStepIndex, 1);
+  EXPECT_TRUE(wants(p, "web-2-1")) << "attempt 2's own run, not attempt 1's Failed one";
 }
 
 }  // namespace

@@ -38,6 +38,10 @@ const kube::ResourceType kReplicaSets = kube::resources::kReplicaSets;
 const kube::ResourceType kServices = kube::resources::kServices;
 const kube::ResourceType kEvents = kube::resources::kEvents;
 const kube::ResourceType kHttpRoutes{"gateway.networking.k8s.io", "v1", "httproutes"};
+const kube::ResourceType kRuns{"mc.maestro.dev", "v1alpha1", "analysisruns"};
+const kube::ResourceType kTemplates{"mc.maestro.dev", "v1alpha1", "analysistemplates"};
+const kube::ResourceType kClusterTemplates{"mc.maestro.dev", "v1alpha1", "clusteranalysistemplates",
+                                           false};
 constexpr const char* kHashLabel = "mc.maestro.dev/pod-template-hash";
 constexpr const char* kNs = "shop";
 const std::string kStatus = "status";
@@ -279,16 +283,22 @@ class RolloutWorld {
         : recorder(fake, kube::EventRecorderOptions{}, clock),
           reconciler(fake, recorder, options, clock),
           rollouts(fake, kRollouts, kNs),
-          replicaSets(fake, kReplicaSets, kNs, ownedOptions()) {
+          replicaSets(fake, kReplicaSets, kNs, ownedOptions()),
+          runs(fake, kRuns, kNs),
+          templates(fake, kTemplates, kNs),
+          clusterTemplates(fake, kClusterTemplates, "") {
       // As makeRolloutController wires them.
       reconciler.useCaches(rollouts.store(), replicaSets.store());
-      done.push_back(boost::asio::co_spawn(io.io(), rollouts.run(), boost::asio::use_future));
-      done.push_back(boost::asio::co_spawn(io.io(), replicaSets.run(), boost::asio::use_future));
+      reconciler.useAnalysisCaches(runs.store(), templates.store(), clusterTemplates.store());
+      for (auto* informer : {&rollouts, &replicaSets, &runs, &templates, &clusterTemplates}) {
+        done.push_back(boost::asio::co_spawn(io.io(), informer->run(), boost::asio::use_future));
+      }
       done.push_back(boost::asio::co_spawn(io.io(), recorder.run(), boost::asio::use_future));
     }
     ~Operator() {
-      rollouts.stop();
-      replicaSets.stop();
+      for (auto* informer : {&rollouts, &replicaSets, &runs, &templates, &clusterTemplates}) {
+        informer->stop();
+      }
       recorder.stop();
       for (auto& future : done) {
         EXPECT_EQ(future.wait_for(5s), std::future_status::ready);
@@ -304,13 +314,20 @@ class RolloutWorld {
     RolloutReconciler reconciler;
     kube::Informer rollouts;
     kube::Informer replicaSets;
+    kube::Informer runs;
+    kube::Informer templates;
+    kube::Informer clusterTemplates;
     std::vector<std::future<void>> done;
   };
 
   bool cachesInStep() {
-    return operator_->rollouts.hasSynced() && operator_->replicaSets.hasSynced() &&
-           inStep(operator_->rollouts.store(), fake_.items(kRollouts, kNs)) &&
-           inStep(operator_->replicaSets.store(), fake_.items(kReplicaSets, kNs, kHashLabel));
+    auto& o = *operator_;
+    return o.rollouts.hasSynced() && o.replicaSets.hasSynced() && o.runs.hasSynced() &&
+           o.templates.hasSynced() && o.clusterTemplates.hasSynced() &&
+           inStep(o.rollouts.store(), fake_.items(kRollouts, kNs)) &&
+           inStep(o.replicaSets.store(), fake_.items(kReplicaSets, kNs, kHashLabel)) &&
+           inStep(o.runs.store(), fake_.items(kRuns, kNs)) &&
+           inStep(o.templates.store(), fake_.items(kTemplates, kNs));
   }
 
   test::FakeClock clock_;
@@ -703,6 +720,130 @@ TEST(RolloutControllerTest, MakeRolloutControllerTakesACanaryToHealthyOnTheFake)
   EXPECT_EQ(events["StepAdvanced"], 2);
   EXPECT_EQ(events["RolloutCompleted"], 1);
   EXPECT_EQ(events["Warning"], 0);
+}
+
+// --- 8. Analysis: the run made from its template, a verdict acted on in one reconcile ---
+
+json::object errorRateTemplate() {
+  return json::parse(fmt::format(R"json({{"apiVersion": "mc.maestro.dev/v1alpha1",
+    "kind": "AnalysisTemplate", "metadata": {{"name": "error-rate", "namespace": "{}"}},
+    "spec": {{"args": [{{"name": "service"}}, {{"name": "window", "value": "1m"}}],
+      "metrics": [{{"name": "error-rate", "interval": "30s", "count": 3,
+        "successCondition": {{"max": 0.02}},
+        "provider": {{"prometheus": {{"address": "http://prometheus:9090",
+          "query": "sum(rate(http_requests_total{{code=~\"5..\",pod_template_hash=\"{{{{args.canary-hash}}}}\",service=\"{{{{args.service}}}}\"}}[{{{{args.window}}}}]))"}}}}}}]}}}})json",
+                                 kNs))
+      .as_object();
+}
+
+const std::string kAnalysisCanary = fmt::format(
+    R"({{{}, "trafficRouting": {{"gatewayAPI": {{"httpRoute": "web"}}}},
+        "steps": [{{"setWeight": 20}},
+                  {{"analysis": {{"templates": [{{"templateName": "error-rate"}}],
+                                  "args": [{{"name": "service", "value": "web"}}]}}}},
+                  {{"setWeight": 100}}]}})",
+    kServicesField);
+
+void deployWithRoute(RolloutWorld& world, const std::string& canary) {
+  world.fake().put(kServices, service("web-stable"));
+  world.fake().put(kServices, service("web-canary"));
+  world.fake().put(kHttpRoutes, httpRoute());
+  ASSERT_NO_FATAL_FAILURE(deployV1(world, canary));
+}
+
+TEST(RolloutReconcilerAnalysisTest, TheStepsRunIsMadeFromItsTemplateWithArgumentsFilledIn) {
+  RolloutWorld world;
+  world.fake().put(kTemplates, errorRateTemplate());
+  ASSERT_NO_FATAL_FAILURE(deployWithRoute(world, kAnalysisCanary));
+  world.setImage("example/web:2");
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  const std::string v2 = hashOf("example/web:2");
+
+  EXPECT_EQ(world.statusInt("currentStepIndex"), 1);
+  EXPECT_EQ(world.statusText("phase"), "Progressing") << json::serialize(world.status());
+  auto run = world.fake().read(kRuns, kNs, "web-1-1");
+  ASSERT_TRUE(run) << "the run of step 1 of attempt 1";
+  auto owner = kube::controllerOf(*run);
+  ASSERT_TRUE(owner);
+  EXPECT_EQ(owner->uid, kube::uidOf(world.rollout()));
+  EXPECT_EQ(text(*run, {"metadata", "labels", kHashLabel}), v2);
+  EXPECT_EQ(text(*run, {"metadata", "labels", "mc.maestro.dev/analysis"}), "step-1");
+  const auto& metric = run->at("spec").at("metrics").at(0).as_object();
+  EXPECT_EQ(
+      text(metric, {"provider", "prometheus", "query"}),
+      fmt::format(
+          R"q(sum(rate(http_requests_total{{code=~"5..",pod_template_hash="{}",service="web"}}[1m])))q",
+          v2))
+      << "MC's canary-hash, the Rollout's service, the template's default window";
+  EXPECT_EQ(world.routeWeights(),
+            (std::map<std::string, int64_t>{{"web-stable", 80}, {"web-canary", 20}}))
+      << "the step waits at 20 % for the verdict";
+
+  // Successful: the canary goes on to 100 % and completes.
+  ASSERT_TRUE(world.fake().editStatus(kRuns, kNs, "web-1-1",
+                                      [](json::object& s) { s["phase"] = "Successful"; }));
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(world.statusText("phase"), "Healthy");
+  EXPECT_EQ(world.statusText("stablePodHash"), v2);
+}
+
+TEST(RolloutReconcilerAnalysisTest, AFailedRunTakesAllTrafficOffTheCanaryInOneReconcile) {
+  RolloutWorld world;
+  world.fake().put(kTemplates, errorRateTemplate());
+  ASSERT_NO_FATAL_FAILURE(deployWithRoute(world, kAnalysisCanary));
+  world.setImage("example/web:2");
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  const std::string v1 = hashOf("example/web:1");
+  const std::string v2 = hashOf("example/web:2");
+  ASSERT_EQ(world.replicasOf(v2), 2);
+  ASSERT_TRUE(world.fake().editStatus(kRuns, kNs, "web-1-1", [](json::object& s) {
+    s["phase"] = "Failed";
+    s["message"] = R"(metric "error-rate" Failed: 0.2 > max 0.02 (1 failed, failureLimit 0))";
+  }));
+
+  auto once = world.reconcile();  // one reconcile, no settling in between
+  ASSERT_TRUE(once) << once.error().describe();
+  EXPECT_EQ(world.routeWeights(),
+            (std::map<std::string, int64_t>{{"web-stable", 100}, {"web-canary", 0}}));
+  EXPECT_EQ(world.replicasOf(v2), 0) << "the canary scaled to 0";
+  EXPECT_EQ(world.replicasOf(v1), 10);
+  EXPECT_EQ(world.statusText("phase"), "Degraded");
+  EXPECT_EQ(stringAt(world.condition("Progressing"), "reason"), "AnalysisFailed");
+  EXPECT_EQ(world.events()["AnalysisFailed"], 1);
+  bool named = false;
+  for (const auto& event : world.fake().items(kEvents, kNs)) {
+    if (text(event, {"reason"}) == "AnalysisFailed") {
+      named = text(event, {"note"}).find("0.2 > max 0.02 (1 failed, failureLimit 0)") !=
+              std::string::npos;
+    }
+  }
+  EXPECT_TRUE(named) << "the Event names the metric, its value and its limit";
+  ASSERT_TRUE(world.settle());
+  EXPECT_EQ(world.events()["AnalysisFailed"], 1) << "recorded once";
+}
+
+TEST(RolloutReconcilerAnalysisTest, AMissingTemplateIsInvalidSpecNamingTheField) {
+  RolloutWorld world;
+  world.fake().put(kServices, service("web-stable"));
+  world.fake().put(kServices, service("web-canary"));
+  world.fake().put(kHttpRoutes, httpRoute());
+  world.fake().put(kRollouts, rolloutObject("example/web:1", kAnalysisCanary));
+  world.start();
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  auto invalid = world.condition("InvalidSpec");
+  EXPECT_EQ(stringAt(invalid, "status"), "True") << json::serialize(world.status());
+  EXPECT_NE(stringAt(invalid, "message")
+                .find("spec.strategy.canary.steps[1].analysis.templates[0].templateName: "
+                      "AnalysisTemplate \"error-rate\" not found"),
+            std::string::npos)
+      << stringAt(invalid, "message");
+  EXPECT_EQ(world.statusText("phase"), "Degraded");
+
+  // The template arrives: the next look (every 10 s) finds it.
+  world.fake().put(kTemplates, errorRateTemplate());
+  world.clock().advance(10s);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(world.statusText("phase"), "Healthy") << json::serialize(world.status());
 }
 
 }  // namespace

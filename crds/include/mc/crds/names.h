@@ -25,7 +25,7 @@ namespace resources {
 inline const kube::ResourceType kRollouts{kGroup, kVersion, "rollouts"};
 inline const kube::ResourceType kAnalysisTemplates{kGroup, kVersion, "analysistemplates"};
 inline const kube::ResourceType kClusterAnalysisTemplates{kGroup, kVersion,
-                                                          "clusteranalysistemplates"};
+                                                          "clusteranalysistemplates", false};
 inline const kube::ResourceType kAnalysisRuns{kGroup, kVersion, "analysisruns"};
 }  // namespace resources
 
@@ -38,7 +38,12 @@ inline constexpr std::string_view kScaleDownAtAnnotation = "mc.maestro.dev/scale
 // The pod template exactly as the Rollout had it, so `kubectl mc undo` restores it byte for byte
 // (the ReplicaSet's own template has the apiserver's defaults filled in).
 inline constexpr std::string_view kPodTemplateAnnotation = "mc.maestro.dev/pod-template";
-// On route objects MC creates (e.g. the NGINX canary Ingress): the Rollout they belong to.
+// On MC's AnalysisRuns: which analysis of the Rollout made them, kBackgroundAnalysis or
+// "step-N"; the Rollout's name is in kRolloutLabel, its canary's hash in kPodTemplateHashLabel.
+inline constexpr std::string_view kAnalysisLabel = "mc.maestro.dev/analysis";
+inline constexpr std::string_view kBackgroundAnalysis = "background";
+// On route objects MC creates (e.g. the NGINX canary Ingress) and on AnalysisRuns: the Rollout
+// they belong to.
 inline constexpr std::string_view kRolloutLabel = "mc.maestro.dev/rollout";
 
 // status.phase of a Rollout.
@@ -70,7 +75,6 @@ inline constexpr const char* kMinimumReplicasUnavailable = "MinimumReplicasUnava
 inline constexpr const char* kNotPaused = "NotPaused";
 inline constexpr const char* kPausedByUser = "PausedByUser";
 inline constexpr const char* kCanaryPauseStep = "CanaryPauseStep";
-inline constexpr const char* kAwaitingAnalysis = "AwaitingAnalysis";
 // While a canary waits at spec.replicas 0: with no pods there is nothing to weigh, so it holds
 // its step until the Rollout is scaled up (also the Event's reason).
 inline constexpr const char* kScaledToZero = "ScaledToZero";
@@ -79,6 +83,11 @@ inline constexpr const char* kRolloutCompleted = "RolloutCompleted";
 inline constexpr const char* kRolloutAborted = "RolloutAborted";
 inline constexpr const char* kInvalidSpec = "InvalidSpec";
 inline constexpr const char* kSpecValid = "SpecValid";
+// A canary aborted by its analysis (a run Failed, or Error without onError: pause), by its
+// progress deadline, or paused by an analysis without a verdict (also the Events' reasons).
+inline constexpr const char* kAnalysisFailed = "AnalysisFailed";
+inline constexpr const char* kProgressDeadlineExceeded = "ProgressDeadlineExceeded";
+inline constexpr const char* kAnalysisInconclusive = "AnalysisInconclusive";
 }  // namespace reason
 
 // status.phase of an AnalysisRun, and of each of its metrics and measurements (docs/analysis.md).
@@ -109,6 +118,9 @@ inline constexpr const char* kAborted = "Aborted";
 inline constexpr const char* kStableMissing = "StableMissing";
 inline constexpr const char* kRolloutCompleted = "RolloutCompleted";
 inline constexpr const char* kInvalidSpec = "InvalidSpec";
+inline constexpr const char* kAnalysisFailed = reason::kAnalysisFailed;
+inline constexpr const char* kProgressDeadlineExceeded = reason::kProgressDeadlineExceeded;
+inline constexpr const char* kAnalysisInconclusive = reason::kAnalysisInconclusive;
 }  // namespace event
 
 // What MC's labels and annotations say about one of its ReplicaSets: its pod-template hash ("" if

@@ -94,6 +94,8 @@ struct RolloutStatus {
   std::optional<std::string> stablePodHash;
   std::optional<std::string> pauseStartTime;  // RFC 3339: a timed pause survives a restart
   std::optional<int32_t> attempt;             // canaries started; names their decision Events
+  std::optional<std::string> stepStartTime;   // RFC 3339: when the current step began (deadline)
+  std::optional<std::string> backgroundRun;   // the AnalysisRun of the background analysis
   std::optional<std::string> message;         // one line for people: what MC waits for
   // Requests from `kubectl mc`, written to status by the user and cleared by MC once handled:
   std::optional<bool> abort;           // abort the canary (stays set while Degraded; retry clears)

@@ -28,6 +28,16 @@ struct ReplicaSetView {
   std::optional<WallTime> scaleDownAt;
 };
 
+// What the planner needs of one AnalysisRun the Rollout owns.
+struct AnalysisRunView {
+  std::string name;
+  std::string podHash;       // the canary it judges (its kPodTemplateHashLabel)
+  bool background = false;   // of spec.strategy.canary.analysis (kAnalysisLabel)
+  std::string phase;         // "" until the AnalysisRun controller first wrote it
+  std::string message;       // the verdict: the metric, its value and the limit crossed
+  bool terminating = false;  // spec.terminate is set
+};
+
 // A spec field at fault and why: the InvalidSpec condition's message and Event.
 struct FieldError {
   std::string field;  // "spec.strategy.canary.stableService"
@@ -40,7 +50,8 @@ struct RolloutContext {
   std::string name;
   std::string ns;
   int64_t generation = 0;
-  std::vector<ReplicaSetView> replicaSets;  // owned by the Rollout (controller ownerReference)
+  std::vector<ReplicaSetView> replicaSets;    // owned by the Rollout (controller ownerReference)
+  std::vector<AnalysisRunView> analysisRuns;  // owned by the Rollout
   // From the router: whether it shapes traffic itself (else the replica ratio), and whether the
   // route holds status.canaryWeight now.
   bool trafficRouted = false;
@@ -79,6 +90,18 @@ struct SelectPods {
 
 enum class RouteChange { None, SetWeight, Reset };
 
+// An AnalysisRun that must exist now: of the background analysis or of the step's.
+struct WantRun {
+  std::string name;
+  std::optional<int32_t> step;  // nullopt: spec.strategy.canary.analysis
+};
+
+// An AnalysisRun to end (spec.terminate): its canary was superseded, aborted or completed.
+struct TerminateRun {
+  std::string name;
+  std::string reason;  // crds::analysis::kCanaryCompleted, kSuperseded, kAborted, ...
+};
+
 // A decision worth an Event (RolloutStarted, StepAdvanced, Paused, Promoted, Aborted,
 // RolloutCompleted). `id` is deterministic for the decision, so a decision re-planned after a
 // crash finds its Event already written instead of writing a second one.
@@ -96,6 +119,8 @@ struct Plan {
   std::vector<ScaleReplicaSet> scales;
   std::vector<std::string> deletes;  // ReplicaSet names past revisionHistoryLimit
   std::vector<SelectPods> services;
+  std::vector<WantRun> runs;
+  std::vector<TerminateRun> terminations;
   RouteChange route = RouteChange::None;
   int32_t routeWeight = 0;
   std::optional<FieldError> invalidSpec;  // also in status; the reconciler records an Event

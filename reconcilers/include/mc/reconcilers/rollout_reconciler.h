@@ -37,6 +37,9 @@ class RolloutReconciler final : public kube::Reconciler {
   // The caches the reconciler reads: Rollouts, and the ReplicaSets they own. From
   // makeRolloutController, before the controller runs.
   void useCaches(kube::Store& rollouts, kube::Store& replicaSets);
+  // The AnalysisRuns Rollouts own and the templates they name. Without them (tests of the
+  // canary alone) a Rollout that names an analysis is InvalidSpec.
+  void useAnalysisCaches(kube::Store& runs, kube::Store& templates, kube::Store& clusterTemplates);
 
   boost::asio::awaitable<Result<kube::ReconcileResult>> reconcile(
       const kube::ReconcileRequest& request) override;
@@ -64,6 +67,12 @@ class RolloutReconciler final : public kube::Reconciler {
   Step<> selectServices(Pass& pass);
   Step<> convergeRoute(Pass& pass);
   Step<> deleteHistory(Pass& pass);
+  // rollout_analysis.cc: the runs the plan wants made, those it ends ended.
+  Step<> createRuns(Pass& pass);
+  Step<> terminateRuns(Pass& pass);
+  // rollout_analysis.cc, from gather(): the runs the Rollout owns, and each analysis the spec
+  // names resolved against its templates (a missing template or argument: InvalidSpec).
+  void gatherAnalysis(Pass& pass);
 
   kube::Client& client_;
   kube::EventRecorder& events_;
@@ -71,6 +80,9 @@ class RolloutReconciler final : public kube::Reconciler {
   const Clock& clock_;
   kube::Store* rollouts_ = nullptr;
   kube::Store* replicaSets_ = nullptr;
+  kube::Store* analysisRuns_ = nullptr;
+  kube::Store* templates_ = nullptr;
+  kube::Store* clusterTemplates_ = nullptr;
   // MC's own writes the caches have not shown yet: not repeated, and no plan on a stale status.
   kube::WritesInFlight writes_;
   std::mutex mutex_;  // guards countsHeldSince_

@@ -64,6 +64,9 @@ class Controller {
   // Before run(): objects of `type` whose controller ownerReference is a `primaryKind` map to
   // that owner's key. The owned informer has options of its own (no primary's selector).
   Informer& watchOwned(ResourceType type, InformerOptions options = {});
+  // Before run(): a cache of `type` for the reconciler to read (objects its primaries refer to,
+  // such as templates); its changes enqueue nothing. Cluster-scoped types are cached whole.
+  Informer& watchCached(ResourceType type, InformerOptions options = {});
 
   Informer& primaryInformer() { return *informers_.front(); }
   Informer* informerFor(const ResourceType& type);
