@@ -104,7 +104,7 @@ TEST_F(RolloutCrdTest, RoundTripThroughTheApiserverKeepsTheTemplate) {
   auto created = io_.run(client_->create(
       kRollouts, "default",
       rollout("web", json::parse(R"({"steps": [{"setWeight": 20}, {"pause": {"duration": "1m"}},
-                                               {"analysis": {"templates": ["errors"]}}]})"))));
+                                               {"analysis": {"templates": [{"templateName": "errors"}]}}]})"))));
   ASSERT_TRUE(created) << created.error().describe();
   auto fetched = io_.run(client_->get(kRollouts, "default", "web"));
   ASSERT_TRUE(fetched);
