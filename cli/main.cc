@@ -1,7 +1,7 @@
-// kubectl-mc: the `kubectl mc` plugin. Shows Rollouts and carries a person's requests to MC
-// (promote, abort, retry, pause, resume, undo) by writing the Rollout, with the same client
-// library as mc-operator.
-// Exit codes: 0 done (status: Healthy), 1 refused, failed or timed out, 2 bad flags or usage.
+// kubectl-mc: the `kubectl mc` plugin. Shows Rollouts and their AnalysisRuns and carries a person's
+// requests to MC (promote, abort, retry, pause, resume, undo) by writing the Rollout, with the same
+// client library as mc-operator. Exit codes: 0 done (status: Healthy), 1 refused, failed or timed
+// out, 2 bad flags or usage.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -41,8 +41,8 @@ struct Options {
   std::string output;
 };
 
-CLI::App* withName(CLI::App* command, Options& options) {
-  command->add_option("NAME", options.name, "name of the Rollout")->required();
+CLI::App* withName(CLI::App* command, Options& options, const char* what = "the Rollout") {
+  command->add_option("NAME", options.name, std::string("name of ") + what)->required();
   return command;
 }
 
@@ -50,7 +50,8 @@ CLI::App* withName(CLI::App* command, Options& options) {
 
 int main(int argc, char** argv) {
   Options options;
-  CLI::App app{"kubectl mc: show and steer Maestro Conductor Rollouts", "kubectl-mc"};
+  CLI::App app{"kubectl mc: show and steer Maestro Conductor Rollouts and their AnalysisRuns",
+               "kubectl-mc"};
   app.set_version_flag("--version", std::string("kubectl-mc ") + mc::kVersion);
   app.require_subcommand(1);
   // Global flags are accepted after the subcommand too, as kubectl accepts them.
@@ -59,15 +60,26 @@ int main(int argc, char** argv) {
                  "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)");
   app.add_option("--context", options.context, "kubeconfig context (default: current-context)");
   app.add_option("-n,--namespace", options.ns,
-                 "namespace of the Rollout (default: the kubeconfig context's, else default)");
+                 "namespace of the Rollout or AnalysisRun (default: the kubeconfig context's, else "
+                 "default)");
   app.add_flag("-v,--verbose", options.verbose, "log the client's retries and requests to stderr");
 
-  auto* get = app.add_subcommand("get", "show a Rollout")->require_subcommand(1);
-  auto* getRollout =
-      withName(get->add_subcommand("rollout", "show a Rollout and its ReplicaSets"), options);
+  auto* get = app.add_subcommand("get", "show a Rollout or an AnalysisRun")->require_subcommand(1);
+  auto* getRollout = withName(
+      get->add_subcommand("rollout",
+                          "show a Rollout, its ReplicaSets and the AnalysisRuns of its current "
+                          "attempt (each metric's last value, phase and counts)"),
+      options);
   getRollout->alias("rollouts")->alias("ro")->alias("mcro");
-  getRollout->add_flag("-w,--watch", options.watch,
-                       "show it again whenever it or its ReplicaSets change, until Ctrl-C");
+  getRollout->add_flag(
+      "-w,--watch", options.watch,
+      "show it again whenever it, its ReplicaSets or its AnalysisRuns change, until Ctrl-C");
+  auto* getRun = withName(
+      get->add_subcommand("analysisrun",
+                          "show an AnalysisRun: phase, args, and per metric its query, success "
+                          "condition, limits, counts and last measurements"),
+      options, "the AnalysisRun");
+  getRun->alias("analysisruns")->alias("ar")->alias("mcar");
   auto* list = app.add_subcommand("list", "list Rollouts: phase, step, weight, images, age");
   list->alias("ls");
   list->add_flag("-A,--all-namespaces", options.allNamespaces,
@@ -156,6 +168,9 @@ int main(int argc, char** argv) {
   asio::awaitable<int> command = [&]() -> asio::awaitable<int> {
     if (getRollout->parsed()) {
       return commands.get(options.name, options.watch);
+    }
+    if (getRun->parsed()) {
+      return commands.getAnalysisRun(options.name);
     }
     if (list->parsed()) {
       return commands.list(options.allNamespaces, *phases, options.output == "name");

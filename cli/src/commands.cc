@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,12 +11,15 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <cctype>
 #include <cstdio>
 #include <functional>
 #include <map>
 
+#include "mc/cli/analysis_view.h"
 #include "mc/cli/rollout_list.h"
 #include "mc/cli/rollout_view.h"
+#include "mc/common/json.h"
 #include "mc/crds/names.h"
 
 namespace mc::cli {
@@ -23,6 +27,7 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
+using crds::resources::kAnalysisRuns;
 using crds::resources::kRollouts;
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
@@ -108,6 +113,40 @@ asio::awaitable<Result<void>> follow(kube::Client& client, FollowSpec spec, List
 
 std::string labelSelectorOfReplicaSets() { return std::string(crds::kPodTemplateHashLabel); }
 
+std::string lowerCase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// Whether a discovery document (an APIResourceList) lists `resource`; a document of another
+// shape counts as listing it (the 404 is then the object's).
+bool serves(const json::value& discovery, const std::string& resource) {
+  const auto* resources =
+      discovery.is_object() ? arrayAt(discovery.as_object(), "resources") : nullptr;
+  if (resources == nullptr) {
+    return true;
+  }
+  return std::any_of(resources->begin(), resources->end(), [&](const json::value& r) {
+    return r.is_object() && stringAt(r.as_object(), "name") == resource;
+  });
+}
+
+// Why a Rollout's AnalysisRuns cannot be shown, when `get rollout` shows it without them: the
+// API is missing (an MC without analysis) or the user may not list them. nullopt for any other
+// error, which fails the command.
+std::optional<std::string> runsUnavailable(const Error& error) {
+  if (error.kind == ErrorKind::NotFound) {
+    return fmt::format("the AnalysisRun API ({}.{}) is not installed on this cluster",
+                       kAnalysisRuns.resource, kAnalysisRuns.group);
+  }
+  if (error.kind == ErrorKind::Forbidden || error.kind == ErrorKind::Unauthorized) {
+    return fmt::format("no access: {}", error.message);
+  }
+  return std::nullopt;
+}
+
 // Hands every object of `type` in `ns` ("": all namespaces) to `onItem`, a page of kPageSize at a
 // time. Unlike listAll, no page outlives its turn: 10,000 Rollouts or 30,000 ReplicaSets are
 // never all in memory at once.
@@ -132,11 +171,14 @@ asio::awaitable<Result<void>> forEachListed(kube::Client& client, const kube::Re
 
 }  // namespace
 
-// What `get --watch` keeps between events: the Rollout and every ReplicaSet carrying MC's hash
-// label (filtered by owner at render time, as the Rollout's uid may arrive second).
+// What `get --watch` keeps between events: the Rollout, every ReplicaSet carrying MC's hash
+// label and every AnalysisRun carrying its name (both filtered by owner at render time, as the
+// Rollout's uid may arrive second).
 struct Commands::Watch {
   std::optional<json::object> rollout;
   std::map<std::string, json::object> replicaSets;
+  std::map<std::string, json::object> runs;
+  std::optional<std::string> runsUnavailable;
   std::string lastFrame;
   std::optional<Error> failure;
   bool rolloutDeleted = false;
@@ -155,19 +197,26 @@ bool Commands::interrupt() {
   return !streams_.empty();
 }
 
-// A 404 is one of two things: no such Rollout, or no Rollout API on this cluster at all (the CRD
-// is not installed). Discovery of MC's group version tells them apart, as kubectl does, so no
-// error message is parsed. Takes references: every caller passes names of its own.
 asio::awaitable<int> Commands::fail(const Error& error, const std::string& name) {
+  co_return co_await failAbout(error, kRollouts, crds::kRolloutKind, name);
+}
+
+// A 404 is one of two things: no such object, or no such API on this cluster at all (its CRD is
+// not installed). Discovery of MC's group version tells them apart, as kubectl does, so no error
+// message is parsed: the resource is installed if the group version lists it. Takes references:
+// every caller passes names of its own.
+asio::awaitable<int> Commands::failAbout(const Error& error, const kube::ResourceType& type,
+                                         const char* kind, const std::string& name) {
   std::string message;
   if (error.kind == ErrorKind::NotFound && error.httpStatus == 404) {
-    std::string groupVersion = kRollouts.groupVersionPath();
+    std::string groupVersion = type.groupVersionPath();
     auto discovered = co_await client_.getPath(groupVersion);
-    bool installed = discovered || discovered.error().kind != ErrorKind::NotFound;
-    message = installed
-                  ? fmt::format("rollout \"{}\" not found in namespace \"{}\"", name, ns_)
-                  : fmt::format("the Rollout API ({}.{}) is not installed on this cluster: {}",
-                                kRollouts.resource, kRollouts.group, error.message);
+    bool installed = discovered ? serves(*discovered, type.resource)
+                                : discovered.error().kind != ErrorKind::NotFound;
+    message = installed ? fmt::format("{} \"{}\" not found in namespace \"{}\"", lowerCase(kind),
+                                      name, ns_)
+                        : fmt::format("the {} API ({}.{}) is not installed on this cluster: {}",
+                                      kind, type.resource, type.group, error.message);
   } else if (error.kind == ErrorKind::Forbidden || error.kind == ErrorKind::Unauthorized) {
     message = fmt::format("no access: {}", error.message);
   } else if (error.httpStatus == 0 &&
@@ -191,6 +240,26 @@ asio::awaitable<Result<std::vector<json::object>>> Commands::ownedReplicaSetsOf(
   co_return ownedReplicaSets(rollout, std::move(listed->items));
 }
 
+asio::awaitable<Result<RolloutRuns>> Commands::analysisRunsOf(json::object rollout) {
+  RolloutRuns runs;
+  auto selector = analysisRunSelector(kube::nameOf(rollout));
+  if (!selector) {
+    co_return runs;  // no label can name it: MC made no runs of it
+  }
+  kube::ListOptions options;
+  options.labelSelector = std::move(*selector);
+  auto listed = co_await client_.list(kAnalysisRuns, ns_, options);
+  if (!listed) {
+    runs.unavailable = runsUnavailable(listed.error());
+    if (!runs.unavailable) {
+      co_return listed.error();
+    }
+    co_return runs;
+  }
+  runs.runs = ownedAnalysisRuns(rollout, std::move(listed->items));
+  co_return runs;
+}
+
 asio::awaitable<int> Commands::get(std::string name, bool watch) {
   auto object = co_await client_.get(kRollouts, ns_, name);
   if (!object) {
@@ -201,16 +270,21 @@ asio::awaitable<int> Commands::get(std::string name, bool watch) {
     if (!owned) {
       co_return co_await fail(owned.error(), name);
     }
-    out(renderRollout(*object, *owned, std::chrono::system_clock::now()));
+    auto runs = co_await analysisRunsOf(*object);
+    if (!runs) {
+      co_return co_await fail(runs.error(), name);
+    }
+    out(renderRollout(*object, *owned, *runs, std::chrono::system_clock::now()));
     co_return kExitOk;
   }
 
-  // Both follows share the state; the ReplicaSets' runs as a coroutine of its own and may end
-  // after this one, so the state is shared, not on this frame.
+  // The follows share the state; the ReplicaSets' and the AnalysisRuns' run as coroutines of
+  // their own and may end after this one, so the state is shared, not on this frame.
   auto state = std::make_shared<Watch>();
   auto rolloutCancel = std::make_shared<http::StreamCancel>();
   auto replicaSetCancel = std::make_shared<http::StreamCancel>();
-  streams_ = {rolloutCancel, replicaSetCancel};
+  auto runCancel = std::make_shared<http::StreamCancel>();
+  streams_ = {rolloutCancel, replicaSetCancel, runCancel};
   bool tty = tty_;
   auto render = [state, tty] {
     if (!state->rollout) {
@@ -220,7 +294,14 @@ asio::awaitable<int> Commands::get(std::string name, bool watch) {
     for (const auto& [rsName, rs] : state->replicaSets) {
       candidates.push_back(rs);
     }
-    auto frame = renderRollout(*state->rollout, ownedReplicaSets(*state->rollout, candidates),
+    RolloutRuns runs;
+    runs.unavailable = state->runsUnavailable;
+    std::vector<json::object> runCandidates;
+    for (const auto& [runName, run] : state->runs) {
+      runCandidates.push_back(run);
+    }
+    runs.runs = ownedAnalysisRuns(*state->rollout, std::move(runCandidates));
+    auto frame = renderRollout(*state->rollout, ownedReplicaSets(*state->rollout, candidates), runs,
                                std::chrono::system_clock::now());
     if (frame == state->lastFrame) {
       return;
@@ -230,9 +311,10 @@ asio::awaitable<int> Commands::get(std::string name, bool watch) {
     // A terminal redraws in place; a pipe or file gets every frame, a blank line apart.
     out(tty ? "\033[H\033[2J" + frame : (first ? "" : "\n") + frame);
   };
-  auto stopAll = [rolloutCancel, replicaSetCancel] {
+  auto stopAll = [rolloutCancel, replicaSetCancel, runCancel] {
     rolloutCancel->cancel();
     replicaSetCancel->cancel();
+    runCancel->cancel();
   };
 
   ListHandler onReplicaSets = [state, render](std::vector<json::object> items) {
@@ -252,6 +334,26 @@ asio::awaitable<int> Commands::get(std::string name, bool watch) {
       state->replicaSets.erase(rsName);
     } else {
       state->replicaSets[rsName] = std::move(event.object);
+    }
+    render();
+  };
+  ListHandler onRuns = [state, render](std::vector<json::object> items) {
+    state->runs.clear();
+    for (auto& run : items) {
+      auto runName = kube::nameOf(run);
+      state->runs[runName] = std::move(run);
+    }
+    render();
+  };
+  EventHandler onRunEvent = [state, render](kube::WatchEvent&& event) {
+    if (event.type == kube::WatchEventType::Bookmark) {
+      return;
+    }
+    auto runName = kube::nameOf(event.object);
+    if (event.type == kube::WatchEventType::Deleted) {
+      state->runs.erase(runName);
+    } else {
+      state->runs[runName] = std::move(event.object);
     }
     render();
   };
@@ -277,7 +379,7 @@ asio::awaitable<int> Commands::get(std::string name, bool watch) {
     render();
   };
 
-  // The first frame from a read of both; each watch starts where its read was.
+  // The first frame from a read of all three; each watch starts where its read was.
   kube::ListOptions rsOptions;
   rsOptions.labelSelector = labelSelectorOfReplicaSets();
   auto replicaSets = co_await client_.list(kube::resources::kReplicaSets, ns_, rsOptions);
@@ -285,7 +387,28 @@ asio::awaitable<int> Commands::get(std::string name, bool watch) {
     co_return co_await fail(replicaSets.error(), name);
   }
   std::string rsVersion = replicaSets->resourceVersion;
+  auto runSelector = analysisRunSelector(name);
+  std::string runVersion;
+  std::vector<json::object> runItems;
+  if (runSelector) {
+    kube::ListOptions runOptions;
+    runOptions.labelSelector = *runSelector;
+    auto runs = co_await client_.list(kAnalysisRuns, ns_, runOptions);
+    if (runs) {
+      runVersion = runs->resourceVersion;
+      runItems = std::move(runs->items);
+    } else {
+      state->runsUnavailable = runsUnavailable(runs.error());
+      if (!state->runsUnavailable) {
+        co_return co_await fail(runs.error(), name);
+      }
+    }
+  }
   state->rollout = std::move(*object);
+  for (auto& run : runItems) {
+    auto runName = kube::nameOf(run);
+    state->runs[runName] = std::move(run);
+  }
   onReplicaSets(std::move(replicaSets->items));
 
   FollowSpec rsSpec{kube::resources::kReplicaSets, ns_, labelSelectorOfReplicaSets(), "",
@@ -303,6 +426,24 @@ asio::awaitable<int> Commands::get(std::string name, bool watch) {
           stopAll();
         }
       });
+  if (runSelector && !state->runsUnavailable) {
+    // A follow of the runs that ends (their API deleted, access revoked) says so in the frame
+    // and leaves the Rollout's and the ReplicaSets' running.
+    FollowSpec runSpec{kAnalysisRuns, ns_, *runSelector, "", runVersion};
+    asio::co_spawn(executor, follow(client_, std::move(runSpec), onRuns, onRunEvent, runCancel),
+                   [state, render](std::exception_ptr e, Result<void> result) {
+                     if (e) {
+                       std::rethrow_exception(e);
+                     }
+                     if (!result) {
+                       state->runsUnavailable = runsUnavailable(result.error());
+                       if (!state->runsUnavailable) {
+                         state->runsUnavailable = result.error().describe();
+                       }
+                       render();
+                     }
+                   });
+  }
   FollowSpec rolloutSpec{kRollouts, ns_, "", "metadata.name=" + name,
                          kube::resourceVersionOf(*state->rollout)};
   auto followed =
@@ -319,6 +460,15 @@ asio::awaitable<int> Commands::get(std::string name, bool watch) {
     co_return kExitFailed;
   }
   co_return kExitOk;  // Ctrl-C
+}
+
+asio::awaitable<int> Commands::getAnalysisRun(std::string name) {
+  auto object = co_await client_.get(kAnalysisRuns, ns_, name);
+  if (!object) {
+    co_return co_await failAbout(object.error(), kAnalysisRuns, crds::kAnalysisRunKind, name);
+  }
+  out(renderAnalysisRun(*object, std::chrono::system_clock::now()));
+  co_return kExitOk;
 }
 
 asio::awaitable<int> Commands::list(bool allNamespaces, std::vector<std::string> phases,

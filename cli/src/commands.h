@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mc/cli/analysis_view.h"
 #include "mc/runtime/kube_client.h"
 
 namespace mc::cli {
@@ -26,7 +27,10 @@ class Commands {
   Commands(kube::Client& client, std::string ns, bool tty);
   ~Commands();
 
+  // A Rollout, its ReplicaSets and its current attempt's AnalysisRuns; with `watch`, again on
+  // every change of any of them.
   boost::asio::awaitable<int> get(std::string name, bool watch);
+  boost::asio::awaitable<int> getAnalysisRun(std::string name);
   // The Rollouts of the namespace (or all, with a NAMESPACE column) in the given phases (empty:
   // all), as a table or, with `names`, as kubectl's `-o name`.
   boost::asio::awaitable<int> list(bool allNamespaces, std::vector<std::string> phases, bool names);
@@ -47,10 +51,15 @@ class Commands {
   boost::asio::awaitable<Result<boost::json::object>> patchStatus(const std::string& name,
                                                                   const std::string& body);
   struct Watch;
-  // Prints why a request failed, for people; kExitFailed.
+  // Prints why a request about Rollout `name` failed, for people; kExitFailed.
   boost::asio::awaitable<int> fail(const Error& error, const std::string& name);
+  // The same about an object of `type` (`kind` as the API spells it: "AnalysisRun").
+  boost::asio::awaitable<int> failAbout(const Error& error, const kube::ResourceType& type,
+                                        const char* kind, const std::string& name);
   boost::asio::awaitable<Result<std::vector<boost::json::object>>> ownedReplicaSetsOf(
       boost::json::object rollout);
+  // The Rollout's AnalysisRuns (one list by its label), or why they cannot be shown.
+  boost::asio::awaitable<Result<RolloutRuns>> analysisRunsOf(boost::json::object rollout);
 
   kube::Client& client_;
   std::string ns_;

@@ -25,6 +25,7 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
+using crds::resources::kAnalysisRuns;
 using crds::resources::kRollouts;
 
 const char* kTemplateV1 =
@@ -45,10 +46,14 @@ class KubectlMcTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     auto& cp = ControlPlaneEnvironment::get();
-    auto applied = cp.kubectl({"apply", "-f", (sourceDir() / "crds/rollout.yaml").string()});
-    ASSERT_EQ(applied.exitCode, 0) << applied.output;
-    auto established = cp.kubectl(
-        {"wait", "--for=condition=Established", "crd/rollouts.mc.maestro.dev", "--timeout=60s"});
+    for (const char* crd : {"rollout", "analysis_run"}) {
+      auto file = sourceDir() / "crds" / (std::string(crd) + ".yaml");
+      auto applied = cp.kubectl({"apply", "-f", file.string()});
+      ASSERT_EQ(applied.exitCode, 0) << applied.output;
+    }
+    auto established =
+        cp.kubectl({"wait", "--for=condition=Established", "crd/rollouts.mc.maestro.dev",
+                    "crd/analysisruns.mc.maestro.dev", "--timeout=60s"});
     ASSERT_EQ(established.exitCode, 0) << established.output;
   }
 
@@ -176,6 +181,78 @@ class KubectlMcTest : public ::testing::Test {
           {"template", std::move(podTemplateObject)}}}};
     auto created = io_.run(client_->create(kube::resources::kReplicaSets, ns_, std::move(rs)));
     ASSERT_TRUE(created) << created.error().describe();
+  }
+
+  // An AnalysisRun as MC makes it (labelled with the Rollout's name and its analysis, controlled
+  // by it, or by `ownerUid`), with `status` written as the AnalysisRun controller writes it.
+  void createRun(const json::object& rollout, const std::string& name, const std::string& analysis,
+                 const std::string& status, const std::string& ownerUid = "") {
+    std::string rolloutName = kube::nameOf(rollout);
+    auto object = json::parse(R"json({
+      "apiVersion": "mc.maestro.dev/v1alpha1", "kind": "AnalysisRun",
+      "spec": {
+        "args": [{"name": "canary-hash", "value": "h2"}],
+        "metrics": [{"name": "error-rate", "interval": "30s", "count": 3,
+                     "successCondition": {"max": 0.02},
+                     "provider": {"prometheus": {"address": "http://prometheus:9090",
+                                                 "query": "sum(rate(errors{hash=\"h2\"}[1m]))"}}}]
+      }})json")
+                      .as_object();
+    object["metadata"] = {
+        {"name", name},
+        {"labels",
+         {{"mc.maestro.dev/rollout", rolloutName}, {"mc.maestro.dev/analysis", analysis}}},
+        {"ownerReferences",
+         json::array{{{"apiVersion", crds::kApiVersion},
+                      {"kind", "Rollout"},
+                      {"name", rolloutName},
+                      {"uid", ownerUid.empty() ? kube::uidOf(rollout) : ownerUid},
+                      {"controller", true}}}}};
+    auto created = io_.run(client_->create(kAnalysisRuns, ns_, std::move(object)));
+    ASSERT_TRUE(created) << created.error().describe();
+    setRunStatus(name, status);
+  }
+
+  void setRunStatus(const std::string& name, const std::string& status) {
+    auto patched =
+        io_.run(client_->patch(kAnalysisRuns, ns_, name, kube::PatchType::Merge,
+                               R"({"status": )" + status + "}", {.subresource = "status"}));
+    ASSERT_TRUE(patched) << patched.error().describe();
+  }
+
+  // A kubeconfig for ServiceAccount `account` of the test's namespace (created here), and its
+  // token.
+  std::pair<std::filesystem::path, std::string> serviceAccountKubeconfig(
+      const std::string& account) const {
+    auto& cp = ControlPlaneEnvironment::get();
+    auto created = cp.kubectl({"create", "serviceaccount", account, "-n", ns_});
+    EXPECT_EQ(created.exitCode, 0) << created.output;
+    auto token = cp.kubectl({"create", "token", account, "-n", ns_});
+    EXPECT_EQ(token.exitCode, 0) << token.output;
+    std::string bearer = token.output;
+    while (!bearer.empty() && std::isspace(static_cast<unsigned char>(bearer.back()))) {
+      bearer.pop_back();
+    }
+    auto kubeconfig = dir_ / (account + ".kubeconfig");
+    std::ofstream(kubeconfig) << fmt::format(R"(apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: {}
+    certificate-authority: {}
+users:
+- name: {}
+  user:
+    token: {}
+contexts:
+- name: {}
+  context: {{cluster: local, user: {}}}
+current-context: {}
+)",
+                                             cp.apiserverUrl(), cp.caFile().string(), account,
+                                             bearer, account, account, account);
+    return {kubeconfig, bearer};
   }
 
   test::IoThread io_;
@@ -347,6 +424,117 @@ TEST_F(KubectlMcTest, GetRolloutShowsStepsAndReplicaSets) {
       << watching.logTail();
   createReplicaSet(rollout, "h3", 3, kTemplateV2);
   EXPECT_TRUE(pollUntil([&] { return contains(readFile(watching.logFile()), "\nweb-h3 "); }, 30s))
+      << watching.logTail();
+  watching.signal(SIGINT);
+  EXPECT_EQ(watching.wait(10s), 0) << watching.logTail();
+}
+
+// The line of `text` that contains `needle`, split on runs of spaces (empty if none).
+std::vector<std::string> cellsOfLineWith(const std::string& text, const std::string& needle) {
+  size_t at = text.find(needle);
+  if (at == std::string::npos) {
+    return {};
+  }
+  size_t begin = text.rfind('\n', at);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  std::istringstream in(text.substr(begin, text.find('\n', at) - begin));
+  std::vector<std::string> cells;
+  for (std::string cell; in >> cell;) {
+    cells.push_back(cell);
+  }
+  return cells;
+}
+
+TEST_F(KubectlMcTest, GetAnalysisRunAndTheRunsOfGetRollout) {
+  auto rollout = createRollout("web");
+  setStatus("web", R"({"phase": "Paused", "currentStepIndex": 1, "canaryWeight": 20,
+                       "stableRS": "web-h1", "canaryRS": "web-h2", "attempt": 2,
+                       "backgroundRun": "web-2-bg"})");
+  createRun(rollout, "web-2-1", "step-1", R"json({
+    "phase": "Failed", "message": "error-rate: 0.2 is above max 0.02",
+    "startedAt": "2026-03-01T11:50:00Z", "completedAt": "2026-03-01T11:51:05Z",
+    "metricResults": [{"name": "error-rate", "phase": "Failed", "query": "sum(rate(errors[1m]))",
+      "count": 1, "failed": 1, "message": "0.2 is above max 0.02",
+      "measurements": [{"phase": "Failed", "value": "0.2", "startedAt": "2026-03-01T11:51:00Z",
+                        "finishedAt": "2026-03-01T11:51:05Z", "message": "0.2 > 0.02"}]}]})json");
+  createRun(rollout, "web-2-bg", "background", R"({
+    "phase": "Running", "message": "error-rate: 1/3 measured",
+    "startedAt": "2026-03-01T11:40:00Z",
+    "metricResults": [{"name": "error-rate", "phase": "Running", "count": 1, "inconclusive": 1,
+      "measurements": [{"phase": "Inconclusive", "value": "NaN",
+                        "startedAt": "2026-03-01T11:41:00Z",
+                        "finishedAt": "2026-03-01T11:41:01Z", "message": "NaN"}]}]})");
+  createRun(rollout, "web-1-1", "step-1", R"({"phase": "Failed"})");
+  // Labelled as this Rollout's but controlled by another object: not its run.
+  createRun(rollout, "web-2-9", "step-9", R"({"phase": "Failed"})",
+            "00000000-0000-0000-0000-000000000009");
+
+  using Row = std::vector<std::string>;
+  for (const char* alias : {"analysisrun", "analysisruns", "ar", "mcar"}) {
+    auto got = mc({"get", alias, "web-2-1"});
+    EXPECT_EQ(got.exitCode, 0) << alias << ": " << got.output;
+    EXPECT_TRUE(
+        contains(got.output, "\nStatus:         Failed - error-rate: 0.2 is above max 0.02\n"))
+        << got.output;
+    EXPECT_TRUE(contains(got.output, "\nRollout:        web\nAnalysis:       step 2\n"))
+        << got.output;
+    EXPECT_TRUE(contains(got.output, "\nStarted:        2026-03-01T11:50:00Z (")) << got.output;
+    EXPECT_TRUE(contains(got.output, "\n  canary-hash:  h2\n")) << got.output;
+    EXPECT_TRUE(contains(got.output, "\n    Query:              sum(rate(errors[1m]))\n"))
+        << "the query as run: " << got.output;
+    EXPECT_TRUE(contains(got.output, "\n    Success condition:  max 0.02\n")) << got.output;
+    EXPECT_TRUE(contains(got.output,
+                         "\n    Limits:             failureLimit 0, inconclusiveLimit 0, "
+                         "consecutiveErrorLimit 4\n"))
+        << got.output;
+    EXPECT_EQ(cellsOfLineWith(got.output, "STARTED"), (Row{"STARTED", "PHASE", "VALUE", "MESSAGE"}))
+        << got.output;
+    EXPECT_EQ(cellsOfLineWith(got.output, "2026-03-01T11:51:00Z "),
+              (Row{"2026-03-01T11:51:00Z", "Failed", "0.2", "0.2", ">", "0.02"}))
+        << got.output;
+  }
+  auto background = mc({"get", "ar", "web-2-bg"});
+  EXPECT_EQ(background.exitCode, 0) << background.output;
+  EXPECT_TRUE(
+      contains(background.output, "\n    Query:              sum(rate(errors{hash=\"h2\"}[1m]))\n"))
+      << "no query in the status: the spec's: " << background.output;
+
+  auto missing = mc({"get", "analysisrun", "nope"});
+  EXPECT_EQ(missing.exitCode, 1) << missing.output;
+  EXPECT_EQ(missing.output,
+            fmt::format("Error: analysisrun \"nope\" not found in namespace \"{}\"\n", ns_));
+
+  auto got = mc({"get", "rollout", "web"});
+  EXPECT_EQ(got.exitCode, 0) << got.output;
+  EXPECT_TRUE(contains(got.output, "\nAnalysisRuns of attempt 2:\n")) << got.output;
+  EXPECT_EQ(
+      cellsOfLineWith(got.output, "  web-2-1 "),
+      (Row{"web-2-1", "step", "2", "Failed", "error-rate:", "0.2", "is", "above", "max", "0.02"}))
+      << got.output;
+  EXPECT_EQ(
+      cellsOfLineWith(got.output, "0.2 (max 0.02)"),
+      (Row{"error-rate", "Failed", "0.2", "(max", "0.02)", "1/3", "measured,", "1", "failed"}))
+      << got.output;
+  EXPECT_EQ(cellsOfLineWith(got.output, "  web-2-bg "),
+            (Row{"web-2-bg", "background", "Running", "error-rate:", "1/3", "measured"}));
+  EXPECT_EQ(cellsOfLineWith(got.output, "NaN (max 0.02)"),
+            (Row{"error-rate", "Running", "NaN", "(max", "0.02)", "1/3", "measured,", "1",
+                 "inconclusive"}));
+  EXPECT_TRUE(contains(got.output, "\n  Older: 1 run of attempt 1 (1 Failed); ")) << got.output;
+  EXPECT_FALSE(contains(got.output, "web-1-1")) << "an older attempt's run, summed up";
+  EXPECT_FALSE(contains(got.output, "web-2-9")) << "not controlled by the Rollout";
+
+  // --watch draws again when a run's status changes.
+  auto watching = start({"get", "rollout", "web", "--watch"}, "watch.log");
+  ASSERT_TRUE(
+      pollUntil([&] { return contains(readFile(watching.logFile()), "NaN (max 0.02)"); }, 30s))
+      << watching.logTail();
+  setRunStatus("web-2-bg", R"({"message": "error-rate: 2/3 measured", "metricResults": [
+    {"name": "error-rate", "phase": "Running", "count": 2, "successful": 1, "inconclusive": 1,
+     "measurements": [{"phase": "Inconclusive", "value": "NaN"},
+                      {"phase": "Successful", "value": "0.013"}]}]})");
+  EXPECT_TRUE(
+      pollUntil([&] { return contains(readFile(watching.logFile()), "0.013 (max 0.02)"); }, 30s))
       << watching.logTail();
   watching.signal(SIGINT);
   EXPECT_EQ(watching.wait(10s), 0) << watching.logTail();
@@ -613,35 +801,12 @@ TEST_F(KubectlMcTest, WithoutNamespaceFlagTheContextsNamespaceApplies) {
 
 TEST_F(KubectlMcTest, NoAccessWithoutRbac) {
   createRollout("web");
-  auto& cp = ControlPlaneEnvironment::get();
-  auto account = cp.kubectl({"create", "serviceaccount", "nobody", "-n", ns_});
-  ASSERT_EQ(account.exitCode, 0) << account.output;
-  auto token = cp.kubectl({"create", "token", "nobody", "-n", ns_});
-  ASSERT_EQ(token.exitCode, 0) << token.output;
-  std::string bearer = token.output;
-  while (!bearer.empty() && std::isspace(static_cast<unsigned char>(bearer.back()))) {
-    bearer.pop_back();
-  }
-  auto kubeconfig = dir_ / "nobody.kubeconfig";
-  std::ofstream(kubeconfig) << fmt::format(R"(apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster:
-    server: {}
-    certificate-authority: {}
-users:
-- name: nobody
-  user:
-    token: {}
-contexts:
-- name: nobody
-  context: {{cluster: local, user: nobody}}
-current-context: nobody
-)",
-                                           cp.apiserverUrl(), cp.caFile().string(), bearer);
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"get", "rollout", "web"}, {"promote", "web"}, {"pause", "web"}, {"status", "web"}}) {
+  auto [kubeconfig, bearer] = serviceAccountKubeconfig("nobody");
+  for (const auto& args : std::vector<std::vector<std::string>>{{"get", "rollout", "web"},
+                                                                {"get", "analysisrun", "web-1-0"},
+                                                                {"promote", "web"},
+                                                                {"pause", "web"},
+                                                                {"status", "web"}}) {
     auto result = run(argv(args, kubeconfig), 60s);
     EXPECT_EQ(result.exitCode, 1) << result.output;
     EXPECT_EQ(result.output.rfind("Error: no access: ", 0), 0u) << result.output;
@@ -651,8 +816,50 @@ current-context: nobody
   }
 }
 
-// Last in the file: it takes the CRD away and puts it back. A 404 for the Rollout API itself is
-// not "rollout not found": discovery tells the two apart.
+// Rollouts and ReplicaSets readable, AnalysisRuns not: `get rollout` shows the Rollout and says
+// why its runs are missing, once and in --watch too.
+TEST_F(KubectlMcTest, GetRolloutWithoutAccessToAnalysisRunsSaysSo) {
+  auto object = json::parse(fmt::format(R"({{
+    "apiVersion": "mc.maestro.dev/v1alpha1", "kind": "Rollout", "metadata": {{"name": "web"}},
+    "spec": {{"selector": {{"matchLabels": {{"app": "web"}}}}, "template": {},
+              "strategy": {{"canary": {{"steps": [{{"setWeight": 20}},
+                {{"analysis": {{"templates": [{{"templateName": "error-rate"}}]}}}}]}}}}}}}})",
+                                        kTemplateV2))
+                    .as_object();
+  ASSERT_TRUE(io_.run(client_->create(kRollouts, ns_, std::move(object))));
+  setStatus("web", R"({"phase": "Progressing", "currentStepIndex": 1, "canaryRS": "web-h2",
+                       "stableRS": "web-h1", "attempt": 1})");
+  auto& cp = ControlPlaneEnvironment::get();
+  auto role = cp.kubectl({"create", "role", "rollout-reader", "-n", ns_, "--verb=get,list,watch",
+                          "--resource=rollouts.mc.maestro.dev,replicasets.apps"});
+  ASSERT_EQ(role.exitCode, 0) << role.output;
+  auto binding = cp.kubectl({"create", "rolebinding", "rollout-reader", "-n", ns_,
+                             "--role=rollout-reader", "--serviceaccount=" + ns_ + ":reader"});
+  ASSERT_EQ(binding.exitCode, 0) << binding.output;
+  auto [kubeconfig, bearer] = serviceAccountKubeconfig("reader");
+
+  auto got = run(argv({"get", "rollout", "web"}, kubeconfig), 60s);
+  EXPECT_EQ(got.exitCode, 0) << got.output;
+  EXPECT_TRUE(contains(got.output, "► 2. analysis")) << got.output;
+  EXPECT_TRUE(contains(got.output, "\nAnalysisRuns: not shown: no access: ")) << got.output;
+  EXPECT_TRUE(contains(got.output, "system:serviceaccount:" + ns_ + ":reader")) << got.output;
+
+  auto watching =
+      Process(argv({"get", "rollout", "web", "--watch"}, kubeconfig), dir_ / "watch-reader.log");
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        return contains(readFile(watching.logFile()), "\nAnalysisRuns: not shown: no access: ");
+      },
+      30s))
+      << watching.logTail();
+  EXPECT_TRUE(watching.running()) << "the Rollout is still watched";
+  watching.signal(SIGINT);
+  EXPECT_EQ(watching.wait(10s), 0) << watching.logTail();
+}
+
+// Last in the file: it takes the Rollout CRD away and puts it back. A 404 for the Rollout API
+// itself is not "rollout not found": discovery tells the two apart by the resources the group
+// version lists (the AnalysisRun CRD keeps the group served).
 TEST_F(KubectlMcTest, WithoutTheCrdTheApiIsSaidNotToBeInstalled) {
   auto& cp = ControlPlaneEnvironment::get();
   auto deleted = cp.kubectl({"delete", "crd", "rollouts.mc.maestro.dev", "--wait=true"});
@@ -660,10 +867,13 @@ TEST_F(KubectlMcTest, WithoutTheCrdTheApiIsSaidNotToBeInstalled) {
   ASSERT_TRUE(pollUntil(
       [&] {
         auto discovery = io_.run(client_->getPath("/apis/mc.maestro.dev/v1alpha1"));
-        return !discovery && discovery.error().kind == ErrorKind::NotFound;
+        if (!discovery) {
+          return discovery.error().kind == ErrorKind::NotFound;
+        }
+        return !contains(json::serialize(*discovery), R"("name":"rollouts")");
       },
       60s))
-      << "the group version is still served";
+      << "rollouts are still served";
   for (const auto& args :
        std::vector<std::vector<std::string>>{{"get", "rollout", "web"}, {"list"}}) {
     auto result = mc(args);
@@ -675,6 +885,11 @@ TEST_F(KubectlMcTest, WithoutTheCrdTheApiIsSaidNotToBeInstalled) {
               0u)
         << args[0] << ": " << result.output;
   }
+  auto run = mc({"get", "analysisrun", "nope"});
+  EXPECT_EQ(run.exitCode, 1) << run.output;
+  EXPECT_EQ(run.output,
+            fmt::format("Error: analysisrun \"nope\" not found in namespace \"{}\"\n", ns_))
+      << "AnalysisRuns are still served";
   SetUpTestSuite();  // the CRD back, Established
 }
 
