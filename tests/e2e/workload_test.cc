@@ -441,5 +441,17 @@ TEST(WorkloadSplitTest, FollowsTheStatusForTheHashesThatLive) {
       << "a status naming none of them: evenly";
 }
 
+TEST(WorkloadRunnerTest, AnUnreadableKubeconfigIsRefusedAtOnce) {
+  try {
+    WorkloadRunner runner(WorkloadOptions{.kubeconfig = "/nonexistent/kubeconfig",
+                                          .ns = "default",
+                                          .rollout = "web",
+                                          .demoAppBinary = MC_DEMO_APP_BINARY});
+    ADD_FAILURE() << "a runner started without a kubeconfig";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/kubeconfig"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace mc::e2e
