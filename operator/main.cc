@@ -79,13 +79,13 @@ asio::awaitable<int> connect(mc::kube::KubeClient& client, std::atomic<bool>& co
       spdlog::info("connected to apiserver {} (Kubernetes {}) with {}", client.config().server,
                    gitVersion, client.config().origin);
       connected = true;
-      // Without the CRD the Rollout informers cannot list and /readyz stays failing: say why.
+      // Without the CRDs the informers cannot list and /readyz stays failing: say why.
       const std::string groupVersion = "/apis/mc.maestro.dev/v1alpha1";
       auto crd = co_await client.getPath(groupVersion);
       if (!crd && crd.error().kind == mc::ErrorKind::NotFound) {
         spdlog::error(
-            "the Rollout CRD (rollouts.mc.maestro.dev/v1alpha1) is not installed: kubectl apply "
-            "-f crds/rollout.yaml, or install the chart; not ready until it is");
+            "MC's CRDs (mc.maestro.dev/v1alpha1) are not installed: kubectl apply -f crds/, or "
+            "install the chart; not ready until they are");
       }
       co_return 0;
     }

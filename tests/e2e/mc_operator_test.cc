@@ -39,13 +39,15 @@ std::string replaceAll(std::string text, const std::string& from, const std::str
 
 class McOperatorTest : public ::testing::Test {
  protected:
-  // mc-operator is ready only once its Rollout informer synced, which needs the CRD.
+  // mc-operator is ready only once its informers synced, which needs MC's CRDs.
   static void SetUpTestSuite() {
     auto& cp = ControlPlaneEnvironment::get();
-    auto applied = cp.kubectl({"apply", "-f", (sourceDir() / "crds/rollout.yaml").string()});
+    auto applied = cp.kubectl({"apply", "-f", (sourceDir() / "crds").string()});
     ASSERT_EQ(applied.exitCode, 0) << applied.output;
-    auto established = cp.kubectl(
-        {"wait", "--for=condition=Established", "crd/rollouts.mc.maestro.dev", "--timeout=60s"});
+    auto established =
+        cp.kubectl({"wait", "--for=condition=Established", "crd/rollouts.mc.maestro.dev",
+                    "crd/analysisruns.mc.maestro.dev", "crd/analysistemplates.mc.maestro.dev",
+                    "crd/clusteranalysistemplates.mc.maestro.dev", "--timeout=60s"});
     ASSERT_EQ(established.exitCode, 0) << established.output;
   }
   void SetUp() override { dir_ = makeTempDir("mc-operator-test"); }

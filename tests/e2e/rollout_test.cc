@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "e2e_support.h"
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
 #include "mc/runtime/http_client.h"
@@ -21,114 +22,6 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-constexpr const char* kHashLabel = "mc.maestro.dev/pod-template-hash";
-constexpr const char* kOperatorNamespace = "mc-system";
-
-ControlPlane& cp() { return ControlPlaneEnvironment::get(); }
-
-std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void writeFile(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
-
-CommandResult kubectl(const std::vector<std::string>& args) { return cp().kubectl(args); }
-
-json::value getJson(std::vector<std::string> args) {
-  args.insert(args.begin(), "get");
-  args.push_back("-o");
-  args.push_back("json");
-  auto result = kubectl(args);
-  if (result.exitCode != 0) {
-    return nullptr;
-  }
-  boost::system::error_code ec;
-  auto value = json::parse(result.output, ec);
-  return ec ? json::value(nullptr) : value;
-}
-
-// Reads a path like {"status", "phase"} out of a JSON value ("" / -1 if absent).
-const json::value* at(const json::value& value, std::initializer_list<std::string_view> path) {
-  const json::value* current = &value;
-  for (auto key : path) {
-    if (!current->is_object()) {
-      return nullptr;
-    }
-    current = current->as_object().if_contains(key);
-    if (current == nullptr) {
-      return nullptr;
-    }
-  }
-  return current;
-}
-std::string text(const json::value& value, std::initializer_list<std::string_view> path) {
-  auto* v = at(value, path);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
-}
-int64_t number(const json::value& value, std::initializer_list<std::string_view> path) {
-  auto* v = at(value, path);
-  return v && v->is_number() ? v->to_number<int64_t>() : -1;
-}
-
-struct RsState {
-  std::string name;
-  int64_t replicas = 0;
-  int64_t available = 0;
-};
-
-// The namespace's MC ReplicaSets by pod-template hash.
-std::map<std::string, RsState> replicaSets(const std::string& ns) {
-  std::map<std::string, RsState> out;
-  auto list = getJson({"rs", "-n", ns, "-l", kHashLabel});
-  if (auto* items = at(list, {"items"}); items && items->is_array()) {
-    for (const auto& rs : items->as_array()) {
-      auto* labels = at(rs, {"metadata", "labels"});
-      std::string hash = labels ? text(*labels, {kHashLabel}) : "";
-      out[hash] = {text(rs, {"metadata", "name"}), number(rs, {"spec", "replicas"}),
-                   std::max<int64_t>(0, number(rs, {"status", "availableReplicas"}))};
-    }
-  }
-  return out;
-}
-
-// Events MC recorded about a Rollout, by reason.
-std::map<std::string, int> eventCounts(const std::string& ns, const std::string& rollout) {
-  std::map<std::string, int> counts;
-  auto list = getJson({"events.v1.events.k8s.io", "-n", ns});
-  if (auto* items = at(list, {"items"}); items && items->is_array()) {
-    for (const auto& event : items->as_array()) {
-      if (text(event, {"regarding", "name"}) == rollout &&
-          text(event, {"regarding", "kind"}) == "Rollout") {
-        ++counts[text(event, {"reason"})];
-      }
-    }
-  }
-  return counts;
-}
-
-// The apiserver's audit log: every write, with who made it, the object and the response code
-// (Metadata level, reads not recorded: e2e/controlplane/audit-policy.yaml), one JSON object a line.
-std::filesystem::path auditLogPath() { return cp().dir() / "logs" / "audit.log"; }
-uintmax_t auditLogSize() { return std::filesystem::file_size(auditLogPath()); }
-std::vector<json::value> auditEntriesSince(uintmax_t offset) {
-  std::vector<json::value> entries;
-  std::ifstream in(auditLogPath());
-  in.seekg(static_cast<std::streamoff>(offset));
-  for (std::string line; std::getline(in, line);) {
-    boost::system::error_code ec;
-    auto entry = json::parse(line, ec);
-    if (!ec) {  // else a line still being written: a later read has it whole
-      entries.push_back(std::move(entry));
-    }
-  }
-  return entries;
-}
 
 // The chart's ServiceAccount, as the apiserver names it: the identity mc-operator runs as here.
 constexpr const char* kOperatorUser = "system:serviceaccount:mc-system:mc";
@@ -199,11 +92,7 @@ class RolloutE2ETest : public ::testing::Test {
   // watching the namespaces of the tests below.
   static void SetUpTestSuite() {
     dir_ = new std::filesystem::path(makeTempDir("rollout-e2e"));
-    ASSERT_EQ(kubectl({"apply", "-f", (sourceDir() / "crds/rollout.yaml").string()}).exitCode, 0);
-    ASSERT_EQ(kubectl({"wait", "--for=condition=Established", "crd/rollouts.mc.maestro.dev",
-                       "--timeout=60s"})
-                  .exitCode,
-              0);
+    ASSERT_NO_FATAL_FAILURE(installCrdsAndChartRbac(*dir_));
     auto crds = run({(sourceDir() / "e2e/tools/build.sh").string(), "--check", "routecrds"});
     ASSERT_EQ(crds.exitCode, 0) << crds.output;
     std::string crdDir = crds.output.substr(0, crds.output.find_last_not_of("\n") + 1);
@@ -214,13 +103,8 @@ class RolloutE2ETest : public ::testing::Test {
         kubectl({"wait", "--for=condition=Established", "--all", "crd", "--timeout=60s"}).exitCode,
         0);
 
-    // The chart's RBAC, and a kubeconfig holding its ServiceAccount's token.
-    auto rbac = run({(sourceDir() / "tests/chart/chart_test.sh").string(), "--print-rbac",
-                     dir_->string(), "--namespace", kOperatorNamespace});
-    ASSERT_EQ(rbac.exitCode, 0) << rbac.output;
-    auto rbacApplied = kubectl({"apply", "-f", (*dir_ / "rbac.yaml").string()});
-    ASSERT_EQ(rbacApplied.exitCode, 0) << rbacApplied.output;
-    auto credential = operatorCredential("mc-sa");
+    // A kubeconfig holding the chart's ServiceAccount's token.
+    auto credential = operatorCredential(*dir_, "mc-sa");
     ASSERT_FALSE(credential.kubeconfig.empty());
     *serviceAccountKubeconfig() = credential.kubeconfig;
     std::vector<std::string> args = {MC_OPERATOR_BINARY,
@@ -249,52 +133,6 @@ class RolloutE2ETest : public ::testing::Test {
   static std::string* serviceAccountKubeconfig() {
     static std::string path;
     return &path;
-  }
-
-  // A token of its own for the chart's ServiceAccount, in a kubeconfig `<name>.kubeconfig`, and
-  // the id the apiserver gives that token (user.extra's authentication.kubernetes.io/credential-id
-  // in its audit log, "JTI=<the token's jti>"), so processes with the same ServiceAccount are
-  // told apart as the apiserver tells them apart. Empty fields (and a test failure) on error.
-  struct OperatorCredential {
-    std::string kubeconfig;
-    std::string credentialId;
-  };
-  static OperatorCredential operatorCredential(const std::string& name) {
-    auto token = kubectl({"-n", kOperatorNamespace, "create", "token", "mc", "--duration=2h"});
-    EXPECT_EQ(token.exitCode, 0) << token.output;
-    if (token.exitCode != 0) {
-      return {};
-    }
-    std::string tokenText = token.output.substr(0, token.output.find('\n'));
-    auto kubeconfig = *dir_ / (name + ".kubeconfig");
-    writeFile(kubeconfig, fmt::format(R"(apiVersion: v1
-kind: Config
-clusters: [{{name: local, cluster: {{server: "{}", certificate-authority: "{}"}}}}]
-users: [{{name: mc, user: {{token: "{}"}}}}]
-contexts: [{{name: mc, context: {{cluster: local, user: mc}}}}]
-current-context: mc
-)",
-                                      cp().apiserverUrl(), cp().caFile().string(), tokenText));
-    auto reviewFile = *dir_ / (name + "-review.json");
-    writeFile(reviewFile,
-              fmt::format(R"({{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview",)"
-                          R"("spec":{{"token":"{}"}}}})",
-                          tokenText));
-    auto reviewed = kubectl({"create", "-o", "json", "-f", reviewFile.string()});
-    EXPECT_EQ(reviewed.exitCode, 0) << reviewed.output;
-    boost::system::error_code ec;
-    auto review = json::parse(reviewed.output, ec);
-    auto* ids =
-        ec ? nullptr
-           : at(review, {"status", "user", "extra", "authentication.kubernetes.io/credential-id"});
-    EXPECT_TRUE(ids != nullptr && ids->is_array() && ids->as_array().size() == 1 &&
-                ids->as_array()[0].is_string())
-        << "the apiserver gives ServiceAccount tokens no credential id: " << reviewed.output;
-    std::string id = ids != nullptr && ids->is_array() && !ids->as_array().empty() &&
-                             ids->as_array()[0].is_string()
-                         ? std::string(ids->as_array()[0].as_string())
-                         : "";
-    return {kubeconfig.string(), id};
   }
 
   static void apply(const std::string& ns, const std::string& yaml) {
@@ -842,69 +680,6 @@ TEST_F(RolloutE2ETest, ScaleToZeroKeepsTheStableAndACanaryWaitsForPods) {
   EXPECT_EQ(events["RolloutCompleted"], 1);
 }
 
-// An mc-operator of its own for one namespace, as the chart's ServiceAccount; one log file per
-// incarnation, so a test can follow what this run of it said.
-class OwnOperator {
- public:
-  // `name` tells the logs of several operators of one namespace apart.
-  OwnOperator(std::filesystem::path dir, std::string ns, std::string kubeconfig,
-              std::vector<std::string> extraArgs = {}, std::string name = "")
-      : dir_(std::move(dir)),
-        ns_(std::move(ns)),
-        kubeconfig_(std::move(kubeconfig)),
-        extraArgs_(std::move(extraArgs)),
-        name_(name.empty() ? ns_ : std::move(name)) {}
-  void start() {
-    ++incarnation_;
-    metricsPort_ = freePort();
-    process_.reset();
-    std::vector<std::string> args{MC_OPERATOR_BINARY,
-                                  "--kubeconfig",
-                                  kubeconfig_,
-                                  fmt::format("--metrics-bind-address=127.0.0.1:{}", metricsPort_),
-                                  "--health-probe-bind-address=127.0.0.1:0",
-                                  "--log-format=text",
-                                  "--scale-down-delay=2s",
-                                  "--namespace=" + ns_};
-    args.insert(args.end(), extraArgs_.begin(), extraArgs_.end());
-    process_ = std::make_unique<Process>(args, log());
-  }
-  void kill() {
-    process_->signal(SIGKILL);
-    process_->wait(10s);
-  }
-  // SIGTERM, as Kubernetes stops a pod; the exit code (-1 if it did not exit in time).
-  int terminate() {
-    process_->signal(SIGTERM);
-    return process_->wait(20s);
-  }
-  std::filesystem::path log() const {
-    return dir_ / fmt::format("mc-operator-{}-{}.log", name_, incarnation_);
-  }
-  bool logContains(const std::string& text) const {
-    return readFile(log()).find(text) != std::string::npos;
-  }
-  // Whether the incarnation before this one said `text` (after the test last looked: a loaded
-  // machine can let it take one more decision before the SIGKILL lands).
-  bool previousLogContains(const std::string& text) const {
-    return incarnation_ > 1 &&
-           readFile(dir_ / fmt::format("mc-operator-{}-{}.log", name_, incarnation_ - 1))
-                   .find(text) != std::string::npos;
-  }
-  unsigned short metricsPort() const { return metricsPort_; }
-  std::string logTail() const { return process_ ? process_->logTail(30) : ""; }
-
- private:
-  std::filesystem::path dir_;
-  std::string ns_;
-  std::string kubeconfig_;
-  std::vector<std::string> extraArgs_;
-  std::string name_;
-  int incarnation_ = 0;
-  unsigned short metricsPort_ = 0;
-  std::unique_ptr<Process> process_;
-};
-
 TEST_F(RolloutE2ETest, SigkillAtEveryStepNeitherSkipsNorRepeatsOne) {
   const std::string ns = "crash";
   ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
@@ -974,8 +749,8 @@ TEST_F(RolloutE2ETest, StandbyWritesNothingWhileTheLeaderReconciles) {
   const std::string ns = "standby";
   const std::string lease = "mc-e2e-standby";
   ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
-  auto leaderCredential = operatorCredential("leader");
-  auto standbyCredential = operatorCredential("standby");
+  auto leaderCredential = operatorCredential(*dir_, "leader");
+  auto standbyCredential = operatorCredential(*dir_, "standby");
   ASSERT_FALSE(leaderCredential.credentialId.empty());
   ASSERT_FALSE(standbyCredential.credentialId.empty());
   ASSERT_NE(leaderCredential.credentialId, standbyCredential.credentialId);

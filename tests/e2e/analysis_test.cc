@@ -1,0 +1,518 @@
+// Analysis end to end: mc-operator (as the chart's ServiceAccount) judges canaries by PromQL on a
+// real Prometheus that scrapes real mc-demo-app processes, one per live pod-template hash, under
+// a load split by the weight MC set (e2e/fixtures workload.h). Every number an analysis sees
+// comes from real requests; each test drives a Rollout in a namespace of its own.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+
+#include "e2e_support.h"
+#include "mc/common/timefmt.h"
+#include "mc/e2e/poll.h"
+#include "mc/e2e/servers.h"
+#include "mc/e2e/workload.h"
+
+namespace mc::e2e {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+// The canary's 5xx ratio over 10 s: 0 without a 5xx series, no value at all without traffic.
+constexpr const char* kErrorRatio =
+    R"((sum(rate(http_requests_total{code=~"5..",pod_template_hash="{{args.canary-hash}}"}[10s])) or vector(0)) / sum(rate(http_requests_total{pod_template_hash="{{args.canary-hash}}"}[10s])))";
+
+// An AnalysisTemplate "error-rate" on `prometheusUrl`: fails above 5 %; `metricFields` are the
+// metric's timing and limits as a YAML flow mapping ("{interval: 2s, count: 3}").
+std::string templateYaml(const std::string& prometheusUrl, const std::string& metricFields) {
+  std::string fields = metricFields.substr(1, metricFields.size() - 2);
+  return fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: error-rate
+spec:
+  metrics:
+    - {{name: error-rate, {}, successCondition: {{max: 0.05}},
+       provider: {{prometheus: {{address: "{}", query: '{}'}}}}}}
+)",
+                     fields, prometheusUrl, kErrorRatio);
+}
+
+// A Rollout of 10 replicas whose pods run mc-demo-app with ERROR_RATE `errorRate`.
+std::string rolloutYaml(const std::string& image, const std::string& errorRate,
+                        const std::string& canary, const std::string& extraSpec = "") {
+  return fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+spec:
+  replicas: 10
+  {}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+        - name: web
+          image: {}
+          env: [{{name: ERROR_RATE, value: "{}"}}]
+  strategy:
+    canary: {}
+)",
+                     extraSpec, image, errorRate, canary);
+}
+
+json::value rollout(const std::string& ns) { return getJson({"mcro", "web", "-n", ns}); }
+json::value analysisRun(const std::string& ns, const std::string& name) {
+  return getJson({"mcar", name, "-n", ns});
+}
+// The first metric's result of a run (null until the run has one).
+json::value firstMetric(const std::string& ns, const std::string& name) {
+  auto run = analysisRun(ns, name);
+  const auto* results = at(run, {"status", "metricResults"});
+  return results && results->is_array() && !results->as_array().empty() ? results->as_array()[0]
+                                                                        : json::value(nullptr);
+}
+
+std::string conditionReason(const json::value& r, std::string_view type) {
+  if (const auto* conditions = at(r, {"status", "conditions"});
+      conditions && conditions->is_array()) {
+    for (const auto& c : conditions->as_array()) {
+      if (text(c, {"type"}) == type) {
+        return text(c, {"reason"});
+      }
+    }
+  }
+  return "";
+}
+
+// The note of the first Event of `reason` about the Rollout ("" if none).
+std::string eventNote(const std::string& ns, const std::string& reason) {
+  auto list = getJson({"events.v1.events.k8s.io", "-n", ns});
+  if (const auto* items = at(list, {"items"}); items && items->is_array()) {
+    for (const auto& event : items->as_array()) {
+      if (text(event, {"reason"}) == reason && text(event, {"regarding", "kind"}) == "Rollout") {
+        return text(event, {"note"});
+      }
+    }
+  }
+  return "";
+}
+
+class AnalysisE2ETest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::filesystem::path(makeTempDir("analysis-e2e"));
+    ASSERT_NO_FATAL_FAILURE(installCrdsAndChartRbac(*dir_));
+    auto credential = operatorCredential(*dir_, "mc-sa");
+    ASSERT_FALSE(credential.kubeconfig.empty());
+    *kubeconfig() = credential.kubeconfig;
+    std::vector<std::string> args = {MC_OPERATOR_BINARY,
+                                     "--kubeconfig",
+                                     credential.kubeconfig,
+                                     "--metrics-bind-address=127.0.0.1:0",
+                                     "--health-probe-bind-address=127.0.0.1:0",
+                                     "--log-format=text",
+                                     "--scale-down-delay=2s"};
+    for (const char* ns : kSuiteNamespaces) {
+      ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
+      args.push_back(fmt::format("--namespace={}", ns));
+    }
+    operator_ = new Process(args, *dir_ / "mc-operator.log");
+  }
+
+  static void TearDownTestSuite() {
+    if (operator_ != nullptr) {
+      operator_->stop();
+      delete operator_;
+    }
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+  }
+
+  static std::string* kubeconfig() {
+    static std::string path;
+    return &path;
+  }
+
+  static void apply(const std::string& ns, const std::string& yaml) {
+    auto file = *dir_ / fmt::format("apply-{}.yaml", applies_++);
+    writeFile(file, yaml);
+    auto result = kubectl({"apply", "-n", ns, "-f", file.string()});
+    ASSERT_EQ(result.exitCode, 0) << result.output;
+  }
+
+  // The namespace's workload (demo-app processes and load) and a Prometheus scraping it.
+  struct Workload {
+    std::unique_ptr<WorkloadRunner> runner;
+    std::unique_ptr<PrometheusServer> prometheus;
+  };
+  static Workload startWorkload(const std::string& ns, double requestsPerSecond = 50) {
+    Workload w;
+    w.runner =
+        std::make_unique<WorkloadRunner>(WorkloadOptions{.kubeconfig = cp().kubeconfig(),
+                                                         .ns = ns,
+                                                         .rollout = "web",
+                                                         .demoAppBinary = MC_DEMO_APP_BINARY,
+                                                         .requestsPerSecond = requestsPerSecond});
+    w.prometheus = std::make_unique<PrometheusServer>(PrometheusServer::Options{
+        .fileSdFiles = {w.runner->fileSdPath()}, .scrapeIntervalSeconds = 1});
+    return w;
+  }
+
+  static bool waitForPhase(const std::string& ns, const std::string& phase,
+                           std::chrono::seconds timeout = 120s) {
+    return pollUntil(
+        [&] {
+          auto r = rollout(ns);
+          return text(r, {"status", "phase"}) == phase &&
+                 number(r, {"status", "observedGeneration"}) ==
+                     number(r, {"metadata", "generation"});
+        },
+        timeout, 250ms);
+  }
+
+  // v1 (no errors) to Healthy, the template in place.
+  static void deployV1(const std::string& ns, const Workload& w, const std::string& metricFields,
+                       const std::string& canary, const std::string& extraSpec = "") {
+    apply(ns, templateYaml(w.prometheus->url(), metricFields));
+    apply(ns, rolloutYaml("example/web:1", "0", canary, extraSpec));
+    ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+  }
+
+  static std::string diagnostics(const std::string& ns) {
+    auto objects = kubectl({"get", "mcro,rs,mcar", "-n", ns, "-o", "wide"});
+    auto status = kubectl({"get", "mcro", "web", "-n", ns, "-o", "jsonpath={.status}"});
+    auto runs = kubectl({"get", "mcar", "-n", ns, "-o", "jsonpath={.items[*].status}"});
+    return objects.output + "\n" + status.output + "\n" + runs.output + "\n" +
+           operator_->logTail(30);
+  }
+
+  // Whether the Rollout ended Degraded by `reason`, the canary at 0 replicas.
+  static void expectAborted(const std::string& ns, const std::string& reason) {
+    ASSERT_TRUE(waitForPhase(ns, "Degraded")) << diagnostics(ns);
+    auto r = rollout(ns);
+    EXPECT_EQ(conditionReason(r, "Progressing"), reason) << diagnostics(ns);
+    const std::string canary = text(r, {"status", "currentPodHash"});
+    EXPECT_TRUE(pollUntil([&] { return replicaSets(ns)[canary].replicas == 0; }, 30s))
+        << diagnostics(ns);
+    EXPECT_EQ(number(r, {"status", "canaryWeight"}), 0);
+  }
+
+  static constexpr const char* kSuiteNamespaces[] = {
+      "healthy", "errors", "background", "promdown", "promerror", "notraffic", "deadline"};
+  static inline std::filesystem::path* dir_ = nullptr;
+  static inline Process* operator_ = nullptr;
+  static inline int applies_ = 0;
+};
+
+// Step analysis: three measurements 2 s apart once 12 s of data exist.
+constexpr const char* kStepMetric =
+    "{interval: 2s, count: 3, initialDelay: 12s, consecutiveErrorLimit: 1}";
+const std::string kStepCanary =
+    "{steps: [{setWeight: 20}, {analysis: {templates: [{templateName: error-rate}]}}, "
+    "{setWeight: 100}]}";
+
+TEST_F(AnalysisE2ETest, AHealthyCanaryIsPromotedWithEveryRunSuccessful) {
+  const std::string ns = "healthy";
+  auto w = startWorkload(ns);
+  ASSERT_NO_FATAL_FAILURE(
+      deployV1(ns, w, kStepMetric,
+               "{analysis: {templates: [{templateName: error-rate}]}, steps: [{setWeight: 20}, "
+               "{analysis: {templates: [{templateName: error-rate}]}}, {setWeight: 100}]}"));
+  // The background run uses the same template; its count of 3 ends it Successful on its own.
+  apply(ns, rolloutYaml("example/web:2", "0",
+                        "{analysis: {templates: [{templateName: error-rate}]}, steps: "
+                        "[{setWeight: 20}, {analysis: {templates: [{templateName: error-rate}]}}, "
+                        "{setWeight: 100}]}"));
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        auto r = rollout(ns);
+        return text(r, {"status", "phase"}) == "Healthy" &&
+               text(r, {"status", "stablePodHash"}) == text(r, {"status", "currentPodHash"}) &&
+               number(r, {"status", "attempt"}) == 1;
+      },
+      180s, 500ms))
+      << diagnostics(ns);
+  for (const char* name : {"web-1-1", "web-1-bg"}) {
+    auto run = analysisRun(ns, name);
+    EXPECT_EQ(text(run, {"status", "phase"}), "Successful") << name << ": " << diagnostics(ns);
+    const auto* results = at(run, {"status", "metricResults"});
+    ASSERT_TRUE(results && results->is_array() && !results->as_array().empty()) << name;
+    const auto& metric = results->as_array()[0];
+    EXPECT_GE(number(metric, {"successful"}), 1) << name;
+    EXPECT_EQ(number(metric, {"failed"}), 0) << name;
+    EXPECT_NE(text(metric, {"query"}).find(text(rollout(ns), {"status", "stablePodHash"})),
+              std::string::npos)
+        << "the query as run names the canary's hash: " << text(metric, {"query"});
+  }
+  auto events = eventCounts(ns, "web");
+  EXPECT_EQ(events["RolloutCompleted"], 1);
+  EXPECT_EQ(events["AnalysisFailed"], 0);
+}
+
+TEST_F(AnalysisE2ETest, ACanaryWithTwentyPercentErrorsIsAbortedAtTheFirstStep) {
+  const std::string ns = "errors";
+  auto w = startWorkload(ns);
+  const std::string canary =
+      "{analysis: {templates: [{templateName: error-rate}]}, steps: [{setWeight: 20}, "
+      "{pause: {}}, {setWeight: 60}, {pause: {}}]}";
+  ASSERT_NO_FATAL_FAILURE(deployV1(ns, w, "{interval: 2s, initialDelay: 12s}", canary));
+  apply(ns, rolloutYaml("example/web:3", "0.2", canary));
+  ASSERT_NO_FATAL_FAILURE(expectAborted(ns, "AnalysisFailed"));
+  auto r = rollout(ns);
+  EXPECT_LE(number(r, {"status", "currentStepIndex"}), 1) << "never past the first weight";
+  std::string note = eventNote(ns, "AnalysisFailed");
+  EXPECT_NE(note.find("error-rate"), std::string::npos) << note;
+  EXPECT_NE(note.find("> max 0.05"), std::string::npos) << "the value and its limit: " << note;
+  // The canary got real traffic, and its errors were real: about a fifth of its answers.
+  const std::string hash = text(r, {"status", "currentPodHash"});
+  auto traffic = w.runner->traffic()[hash];
+  EXPECT_GT(traffic.sent, 50) << "the canary was measured under load";
+  EXPECT_GT(traffic.serverErrors, traffic.sent / 10);
+  // Traffic left the canary: nothing more reaches it.
+  ASSERT_TRUE(pollUntil([&] { return w.runner->split().count(hash) == 0; }, 30s));
+  auto before = w.runner->traffic()[hash].sent;
+  const std::string stable = text(r, {"status", "stablePodHash"});
+  auto stableSent = w.runner->traffic()[stable].sent;
+  ASSERT_TRUE(pollUntil([&] { return w.runner->traffic()[stable].sent > stableSent + 50; }, 30s))
+      << "the load goes on, all of it to the stable";
+  EXPECT_EQ(w.runner->traffic()[hash].sent, before) << "no request for the aborted canary";
+  auto events = eventCounts(ns, "web");
+  EXPECT_EQ(events["AnalysisFailed"], 1);
+  EXPECT_EQ(events["RolloutCompleted"], 0);
+}
+
+TEST_F(AnalysisE2ETest, ABackgroundAnalysisAbortsMidCanary) {
+  const std::string ns = "background";
+  auto w = startWorkload(ns);
+  const std::string canary =
+      "{analysis: {templates: [{templateName: error-rate}], startingStep: 2}, steps: "
+      "[{setWeight: 20}, {pause: {duration: 5s}}, {setWeight: 40}, {pause: {}}]}";
+  ASSERT_NO_FATAL_FAILURE(deployV1(ns, w, "{interval: 2s, initialDelay: 12s}", canary));
+  apply(ns, rolloutYaml("example/web:2", "0.2", canary));
+  ASSERT_NO_FATAL_FAILURE(expectAborted(ns, "AnalysisFailed"));
+  EXPECT_GE(number(rollout(ns), {"status", "currentStepIndex"}), 2)
+      << "the background analysis starts at step 2: the canary got that far";
+  EXPECT_EQ(text(analysisRun(ns, "web-1-bg"), {"status", "phase"}), "Failed");
+}
+
+TEST_F(AnalysisE2ETest, PrometheusStoppedMidAnalysisIsAnErrorThatAbortsNeverAPromotion) {
+  const std::string ns = "promdown";
+  auto w = startWorkload(ns);
+  ASSERT_NO_FATAL_FAILURE(
+      deployV1(ns, w, "{interval: 2s, count: 30, initialDelay: 12s, consecutiveErrorLimit: 1}",
+               kStepCanary));
+  apply(ns, rolloutYaml("example/web:2", "0", kStepCanary));
+  // The run measures (and passes) before Prometheus goes away.
+  ASSERT_TRUE(pollUntil([&] { return number(firstMetric(ns, "web-1-1"), {"successful"}) >= 1; },
+                        120s, 500ms))
+      << diagnostics(ns);
+  w.prometheus.reset();
+  ASSERT_NO_FATAL_FAILURE(expectAborted(ns, "AnalysisFailed"));
+  auto run = analysisRun(ns, "web-1-1");
+  EXPECT_EQ(text(run, {"status", "phase"}), "Error");
+  EXPECT_NE(text(run, {"status", "message"}).find("unreachable"), std::string::npos)
+      << text(run, {"status", "message"});
+  EXPECT_NE(text(rollout(ns), {"status", "stablePodHash"}),
+            text(rollout(ns), {"status", "currentPodHash"}))
+      << "never promoted";
+}
+
+TEST_F(AnalysisE2ETest, PrometheusStoppedWithOnErrorPausePauses) {
+  const std::string ns = "promerror";
+  auto w = startWorkload(ns);
+  const std::string canary =
+      "{steps: [{setWeight: 20}, {analysis: {templates: [{templateName: error-rate}], onError: "
+      "pause}}, {setWeight: 100}]}";
+  ASSERT_NO_FATAL_FAILURE(deployV1(
+      ns, w, "{interval: 2s, count: 30, initialDelay: 12s, consecutiveErrorLimit: 1}", canary));
+  apply(ns, rolloutYaml("example/web:2", "0", canary));
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        return text(analysisRun(ns, "web-1-1"), {"status", "phase"}) == "Running";
+      },
+      120s, 500ms))
+      << diagnostics(ns);
+  w.prometheus.reset();
+  ASSERT_TRUE(waitForPhase(ns, "Paused")) << diagnostics(ns);
+  auto r = rollout(ns);
+  EXPECT_EQ(conditionReason(r, "Paused"), "AnalysisInconclusive");
+  EXPECT_EQ(number(r, {"status", "currentStepIndex"}), 1);
+  EXPECT_EQ(text(analysisRun(ns, "web-1-1"), {"status", "phase"}), "Error");
+  EXPECT_EQ(replicaSets(ns)[text(r, {"status", "currentPodHash"})].replicas, 2)
+      << "paused, not aborted: the canary keeps its step";
+}
+
+TEST_F(AnalysisE2ETest, NoTrafficIsInconclusiveAndPauses) {
+  const std::string ns = "notraffic";
+  auto w = startWorkload(ns, 0);  // pods, scrapes, no requests
+  ASSERT_NO_FATAL_FAILURE(deployV1(ns, w, kStepMetric, kStepCanary));
+  apply(ns, rolloutYaml("example/web:2", "0", kStepCanary));
+  ASSERT_TRUE(waitForPhase(ns, "Paused", 120s)) << diagnostics(ns);
+  auto r = rollout(ns);
+  EXPECT_EQ(conditionReason(r, "Paused"), "AnalysisInconclusive");
+  auto paused = analysisRun(ns, "web-1-1");
+  EXPECT_EQ(text(paused, {"status", "phase"}), "Inconclusive");
+  // The demo app's counters exist at 0 from its start, so the ratio is 0/0: NaN, not 0 %.
+  const std::string message = text(paused, {"status", "message"});
+  EXPECT_TRUE(message.find("NaN") != std::string::npos ||
+              message.find("empty result") != std::string::npos)
+      << "no traffic is no data, never 0 %: " << message;
+  EXPECT_EQ(eventCounts(ns, "web")["AnalysisInconclusive"], 1);
+  // `kubectl mc promote` passes the step.
+  auto promoted = run(
+      {KUBECTL_MC_BINARY, "promote", "web", "-n", ns, "--kubeconfig", cp().kubeconfig().string()});
+  ASSERT_EQ(promoted.exitCode, 0) << promoted.output;
+  EXPECT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+}
+
+TEST_F(AnalysisE2ETest, ACanaryWhosePodsNeverBecomeReadyHitsTheDeadline) {
+  const std::string ns = "deadline";
+  auto w = startWorkload(ns);
+  ASSERT_NO_FATAL_FAILURE(deployV1(ns, w, kStepMetric, kStepCanary, "progressDeadlineSeconds: 15"));
+  // v2's pods ask for a node that does not exist: they stay Pending.
+  std::string v2 = rolloutYaml("example/web:2", "0", kStepCanary, "progressDeadlineSeconds: 15");
+  v2.replace(v2.find("      containers:"), 0, "      nodeSelector: {mc-e2e/none: \"true\"}\n");
+  apply(ns, v2);
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_NO_FATAL_FAILURE(expectAborted(ns, "ProgressDeadlineExceeded"));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 14s) << "not before the deadline";
+  EXPECT_NE(eventNote(ns, "ProgressDeadlineExceeded").find("progressDeadlineSeconds 15"),
+            std::string::npos);
+}
+
+// SIGKILL of mc-operator mid-analysis: the new one resumes the run from its status; every
+// measurement is on record once, none is lost and none is repeated.
+TEST_F(AnalysisE2ETest, SigkillDuringAnAnalysisResumesTheRunWithNoMeasurementLostOrRepeated) {
+  const std::string ns = "sigkill";
+  ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
+  OwnOperator own(*dir_, ns, *kubeconfig());
+  own.start();
+  auto w = startWorkload(ns);
+  ASSERT_NO_FATAL_FAILURE(
+      deployV1(ns, w, "{interval: 3s, count: 5, initialDelay: 12s}", kStepCanary));
+  apply(ns, rolloutYaml("example/web:2", "0", kStepCanary));
+  auto measured = [&] {
+    return std::max<int64_t>(0, number(firstMetric(ns, "web-1-1"), {"count"}));
+  };
+  ASSERT_TRUE(pollUntil([&] { return measured() >= 1; }, 120s, 200ms)) << diagnostics(ns);
+  own.kill();
+  int64_t atKill = measured();
+  ASSERT_LT(atKill, 5) << "the kill landed mid-analysis";
+  EXPECT_EQ(text(analysisRun(ns, "web-1-1"), {"status", "phase"}), "Running");
+  own.start();
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        return text(analysisRun(ns, "web-1-1"), {"status", "phase"}) == "Successful";
+      },
+      120s, 500ms))
+      << diagnostics(ns);
+  EXPECT_TRUE(own.logContains("metric error-rate:")) << "the new incarnation measured";
+  auto metric = firstMetric(ns, "web-1-1");
+  EXPECT_EQ(number(metric, {"count"}), 5);
+  EXPECT_EQ(number(metric, {"successful"}), 5);
+  std::set<std::string> starts;
+  const auto* measurements = at(metric, {"measurements"});
+  ASSERT_TRUE(measurements && measurements->is_array());
+  for (const auto& m : measurements->as_array()) {
+    starts.insert(text(m, {"startedAt"}));
+  }
+  EXPECT_EQ(starts.size(), 5u) << "five measurements, each of its own tick";
+  EXPECT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+}
+
+// bench/run-analysis-latency.sh: detection (the bad revision's first 5xx answer -> the first
+// Failed measurement) and reaction (that measurement -> MC's first write taking the canary's
+// ReplicaSet down, from the apiserver's audit log), for intervals of 10 s and 30 s, several runs
+// each (MC_BENCH_RUNS, default 3). Printed, not asserted; disabled in the test suite.
+TEST_F(AnalysisE2ETest, DISABLED_DetectionAndReaction) {
+  const char* runsEnv = std::getenv("MC_BENCH_RUNS");
+  const int runs = runsEnv != nullptr ? std::max(1, std::atoi(runsEnv)) : 3;
+  auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  for (int interval : {10, 30}) {
+    std::vector<int64_t> detections, reactions;
+    for (int i = 1; i <= runs; ++i) {
+      const std::string ns = fmt::format("latency-{}s-{}", interval, i);
+      ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
+      OwnOperator own(*dir_, ns, *kubeconfig());
+      own.start();
+      auto w = startWorkload(ns);
+      // A background run from the first step; its early no-data measurements are tolerated.
+      const std::string canary =
+          "{analysis: {templates: [{templateName: error-rate}]}, steps: [{setWeight: 20}, "
+          "{pause: {}}]}";
+      ASSERT_NO_FATAL_FAILURE(deployV1(
+          ns, w, fmt::format("{{interval: {}s, inconclusiveLimit: 1000}}", interval), canary));
+      const std::string stable = text(rollout(ns), {"status", "stablePodHash"});
+      const auto auditStart = auditLogSize();
+      apply(ns, rolloutYaml("example/web:2", "0.2", canary));
+      std::string canaryHash;
+      std::chrono::system_clock::time_point firstError;
+      ASSERT_TRUE(pollUntil(
+          [&] {
+            for (const auto& [hash, traffic] : w.runner->traffic()) {
+              if (hash != stable && traffic.serverErrors > 0) {
+                canaryHash = hash;
+                firstError = std::chrono::system_clock::now();
+                return true;
+              }
+            }
+            return false;
+          },
+          120s, 10ms));
+      ASSERT_TRUE(waitForPhase(ns, "Degraded", 180s)) << diagnostics(ns);
+      std::optional<std::chrono::system_clock::time_point> failedAt;
+      auto metric = firstMetric(ns, "web-1-bg");
+      if (const auto* list = at(metric, {"measurements"}); list && list->is_array()) {
+        for (const auto& m : list->as_array()) {
+          if (text(m, {"phase"}) == "Failed") {
+            failedAt = parseTime(text(m, {"finishedAt"}));
+            break;
+          }
+        }
+      }
+      ASSERT_TRUE(failedAt) << diagnostics(ns);
+      std::optional<std::chrono::system_clock::time_point> reactedAt;
+      const std::string canaryRs = "web-" + canaryHash;
+      ASSERT_TRUE(pollUntil(
+          [&] {
+            for (const auto& entry : auditEntriesSince(auditStart)) {
+              if (text(entry, {"stage"}) == "ResponseComplete" &&
+                  text(entry, {"verb"}) == "patch" &&
+                  text(entry, {"objectRef", "resource"}) == "replicasets" &&
+                  text(entry, {"objectRef", "name"}) == canaryRs &&
+                  text(entry, {"objectRef", "subresource"}).empty()) {
+                auto stamp = parseTime(text(entry, {"stageTimestamp"}));
+                if (stamp && *stamp >= *failedAt) {
+                  reactedAt = stamp;
+                  return true;
+                }
+              }
+            }
+            return false;
+          },
+          30s, 200ms));
+      detections.push_back(ms(*failedAt - firstError));
+      reactions.push_back(ms(*reactedAt - *failedAt));
+      std::printf("analysis-latency interval=%ds run=%d detection_ms=%lld reaction_ms=%lld\n",
+                  interval, i, static_cast<long long>(detections.back()),
+                  static_cast<long long>(reactions.back()));
+    }
+    auto summary = [](std::vector<int64_t> v) {
+      std::sort(v.begin(), v.end());
+      return fmt::format("min {} / median {} / max {} ms", v.front(), v[v.size() / 2], v.back());
+    };
+    std::printf("analysis-latency interval=%ds runs=%d detection: %s; reaction: %s\n", interval,
+                runs, summary(detections).c_str(), summary(reactions).c_str());
+  }
+}
+
+}  // namespace
+}  // namespace mc::e2e

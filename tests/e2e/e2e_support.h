@@ -1,0 +1,131 @@
+#pragma once
+
+// What the e2e suites that drive mc-operator share: kubectl and its JSON, the ReplicaSets and
+// Events of a namespace, the chart's ServiceAccount credentials, and an mc-operator process.
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mc/e2e/controlplane.h"
+#include "mc/e2e/process.h"
+
+namespace mc::e2e {
+
+inline constexpr const char* kHashLabel = "mc.maestro.dev/pod-template-hash";
+inline constexpr const char* kOperatorNamespace = "mc-system";
+
+inline ControlPlane& cp() { return ControlPlaneEnvironment::get(); }
+
+std::string readFile(const std::filesystem::path& path);
+void writeFile(const std::filesystem::path& path, const std::string& text);
+CommandResult kubectl(const std::vector<std::string>& args);
+// `kubectl get ARGS -o json`, or null if it fails.
+boost::json::value getJson(std::vector<std::string> args);
+
+// Reads a path like {"status", "phase"} out of a JSON value ("" / -1 if absent).
+const boost::json::value* at(const boost::json::value& value,
+                             std::initializer_list<std::string_view> path);
+std::string text(const boost::json::value& value, std::initializer_list<std::string_view> path);
+int64_t number(const boost::json::value& value, std::initializer_list<std::string_view> path);
+
+struct RsState {
+  std::string name;
+  int64_t replicas = 0;
+  int64_t available = 0;
+};
+// The namespace's MC ReplicaSets by pod-template hash.
+std::map<std::string, RsState> replicaSets(const std::string& ns);
+// Events MC recorded about a Rollout, by reason.
+std::map<std::string, int> eventCounts(const std::string& ns, const std::string& rollout);
+
+// The apiserver's audit log: every write, with who made it, the object and the response code
+// (Metadata level, reads not recorded: e2e/controlplane/audit-policy.yaml), one JSON object a line.
+std::filesystem::path auditLogPath();
+uintmax_t auditLogSize();
+std::vector<boost::json::value> auditEntriesSince(uintmax_t offset);
+
+// Every CRD in crds/ applied and Established, and the chart's RBAC (rendered into `dir`).
+void installCrdsAndChartRbac(const std::filesystem::path& dir);
+
+// A token of its own for the chart's ServiceAccount, in a kubeconfig `<dir>/<name>.kubeconfig`,
+// and the id the apiserver gives that token (user.extra's authentication.kubernetes.io/
+// credential-id in its audit log, "JTI=<the token's jti>"), so processes with the same
+// ServiceAccount are told apart as the apiserver tells them apart. Empty fields (and a test
+// failure) on error.
+struct OperatorCredential {
+  std::string kubeconfig;
+  std::string credentialId;
+};
+OperatorCredential operatorCredential(const std::filesystem::path& dir, const std::string& name);
+
+// An mc-operator of its own for one namespace, as the chart's ServiceAccount; one log file per
+// incarnation, so a test can follow what this run of it said.
+class OwnOperator {
+ public:
+  // `name` tells the logs of several operators of one namespace apart.
+  OwnOperator(std::filesystem::path dir, std::string ns, std::string kubeconfig,
+              std::vector<std::string> extraArgs = {}, std::string name = "")
+      : dir_(std::move(dir)),
+        ns_(std::move(ns)),
+        kubeconfig_(std::move(kubeconfig)),
+        extraArgs_(std::move(extraArgs)),
+        name_(name.empty() ? ns_ : std::move(name)) {}
+  void start() {
+    ++incarnation_;
+    metricsPort_ = freePort();
+    process_.reset();
+    std::vector<std::string> args{MC_OPERATOR_BINARY,
+                                  "--kubeconfig",
+                                  kubeconfig_,
+                                  fmt::format("--metrics-bind-address=127.0.0.1:{}", metricsPort_),
+                                  "--health-probe-bind-address=127.0.0.1:0",
+                                  "--log-format=text",
+                                  "--scale-down-delay=2s",
+                                  "--namespace=" + ns_};
+    args.insert(args.end(), extraArgs_.begin(), extraArgs_.end());
+    process_ = std::make_unique<Process>(args, log());
+  }
+  void kill() {
+    process_->signal(SIGKILL);
+    process_->wait(std::chrono::seconds(10));
+  }
+  // SIGTERM, as Kubernetes stops a pod; the exit code (-1 if it did not exit in time).
+  int terminate() {
+    process_->signal(SIGTERM);
+    return process_->wait(std::chrono::seconds(20));
+  }
+  std::filesystem::path log() const {
+    return dir_ / fmt::format("mc-operator-{}-{}.log", name_, incarnation_);
+  }
+  bool logContains(const std::string& text) const {
+    return readFile(log()).find(text) != std::string::npos;
+  }
+  // Whether the incarnation before this one said `text` (after the test last looked: a loaded
+  // machine can let it take one more decision before the SIGKILL lands).
+  bool previousLogContains(const std::string& text) const {
+    return incarnation_ > 1 &&
+           readFile(dir_ / fmt::format("mc-operator-{}-{}.log", name_, incarnation_ - 1))
+                   .find(text) != std::string::npos;
+  }
+  unsigned short metricsPort() const { return metricsPort_; }
+  std::string logTail() const { return process_ ? process_->logTail(30) : ""; }
+
+ private:
+  std::filesystem::path dir_;
+  std::string ns_;
+  std::string kubeconfig_;
+  std::vector<std::string> extraArgs_;
+  std::string name_;
+  int incarnation_ = 0;
+  unsigned short metricsPort_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+}  // namespace mc::e2e
