@@ -262,6 +262,12 @@ TEST_F(AnalysisCrdTest, EachRuleRefusesABadMetricNamingTheField) {
       {"count-zero",
        [](json::object& spec) { firstMetric(spec)["count"] = 0; },
        {"spec.metrics[0].count"}},
+      {"count-without-interval",
+       [](json::object& spec) {
+         firstMetric(spec).erase("interval");
+         firstMetric(spec)["count"] = 3;
+       },
+       {"spec.metrics[0]", "count above 1 needs an interval"}},
       {"negative-failure-limit",
        [](json::object& spec) { firstMetric(spec)["failureLimit"] = -1; },
        {"spec.metrics[0].failureLimit"}},
