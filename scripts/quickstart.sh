@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Set-up, build, start a local control plane (etcd, kube-apiserver, controller-manager,
 # scheduler, kwok: no containers), install the chart's CRDs and RBAC, run mc-operator as the
-# chart's ServiceAccount, apply examples/rollout.yaml (v1), then change its image to v2 and show
-# the canary stepping 10 -> 30 -> 60 -> 100 live with `kubectl mc get rollout web --watch`.
-# mc-operator keeps running afterwards; Ctrl-C stops it and the control plane.
+# chart's ServiceAccount, give the pods a body (mc-workload: one mc-demo-app per pod template,
+# a load split by MC's weight, a Prometheus scraping them), apply examples/analysis-template.yaml
+# and examples/rollout.yaml (v1), then change its image to v2 and show the canary stepping
+# 10 -> 30 -> 60 -> 100 live, judged by the analysis, with `kubectl mc get rollout web --watch`;
+# then a v3 answering 20 % of its requests with 500 is aborted by the analysis.
+# mc-operator keeps running afterwards; Ctrl-C stops it, the workload and the control plane.
 #
 # Environment: MC_METRICS_ADDR (default 127.0.0.1:8080), MC_HEALTH_ADDR (127.0.0.1:8081),
 # MC_QUICKSTART_EXIT=1 to stop after the demo instead of keeping MC running.
@@ -12,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
 
 scripts/setup.sh
-MC_BUILD_TARGET="mc-operator kubectl-mc" scripts/build.sh
+MC_BUILD_TARGET="mc-operator kubectl-mc mc-workload mc-demo-app" scripts/build.sh
 export PATH="$root/build/cli:$PATH"  # kubectl finds the `mc` plugin here
 helm="$(e2e/tools/build.sh --check helm)/helm"
 
@@ -20,7 +23,9 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/mc-quickstart.XXXXXX")
 # The control plane goes down with this script, whichever way it ends.
 e2e/controlplane/controlplane.sh up --dir "$dir" --owner-pid $$
 operator_pid=
+workload_pid=
 cleanup() {
+  [ -n "$workload_pid" ] && kill "$workload_pid" 2>/dev/null && wait "$workload_pid" 2>/dev/null
   [ -n "$operator_pid" ] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
   e2e/controlplane/controlplane.sh down "$dir"
 }
@@ -62,6 +67,21 @@ for _ in $(seq 1 100); do
 done
 curl -sf "http://$health/readyz" >/dev/null || { tail -20 "$dir/mc-operator.log"; exit 1; }
 
+step "The workload: mc-demo-app per pod template, 50 requests/s split by MC's weight, Prometheus"
+build/e2e/fixtures/mc-workload --kubeconfig "$KUBECONFIG" --namespace default --rollout web \
+  --demo-app build/examples/demo-app/mc-demo-app --report 0 >"$dir/workload.out" 2>"$dir/workload.log" &
+workload_pid=$!
+for _ in $(seq 1 150); do
+  grep -q '^prometheus ' "$dir/workload.out" 2>/dev/null && break
+  sleep 0.2
+done
+prometheus=$(sed -n 's/^prometheus //p' "$dir/workload.out")
+[ -n "$prometheus" ] || { tail -20 "$dir/workload.log"; exit 1; }
+echo "Prometheus at $prometheus (log: $dir/workload.log)"
+
+step "The analysis: examples/analysis-template.yaml (the canary's 5xx above 5 % fails)"
+sed "s|http://prometheus.monitoring:9090|$prometheus|" examples/analysis-template.yaml | kubectl apply -f -
+
 step "v1: kubectl apply -f examples/rollout.yaml"
 kubectl apply -f examples/rollout.yaml
 kubectl mc status web --timeout 60s
@@ -76,11 +96,22 @@ sleep 1  # let the watch draw the final state
 kill "$watch_pid" 2>/dev/null || true
 wait "$watch_pid" 2>/dev/null || true
 
-step "Done: $(tail -1 "$dir/status.log")"
+step "v2: $(tail -1 "$dir/status.log")"
+[ "$result" -eq 0 ] || exit "$result"
+kubectl get mcar
+
+step "v3 answers 20 % of its requests with 500: the analysis aborts it"
+kubectl patch rollout.mc.maestro.dev web --type=json -p '[
+  {"op":"replace","path":"/spec/template/spec/containers/0/image","value":"registry.example/web:3.0.0"},
+  {"op":"replace","path":"/spec/template/spec/containers/0/env/0/value","value":"0.2"}]'
+kubectl mc status web --timeout 3m >"$dir/status.log" 2>&1 || true
+kubectl mc get rollout web
+reason=$(kubectl get mcro web -o jsonpath='{.status.conditions[?(@.type=="Progressing")].reason}')
+step "v3: $(tail -1 "$dir/status.log") (reason $reason)"
 kubectl get mcro web
 kubectl get events --field-selector involvedObject.name=web --sort-by=.metadata.creationTimestamp \
   -o custom-columns=REASON:.reason,MESSAGE:.message
-[ "$result" -eq 0 ] || exit "$result"
+[ "$reason" = AnalysisFailed ] || exit 1
 if [ "${MC_QUICKSTART_EXIT:-}" = 1 ]; then
   exit 0
 fi
@@ -88,8 +119,9 @@ cat <<EOT
 
 mc-operator keeps running against the local control plane. In another terminal:
   export KUBECONFIG=$KUBECONFIG PATH=$root/build/cli:\$PATH
-  kubectl mc get rollout web --watch      # then change the image again, or:
-  kubectl mc abort web; kubectl mc retry web; kubectl mc promote web --full
+  kubectl mc get rollout web --watch      # then change the image (and ERROR_RATE) again, or:
+  kubectl mc retry web; kubectl mc abort web; kubectl mc promote web --full
+  kubectl mc get analysisrun web-3-bg     # the measurements and the query of v3's analysis
   curl -s http://$metrics/metrics | grep ^mc_
 Ctrl-C stops mc-operator and the control plane.
 EOT

@@ -132,16 +132,18 @@ crds::Measurement judge(const Observation& observation,
         fmt::format("value {}: nothing to judge (a ratio over no traffic is NaN)", *m.value);
     return m;
   }
+  // The message rounds for people (0.1529 > max 0.05); the value keeps every digit.
+  const std::string shown = fmt::format("{:.4g}", value);
   const auto& c = successCondition;
   if (c.max && value > *c.max) {
     m.phase = phase::kFailed;
-    m.message = fmt::format("{} > max {}", *m.value, formatValue(*c.max));
+    m.message = fmt::format("{} > max {}", shown, formatValue(*c.max));
   } else if (c.min && value < *c.min) {
     m.phase = phase::kFailed;
-    m.message = fmt::format("{} < min {}", *m.value, formatValue(*c.min));
+    m.message = fmt::format("{} < min {}", shown, formatValue(*c.min));
   } else {
     m.phase = phase::kSuccessful;
-    m.message = fmt::format("{} within {}", *m.value, bound(c));
+    m.message = fmt::format("{} within {}", shown, bound(c));
   }
   if (!observation.message.empty()) {
     m.message += "; " + observation.message;

@@ -138,6 +138,9 @@ TEST(EvaluatorTest, JudgeAppliesTheSuccessCondition) {
   }
   auto failed = judge(Observation::of(0.2), {std::nullopt, 0.02}, kStart, kStart);
   EXPECT_EQ(failed.message, "0.2 > max 0.02") << "the value and the bound it crossed";
+  auto precise = judge(Observation::of(0.15294117647058822), {std::nullopt, 0.05}, kStart, kStart);
+  EXPECT_EQ(precise.message, "0.1529 > max 0.05") << "rounded for people";
+  EXPECT_EQ(precise.value, "0.15294117647058822") << "every digit kept in the value";
 }
 
 TEST(EvaluatorTest, NextDueFollowsIntervalAndRetriesErrorsSooner) {
