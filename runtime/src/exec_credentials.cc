@@ -1,13 +1,13 @@
 #include "mc/runtime/exec_credentials.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "mc/common/timefmt.h"
+#include "mc/runtime/secret.h"
 #include "mc/runtime/subprocess.h"
 
 namespace mc::kube {
@@ -16,15 +16,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr size_t kStderrTail = 600;
-
-std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 std::string stringField(const json::object& object, std::string_view key) {
   auto* value = object.if_contains(key);
@@ -136,7 +127,7 @@ std::string ExecCredentials::execInfo() const {
   if (config_.provideClusterInfo) {
     json::object cluster{{"server", server_}};
     if (!caPem_.empty()) {
-      cluster["certificate-authority-data"] = base64(caPem_);
+      cluster["certificate-authority-data"] = base64Encode(caPem_);
     }
     if (insecure_) {
       cluster["insecure-skip-tls-verify"] = true;

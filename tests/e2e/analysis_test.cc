@@ -113,18 +113,10 @@ class AnalysisE2ETest : public ::testing::Test {
     auto credential = operatorCredential(*dir_, "mc-sa");
     ASSERT_FALSE(credential.kubeconfig.empty());
     *kubeconfig() = credential.kubeconfig;
-    std::vector<std::string> args = {MC_OPERATOR_BINARY,
-                                     "--kubeconfig",
-                                     credential.kubeconfig,
-                                     "--metrics-bind-address=127.0.0.1:0",
-                                     "--health-probe-bind-address=127.0.0.1:0",
-                                     "--log-format=text",
-                                     "--scale-down-delay=2s"};
-    for (const char* ns : kSuiteNamespaces) {
-      ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
-      args.push_back(fmt::format("--namespace={}", ns));
-    }
-    operator_ = new Process(args, *dir_ / "mc-operator.log");
+    operator_ = startOperator(*dir_, credential.kubeconfig,
+                              {std::begin(kSuiteNamespaces), std::end(kSuiteNamespaces)})
+                    .release();
+    ASSERT_NE(operator_, nullptr);
   }
 
   static void TearDownTestSuite() {
@@ -141,12 +133,7 @@ class AnalysisE2ETest : public ::testing::Test {
     return &path;
   }
 
-  static void apply(const std::string& ns, const std::string& yaml) {
-    auto file = *dir_ / fmt::format("apply-{}.yaml", applies_++);
-    writeFile(file, yaml);
-    auto result = kubectl({"apply", "-n", ns, "-f", file.string()});
-    ASSERT_EQ(result.exitCode, 0) << result.output;
-  }
+  static void apply(const std::string& ns, const std::string& yaml) { applyIn(*dir_, ns, yaml); }
 
   // The namespace's workload (demo-app processes and load) and a Prometheus scraping it.
   struct Workload {
@@ -209,7 +196,6 @@ class AnalysisE2ETest : public ::testing::Test {
       "healthy", "errors", "background", "promdown", "promerror", "notraffic", "deadline"};
   static inline std::filesystem::path* dir_ = nullptr;
   static inline Process* operator_ = nullptr;
-  static inline int applies_ = 0;
 };
 
 // Step analysis: three measurements 2 s apart once 12 s of data exist.

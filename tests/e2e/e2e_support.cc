@@ -159,4 +159,33 @@ current-context: mc
   return {kubeconfig.string(), id};
 }
 
+void applyIn(const std::filesystem::path& dir, const std::string& ns, const std::string& yaml) {
+  static int applies = 0;
+  auto file = dir / fmt::format("apply-{}.yaml", applies++);
+  writeFile(file, yaml);
+  auto result = kubectl({"apply", "-n", ns, "-f", file.string()});
+  EXPECT_EQ(result.exitCode, 0) << result.output;
+}
+
+std::unique_ptr<Process> startOperator(const std::filesystem::path& dir,
+                                       const std::string& kubeconfig,
+                                       const std::vector<std::string>& namespaces) {
+  std::vector<std::string> args = {MC_OPERATOR_BINARY,
+                                   "--kubeconfig",
+                                   kubeconfig,
+                                   "--metrics-bind-address=127.0.0.1:0",
+                                   "--health-probe-bind-address=127.0.0.1:0",
+                                   "--log-format=text",
+                                   "--scale-down-delay=2s"};
+  for (const auto& ns : namespaces) {
+    auto created = kubectl({"create", "namespace", ns});
+    EXPECT_EQ(created.exitCode, 0) << created.output;
+    if (created.exitCode != 0) {
+      return nullptr;
+    }
+    args.push_back("--namespace=" + ns);
+  }
+  return std::make_unique<Process>(args, dir / "mc-operator.log");
+}
+
 }  // namespace mc::e2e

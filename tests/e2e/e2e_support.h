@@ -54,6 +54,17 @@ std::vector<boost::json::value> auditEntriesSince(uintmax_t offset);
 // Every CRD in crds/ applied and Established, and the chart's RBAC (rendered into `dir`).
 void installCrdsAndChartRbac(const std::filesystem::path& dir);
 
+// `kubectl apply -n NS` of `yaml`, written to a file of its own under `dir` (a test failure if
+// kubectl refuses it).
+void applyIn(const std::filesystem::path& dir, const std::string& ns, const std::string& yaml);
+
+// One mc-operator (MC_OPERATOR_BINARY) for `namespaces`, created here, with the credential of
+// `kubeconfig`, text logs in `dir`/mc-operator.log and a scale-down delay of 2 s. Null (and a
+// test failure) if a namespace cannot be created.
+std::unique_ptr<Process> startOperator(const std::filesystem::path& dir,
+                                       const std::string& kubeconfig,
+                                       const std::vector<std::string>& namespaces);
+
 // A token of its own for the chart's ServiceAccount, in a kubeconfig `<dir>/<name>.kubeconfig`,
 // and the id the apiserver gives that token (user.extra's authentication.kubernetes.io/
 // credential-id in its audit log, "JTI=<the token's jti>"), so processes with the same

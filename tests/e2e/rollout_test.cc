@@ -107,18 +107,10 @@ class RolloutE2ETest : public ::testing::Test {
     auto credential = operatorCredential(*dir_, "mc-sa");
     ASSERT_FALSE(credential.kubeconfig.empty());
     *serviceAccountKubeconfig() = credential.kubeconfig;
-    std::vector<std::string> args = {MC_OPERATOR_BINARY,
-                                     "--kubeconfig",
-                                     credential.kubeconfig,
-                                     "--metrics-bind-address=127.0.0.1:0",
-                                     "--health-probe-bind-address=127.0.0.1:0",
-                                     "--log-format=text",
-                                     "--scale-down-delay=2s"};
-    for (const char* ns : kSuiteNamespaces) {
-      ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
-      args.push_back(fmt::format("--namespace={}", ns));
-    }
-    operator_ = new Process(args, *dir_ / "mc-operator.log");
+    operator_ = startOperator(*dir_, credential.kubeconfig,
+                              {std::begin(kSuiteNamespaces), std::end(kSuiteNamespaces)})
+                    .release();
+    ASSERT_NE(operator_, nullptr);
   }
 
   static void TearDownTestSuite() {
@@ -135,12 +127,7 @@ class RolloutE2ETest : public ::testing::Test {
     return &path;
   }
 
-  static void apply(const std::string& ns, const std::string& yaml) {
-    auto file = *dir_ / fmt::format("apply-{}.yaml", applies_++);
-    writeFile(file, yaml);
-    auto result = kubectl({"apply", "-n", ns, "-f", file.string()});
-    ASSERT_EQ(result.exitCode, 0) << result.output;
-  }
+  static void apply(const std::string& ns, const std::string& yaml) { applyIn(*dir_, ns, yaml); }
 
   static CommandResult kubectlMc(std::vector<std::string> args) {
     args.insert(args.begin(), KUBECTL_MC_BINARY);
@@ -231,7 +218,6 @@ class RolloutE2ETest : public ::testing::Test {
       "{pause: {}}, {setWeight: 100}]";
   static inline std::filesystem::path* dir_ = nullptr;
   static inline Process* operator_ = nullptr;
-  static inline int applies_ = 0;
 };
 
 TEST_F(RolloutE2ETest, ReplicaRatioStepsByPodCounts) {
