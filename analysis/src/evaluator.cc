@@ -246,11 +246,19 @@ void conclude(const std::vector<MetricPolicy>& policies,
     worst = phase::kRunning;
   }
   if (terminate && !isDecided(worst)) {
+    // Its canary completed: Successful if no limit was crossed and every metric that decides
+    // passed at least once (no pass from no measurement).
     bool completed = terminate->reason == phase::kCanaryCompleted;
-    worst = completed ? phase::kSuccessful : phase::kInconclusive;
-    why = completed ? "ended as its canary completed, no limit crossed"
-                    : fmt::format("ended before a verdict: {}{}", terminate->reason,
-                                  terminate->message ? ": " + *terminate->message : "");
+    bool passedOnce = std::all_of(policies.begin(), policies.end(), [&](const MetricPolicy& p) {
+      auto it = std::find_if(status.metricResults.begin(), status.metricResults.end(),
+                             [&](const crds::MetricResult& r) { return r.name == p.name; });
+      return p.dryRun || (it != status.metricResults.end() && it->successful > 0);
+    });
+    worst = completed && passedOnce ? phase::kSuccessful : phase::kInconclusive;
+    why = completed && passedOnce ? "ended as its canary completed, no limit crossed"
+          : completed             ? "ended as its canary completed, before any measurement passed"
+                                  : fmt::format("ended before a verdict: {}{}", terminate->reason,
+                                    terminate->message ? ": " + *terminate->message : "");
     for (auto& result : status.metricResults) {
       if (!isDecided(result.phase)) {
         result.phase = worst;

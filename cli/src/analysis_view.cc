@@ -21,7 +21,6 @@ namespace {
 namespace json = boost::json;
 namespace phase = crds::analysis;
 
-constexpr size_t kMaxLabelValue = 63;
 constexpr size_t kLabelWidth = 16;        // as `get rollout`'s fields
 constexpr size_t kMetricLabelWidth = 24;  // "    Success condition:" and a gap
 // Absent limits, as docs/analysis.md gives them.
@@ -273,10 +272,11 @@ std::string unreadable(const json::object& run, const Error& error) {
 }  // namespace
 
 std::optional<std::string> analysisRunSelector(std::string_view rolloutName) {
-  if (rolloutName.empty() || rolloutName.size() > kMaxLabelValue) {
+  if (rolloutName.empty()) {
     return std::nullopt;
   }
-  return fmt::format("{}={}", crds::kRolloutLabel, rolloutName);
+  // A cut name may match other Rollouts' runs: ownedAnalysisRuns keeps only this one's.
+  return fmt::format("{}={}", crds::kRolloutLabel, crds::rolloutLabelValue(rolloutName));
 }
 
 std::vector<json::object> ownedAnalysisRuns(const json::object& rollout,

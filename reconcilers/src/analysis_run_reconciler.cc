@@ -62,9 +62,13 @@ boost::asio::awaitable<Result<kube::ReconcileResult>> AnalysisRunReconciler::rec
   auto read = crds::readAnalysisRun(json::value(*cached));
   const auto now = clock_.wallNow();
   if (!read) {
+    // Only the verdict: the measurements on record stay as they are.
     crds::AnalysisRunStatus status;
     invalid(status, read.error(), now);
-    auto written = co_await writeStatus(request, version, crds::writeRunStatus(status));
+    json::object verdict{{"phase", *status.phase},
+                         {"message", *status.message},
+                         {"completedAt", *status.completedAt}};
+    auto written = co_await writeStatus(request, version, std::move(verdict));
     if (!written) {
       co_return written.error();
     }
@@ -155,8 +159,9 @@ boost::asio::awaitable<Result<void>> AnalysisRunReconciler::writeStatus(
   json::object patch{{"metadata", {{"resourceVersion", resourceVersion}}},
                      {"status", std::move(status)}};
   kube::PatchOptions options{kStatus};
+  std::string body = json::serialize(patch);
   auto patched = co_await client_.patch(crds::resources::kAnalysisRuns, request.ns, request.name,
-                                        kube::PatchType::Merge, json::serialize(patch), options);
+                                        kube::PatchType::Merge, std::move(body), options);
   if (!patched) {
     co_return patched.error();
   }

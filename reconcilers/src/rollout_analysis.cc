@@ -99,6 +99,13 @@ void RolloutReconciler::gatherAnalysis(Pass& pass) {
           return fault(at, fmt::format("{} \"{}\": {}", kind, ref.templateName,
                                        policy.error().fieldMessage()));
         }
+        if (step && !policy->count) {
+          // A step waits for its run's verdict; a metric without a count never gives one.
+          return fault(at, fmt::format("{} \"{}\": metric \"{}\" has an interval and no count, "
+                                       "so it never ends: a step's analysis needs a count "
+                                       "(strategy.canary.analysis runs until the canary ends)",
+                                       kind, ref.templateName, policy->name));
+        }
       }
       templates.push_back({fmt::format("{} \"{}\"", kind, ref.templateName), read->spec});
     }
@@ -137,7 +144,7 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::createRuns(Pass& pass) {
         {"name", want.name},
         {"namespace", request.ns},
         {"labels",
-         {{crds::kRolloutLabel, request.name},
+         {{crds::kRolloutLabel, crds::rolloutLabelValue(request.name)},
           {crds::kPodTemplateHashLabel, status.currentPodHash.value_or("")},
           {crds::kAnalysisLabel, want.step ? fmt::format("step-{}", *want.step)
                                            : std::string(crds::kBackgroundAnalysis)}}},
@@ -148,7 +155,18 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::createRuns(Pass& pass) {
     json::object body = json::value_from(run).as_object();
     auto created =
         co_await client_.create(crds::resources::kAnalysisRuns, request.ns, std::move(body));
-    if (!created && created.error().kind != ErrorKind::AlreadyExists) {
+    if (!created && created.error().kind == ErrorKind::AlreadyExists) {
+      // Ours, and the cache has not shown it yet; or someone else's, which MC leaves alone.
+      std::string name = want.name;
+      auto existing = co_await client_.get(crds::resources::kAnalysisRuns, request.ns, name);
+      if (!existing) {
+        co_return existing.error();
+      }
+      if (!ownedBy(*existing, pass.uid)) {
+        co_return makeError(ErrorKind::Conflict,
+                            fmt::format("AnalysisRun {} exists and is not this Rollout's", name));
+      }
+    } else if (!created) {
       co_return created.error();
     }
     writes_.wrote(key, "");
@@ -161,8 +179,9 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::terminateRuns(Pass& pass
   for (const auto& end : pass.planned.terminations) {
     std::string name = end.name;
     json::object patch{{"spec", {{"terminate", {{"reason", end.reason}}}}}};
+    std::string body = json::serialize(patch);
     auto patched = co_await client_.patch(crds::resources::kAnalysisRuns, pass.request.ns, name,
-                                          kube::PatchType::Merge, json::serialize(patch));
+                                          kube::PatchType::Merge, std::move(body));
     if (!patched && patched.error().kind != ErrorKind::NotFound) {
       co_return patched.error();
     }

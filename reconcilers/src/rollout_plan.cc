@@ -281,11 +281,17 @@ class Planner {
     return conditionReason(old_, condition::kPaused) == why && !freshCanary_;
   }
 
-  const AnalysisRunView* pausingBackground() const {
-    const auto* run = findRun(backgroundName());
-    return run != nullptr && wanted_.count(run->name) != 0 && pausesOn(*run, backgroundOnError())
-               ? run
-               : nullptr;
+  // `run` if it holds the canary (no verdict, or Error with onError: pause), else null.
+  static const AnalysisRunView* pausing(const AnalysisRunView* run,
+                                        const std::optional<std::string>& onError) {
+    return run != nullptr && pausesOn(*run, onError) ? run : nullptr;
+  }
+
+  std::string analysisHoldMessage(const std::string& where, const AnalysisRunView& run) const {
+    return fmt::format(
+        "{}: analysis {} is {}: {}; `kubectl mc promote {}` passes it, "
+        "`kubectl mc abort {}` ends the canary",
+        where, run.name, run.phase, run.message, ctx_.name, ctx_.name);
   }
 
   // An abort if the background run (while active) or the step's run says so.
@@ -341,7 +347,7 @@ class Planner {
       std::string why = run.podHash != current_        ? verdict::kSuperseded
                         : aborted_                     ? verdict::kAborted
                         : completed_ && run.background ? verdict::kCanaryCompleted
-                                                       : std::string("Promoted");
+                                                       : verdict::kPassed;
       plan_.terminations.push_back({run.name, why});
     }
   }
@@ -497,7 +503,8 @@ class Planner {
     }
     if (step.analysis) {
       const auto* run = findRun(runName(fmt::format("{}", index)));
-      return run != nullptr && run->phase == verdict::kSuccessful;
+      // A run someone ended (spec.terminate) passes nothing, whatever it concluded.
+      return run != nullptr && run->phase == verdict::kSuccessful && !run->terminating;
     }
     return false;  // pause without duration: until promoted
   }
@@ -559,7 +566,22 @@ class Planner {
     }
 
     int32_t index = std::clamp(st.currentStepIndex.value_or(0), 0, stepCount_);
+    // The analyses' verdicts come first, before any promote request: a Failed run aborts the
+    // canary at once, at any step.
+    if (auto cause = analysisAbort(index)) {
+      st.abort = true;
+      cause_ = std::move(cause);
+      abort(conditions, false);
+      return;
+    }
+    // A background run without a verdict holds the canary where it is, whatever the step.
+    const AnalysisRunView* held =
+        backgroundActive(index) ? pausing(findRun(backgroundName()), backgroundOnError()) : nullptr;
     if (st.promoteFull.value_or(false)) {
+      if (held != nullptr) {
+        st.backgroundRun = runName(fmt::format("bg-{}", stepCount_ + 1));
+        held = nullptr;
+      }
       if (index < stepCount_) {
         event(attemptId() + ".promoted-full", event::kPromoted,
               fmt::format("promoted fully from step {}/{}: the remaining steps are skipped",
@@ -567,17 +589,17 @@ class Planner {
       }
       index = stepCount_;
       entered = true;
-    } else if (st.promoteStep) {
-      if (*st.promoteStep == index && index < stepCount_) {
+    } else if (st.promoteStep && *st.promoteStep == index && (index < stepCount_ || held)) {
+      // A promote also passes a background analysis that paused without a verdict: a fresh run
+      // of it judges the canary from here on.
+      if (held != nullptr) {
+        st.backgroundRun = runName(fmt::format("bg-{}", index + 1));
+        held = nullptr;
+      }
+      if (index < stepCount_) {
         event(fmt::format("{}.promoted-{}", attemptId(), index), event::kPromoted,
               fmt::format("step {}/{} ({}) promoted by request", index + 1, stepCount_,
                           crds::describeStep(steps_[index])));
-        // A promote also passes a background analysis that paused without a verdict: a fresh
-        // run of it judges the canary from the next step on.
-        const auto* background = findRun(backgroundName());
-        if (background && pausesOn(*background, backgroundOnError())) {
-          st.backgroundRun = runName(fmt::format("bg-{}", index + 1));
-        }
         ++index;
         entered = true;
       }
@@ -585,16 +607,9 @@ class Planner {
     st.promoteFull.reset();
     st.promoteStep.reset();
 
-    // The analyses' verdicts come first: a Failed run aborts the canary at once, at any step.
-    if (auto cause = analysisAbort(index)) {
-      st.abort = true;
-      cause_ = std::move(cause);
-      abort(conditions, false);
-      return;
-    }
     bool userPaused = spec_.paused.value_or(false);
     bool atZero = replicas_ == 0;
-    if (!entered && !userPaused && !atZero && index < stepCount_ && stepDone(index)) {
+    if (!entered && !userPaused && !atZero && !held && index < stepCount_ && stepDone(index)) {
       ++index;
       entered = true;
     }
@@ -602,29 +617,37 @@ class Planner {
       enterStep(index);
     }
     st.currentStepIndex = index;
-    if (!userPaused && !atZero) {
-      if (auto cause = deadlinePassed(index)) {
-        st.abort = true;
-        cause_ = std::move(cause);
-        abort(conditions, false);
-        return;
-      }
+    if (userPaused || atZero || held) {
+      // Held by a person, a scale to 0 or an analysis: the deadline counts once the hold ends.
+      st.stepStartTime.reset();
+    } else if (auto cause = deadlinePassed(index)) {
+      st.abort = true;
+      cause_ = std::move(cause);
+      abort(conditions, false);
+      return;
     }
+    // The runs this step needs, whatever holds it: a run not wanted is terminated.
     if (backgroundActive(index)) {
       plan_.status.backgroundRun = backgroundName();
       wantRun(backgroundName(), std::nullopt);
     }
+    if (index < stepCount_ && steps_[index].analysis) {
+      wantRun(runName(fmt::format("{}", index)), index);
+    }
     if (index < stepCount_ && atZero) {
       holdAtZero(conditions, index);
     } else if (index < stepCount_) {
-      holdStep(conditions, index, userPaused);
+      holdStep(conditions, index, userPaused, held);
+    } else if (held != nullptr) {
+      holdCompletion(conditions, *held);
     } else {
       promote(conditions);
     }
   }
 
   // The canary at step `index`: its weight's replica counts and route, and why it waits.
-  void holdStep(Conditions& conditions, int32_t index, bool userPaused) {
+  void holdStep(Conditions& conditions, int32_t index, bool userPaused,
+                const AnalysisRunView* held) {
     auto& st = plan_.status;
     int32_t weight = weightAt(index);
     st.canaryWeight = weight;
@@ -664,31 +687,24 @@ class Planner {
         event(fmt::format("{}.paused-g{}", attemptId(), ctx_.generation), event::kPaused,
               fmt::format("paused by spec.paused at {}", where));
       }
+    } else if (held != nullptr) {
+      pausedReason = reason::kAnalysisInconclusive;
+      st.message = analysisHoldMessage(where, *held);
+      if (!pausedBefore(reason::kAnalysisInconclusive)) {
+        event(fmt::format("{}.paused-{}", attemptId(), held->name), event::kAnalysisInconclusive,
+              *st.message, true);
+      }
     } else if (step.pause) {
       pausedReason = reason::kCanaryPauseStep;
       st.message = where + (step.pause->duration
                                 ? ": pausing"
                                 : fmt::format(": waiting for `kubectl mc promote {}`", ctx_.name));
-    } else if (const auto* background = pausingBackground()) {
-      pausedReason = reason::kAnalysisInconclusive;
-      st.message = fmt::format(
-          "{}: background analysis {} is {}: {}; `kubectl mc promote {}` "
-          "passes it, `kubectl mc abort {}` ends the canary",
-          where, background->name, background->phase, background->message, ctx_.name, ctx_.name);
-      if (!pausedBefore(reason::kAnalysisInconclusive)) {
-        event(fmt::format("{}.paused-{}", attemptId(), background->name),
-              event::kAnalysisInconclusive, *st.message, true);
-      }
     } else if (step.analysis) {
       std::string name = runName(fmt::format("{}", index));
-      wantRun(name, index);
       const auto* run = findRun(name);
-      if (run != nullptr && pausesOn(*run, step.analysis->onError)) {
+      if (pausing(run, step.analysis->onError) != nullptr) {
         pausedReason = reason::kAnalysisInconclusive;
-        st.message = fmt::format(
-            "{}: analysis {} is {}: {}; `kubectl mc promote {}` passes it, "
-            "`kubectl mc abort {}` ends the canary",
-            where, name, run->phase, run->message, ctx_.name, ctx_.name);
+        st.message = analysisHoldMessage(where, *run);
         if (!pausedBefore(reason::kAnalysisInconclusive)) {
           event(fmt::format("{}.paused-{}", attemptId(), name), event::kAnalysisInconclusive,
                 *st.message, true);
@@ -743,6 +759,27 @@ class Planner {
     conditions.set(condition::kProgressing, true, reason::kReplicaSetUpdated,
                    fmt::format("canary {} at {}, scaled to 0", rsName(current_), where));
     conditions.set(condition::kPaused, true, crds::reason::kScaledToZero, *st.message);
+    conditions.set(condition::kCompleted, false, reason::kRolloutProgressing,
+                   "a canary is running");
+    setAvailable(conditions);
+  }
+
+  // All steps passed but the background analysis has no verdict: the canary runs all replicas
+  // and does not become the stable until a promote (a fresh background run) or an abort.
+  void holdCompletion(Conditions& conditions, const AnalysisRunView& held) {
+    auto& st = plan_.status;
+    converge(current_, replicas_);
+    keep_.insert(stableRs_->podHash);
+    st.canaryWeight = 100;
+    st.message = analysisHoldMessage("promotion", held);
+    if (!pausedBefore(reason::kAnalysisInconclusive)) {
+      event(fmt::format("{}.paused-{}", attemptId(), held.name), event::kAnalysisInconclusive,
+            *st.message, true);
+    }
+    st.phase = phase::kPaused;
+    conditions.set(condition::kProgressing, true, reason::kReplicaSetUpdated,
+                   fmt::format("canary {} at all replicas, not promoted", rsName(current_)));
+    conditions.set(condition::kPaused, true, reason::kAnalysisInconclusive, *st.message);
     conditions.set(condition::kCompleted, false, reason::kRolloutProgressing,
                    "a canary is running");
     setAvailable(conditions);

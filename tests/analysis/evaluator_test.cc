@@ -214,6 +214,7 @@ TEST(EvaluatorTest, ARunCutShortIsSuccessfulOnlyWhenItsCanaryCompleted) {
   for (const auto& c : cases) {
     crds::AnalysisRunStatus status;
     auto running = resultIn("error-rate", R, 4);
+    running.successful = 2;
     running.failed = 2;  // within failureLimit 3: no limit crossed
     status.metricResults = {running};
     conclude({p}, crds::Terminate{c.reason, std::nullopt}, status, kStart);
@@ -229,6 +230,19 @@ TEST(EvaluatorTest, ARunCutShortIsSuccessfulOnlyWhenItsCanaryCompleted) {
   failed.metricResults = {resultIn("error-rate", F, 1)};
   conclude({p}, crds::Terminate{phase::kCanaryCompleted, std::nullopt}, failed, kStart);
   EXPECT_EQ(failed.phase, F);
+}
+
+TEST(EvaluatorTest, ACompletedCanaryDoesNotPassARunThatNeverPassedAMeasurement) {
+  auto p = policy(100, 3);
+  for (const auto& [successful, errors] : std::vector<std::pair<int, int>>{{0, 0}, {0, 3}}) {
+    crds::AnalysisRunStatus status;
+    auto running = resultIn("error-rate", successful + errors == 0 ? phase::kPending : R, errors);
+    running.error = errors;
+    status.metricResults = {running};
+    conclude({p}, crds::Terminate{phase::kCanaryCompleted, std::nullopt}, status, kStart);
+    EXPECT_EQ(status.phase, I) << errors << " errors, no pass";
+    EXPECT_NE(status.message->find("before any measurement passed"), std::string::npos);
+  }
 }
 
 TEST(EvaluatorTest, PolicyDefaultsAndBadDurationsNameTheField) {

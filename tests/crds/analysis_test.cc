@@ -101,3 +101,17 @@ TEST(AnalysisJsonTest, ARunAndItsStatusRoundTrip) {
 
 }  // namespace
 }  // namespace mc::crds
+
+namespace mc::crds {
+namespace {
+
+TEST(NamesTest, TheRolloutLabelValueIsTheNameCutTo63EndingInALetterOrDigit) {
+  EXPECT_EQ(rolloutLabelValue("web"), "web");
+  EXPECT_EQ(rolloutLabelValue(std::string(63, 'a')), std::string(63, 'a'));
+  EXPECT_EQ(rolloutLabelValue(std::string(62, 'a') + "-b"), std::string(62, 'a'))
+      << "cut at 63 it would end in '-'";
+  EXPECT_EQ(rolloutLabelValue(std::string(100, 'x')).size(), 63u);
+}
+
+}  // namespace
+}  // namespace mc::crds

@@ -293,8 +293,11 @@ TEST(AnalysisRunReconcilerTest, TerminatedRunsEndSuccessfulOnlyForACompletedCana
     // A background run: an interval, no count.
     world.fake().put(kRuns, runObject(R"({"name": "error-rate", "interval": "30s",
         "failureLimit": 2, "successCondition": {"max": 0.02}, "provider": {"scripted": {}}})"));
-    world.script().push(Observation::of(0.5));  // a failure, tolerated
+    world.script().push(Observation::of(0.5));   // a failure, tolerated
+    world.script().push(Observation::of(0.01));  // and a pass
     world.start();
+    ASSERT_TRUE(world.reconcile());
+    world.clock().advance(30s);
     ASSERT_TRUE(world.reconcile());
     ASSERT_EQ(world.phase(), "Running");
     auto run = *world.fake().read(kRuns, kNs, "web-1-2");
@@ -303,7 +306,7 @@ TEST(AnalysisRunReconcilerTest, TerminatedRunsEndSuccessfulOnlyForACompletedCana
     world.clock().advance(30s);
     ASSERT_TRUE(world.reconcile());
     EXPECT_EQ(world.phase(), phase) << reason;
-    EXPECT_EQ(world.script().taken(), 1) << "a terminated run is not measured";
+    EXPECT_EQ(world.script().taken(), 2) << "a terminated run is not measured";
     EXPECT_NE(stringAt(world.status(), "message")
                   .find(reason == "Superseded" ? "Superseded" : "completed"),
               std::string::npos)

@@ -2238,14 +2238,88 @@ TEST(RolloutPlanAnalysisTest, APromotePastAnInconclusiveBackgroundRunStartsAFres
   w.settle();
   w.step();
   w.verdict("web-1-bg", "Inconclusive", "empty result");
-  Plan paused = w.step();
-  EXPECT_EQ(conditionState(paused.status, "Paused"), "True/AnalysisInconclusive");
+  // Held: the step's pods are all available, yet it does not pass, however often MC looks.
+  for (int i = 0; i < 5; ++i) {
+    w.settle();
+    Plan paused = w.step();
+    EXPECT_EQ(conditionState(paused.status, "Paused"), "True/AnalysisInconclusive");
+    EXPECT_EQ(paused.status.currentStepIndex, 0);
+    EXPECT_EQ(countEvents(paused, "AnalysisInconclusive"), i == 0 ? 1 : 0) << "recorded once";
+  }
   w.ctx.rollout.status.promoteStep = w.ctx.rollout.status.currentStepIndex;
   Plan p = w.step();
   EXPECT_EQ(p.status.currentStepIndex, 1);
   EXPECT_EQ(p.status.backgroundRun, "web-1-bg-1");
   EXPECT_TRUE(wants(p, "web-1-bg-1"));
   EXPECT_EQ(p.status.phase, "Progressing");
+}
+
+TEST(RolloutPlanAnalysisTest, AnInconclusiveBackgroundRunHoldsThePromotionToo) {
+  World w = healthy(std::vector{setWeight(50)});
+  withBackground(w, 0);
+  w.setTemplate("web:2");
+  for (int i = 0; i < 6; ++i) {
+    w.step();
+    w.settle();
+  }
+  ASSERT_EQ(w.ctx.rollout.status.stablePodHash, hashOf("web:2")) << "promoted without a verdict";
+  // Again; the background run turns Inconclusive once every step has passed, while the canary
+  // scales to all replicas.
+  w.setTemplate("web:3");
+  w.step();  // the canary starts at step 0
+  ASSERT_EQ(w.ctx.rollout.status.currentStepIndex, 0);
+  for (int i = 0; i < 10 && w.ctx.rollout.status.currentStepIndex != 1; ++i) {
+    w.step();
+    w.settle();
+  }
+  ASSERT_EQ(w.ctx.rollout.status.currentStepIndex, 1) << "past the last step";
+  ASSERT_EQ(w.ctx.rollout.status.stablePodHash, hashOf("web:2"));
+  w.verdict("web-2-bg", "Inconclusive", "NaN");
+  for (int i = 0; i < 8; ++i) {
+    w.settle();
+    w.step();
+  }
+  EXPECT_EQ(w.ctx.rollout.status.stablePodHash, hashOf("web:2")) << "not promoted while held";
+  EXPECT_EQ(w.rs("web:3")->replicas, 10) << "at all replicas, waiting";
+  EXPECT_EQ(w.ctx.rollout.status.phase, "Paused");
+  EXPECT_EQ(conditionState(w.ctx.rollout.status, "Paused"), "True/AnalysisInconclusive");
+  EXPECT_NE(w.ctx.rollout.status.message->find("promotion: analysis web-2-bg is Inconclusive"),
+            std::string::npos)
+      << *w.ctx.rollout.status.message;
+  // A promote passes it with a fresh background run, which ends as the canary completes.
+  w.ctx.rollout.status.promoteStep = 1;
+  w.step();
+  w.settle();
+  Plan done = w.step();
+  EXPECT_EQ(w.ctx.rollout.status.stablePodHash, hashOf("web:3")) << describeEvents(done);
+}
+
+TEST(RolloutPlanAnalysisTest, AStepsRunIsKeptWhileAPersonPausesTheCanary) {
+  World w = atAnalysisStep();
+  w.ctx.rollout.spec.paused = true;
+  Plan p = w.step();
+  EXPECT_TRUE(wants(p, "web-1-1"));
+  EXPECT_TRUE(p.terminations.empty()) << "a pause does not end the analysis";
+  EXPECT_FALSE(w.ctx.rollout.status.stepStartTime) << "the deadline counts once the pause ends";
+  w.ctx.rollout.spec.paused = false;
+  w.verdict("web-1-1", "Successful");
+  EXPECT_EQ(w.step().status.currentStepIndex, 2);
+}
+
+TEST(RolloutPlanAnalysisTest, AFailedVerdictBeatsAPromoteThatArrivesWithIt) {
+  World w = atAnalysisStep();
+  w.verdict("web-1-1", "Failed", kFailedVerdict);
+  w.ctx.rollout.status.promoteStep = 1;
+  Plan p = w.plan();
+  EXPECT_EQ(conditionState(p.status, "Progressing"), "False/AnalysisFailed");
+  EXPECT_EQ(countEvents(p, "Promoted"), 0);
+}
+
+TEST(RolloutPlanAnalysisTest, ARunSomeoneTerminatedPassesNoStep) {
+  World w = atAnalysisStep();
+  w.verdict("web-1-1", "Successful");
+  w.run("web-1-1")->terminating = true;  // spec.terminate: {reason: CanaryCompleted} by hand
+  EXPECT_EQ(w.plan().status.currentStepIndex, 1);
 }
 
 TEST(RolloutPlanAnalysisTest, RunsOfASupersededOrCompletedCanaryAreTerminatedWithTheReason) {
@@ -2326,6 +2400,20 @@ TEST(RolloutPlanDeadlineTest, ACanaryWhosePodsNeverBecomeAvailableAbortsAtTheDea
         << eventOf(p, "ProgressDeadlineExceeded")->note;
     EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:2")), 0);
   }
+}
+
+TEST(RolloutPlanDeadlineTest, TimeAtZeroReplicasDoesNotCountTowardsTheDeadline) {
+  World w = healthy();
+  w.setTemplate("web:2");
+  w.step();  // the canary's pods never come up yet
+  w.ctx.rollout.spec.replicas = 0;
+  w.ctx.now += 1h;
+  w.step();
+  EXPECT_EQ(w.ctx.rollout.status.phase, "Paused");
+  w.ctx.rollout.spec.replicas = 10;
+  Plan p = w.step();
+  EXPECT_NE(p.status.phase, "Degraded") << "the deadline starts again when the hold ends";
+  EXPECT_EQ(p.requeueAfter, milliseconds(600s));
 }
 
 TEST(RolloutPlanDeadlineTest, EachStepHasItsOwnDeadlineAndPausesHaveNone) {

@@ -23,7 +23,6 @@ constexpr const char* kCanaryAnnotation = "nginx.ingress.kubernetes.io/canary";
 constexpr const char* kWeightAnnotation = "nginx.ingress.kubernetes.io/canary-weight";
 using crds::kRolloutLabel;
 constexpr size_t kMaxObjectName = 253;
-constexpr size_t kMaxLabelValue = 63;
 
 using Names = RouteNames;
 
@@ -40,13 +39,6 @@ void trimToAlnum(std::string& text) {
   while (!text.empty() && !std::isalnum(static_cast<unsigned char>(text.back()))) {
     text.pop_back();
   }
-}
-
-// Label values are limited to 63 characters; a Rollout's name may be longer.
-std::string rolloutLabelValue(std::string_view rolloutName) {
-  std::string value(rolloutName.substr(0, kMaxLabelValue));
-  trimToAlnum(value);
-  return value;
 }
 
 // Points a backend ({"service": {"name": ..., "port": ...}}) at the canary Service if it names
@@ -132,7 +124,7 @@ void applyDesired(json::object& ingress, const RouterTarget& target, const std::
   auto& metadata = ensureObject(ingress, "metadata");
   metadata["name"] = name;
   metadata["namespace"] = target.ns;
-  ensureObject(metadata, "labels")[kRolloutLabel] = rolloutLabelValue(target.rolloutName);
+  ensureObject(metadata, "labels")[kRolloutLabel] = crds::rolloutLabelValue(target.rolloutName);
   auto& annotations = ensureObject(metadata, "annotations");
   annotations[kCanaryAnnotation] = "true";
   annotations[kWeightAnnotation] = std::to_string(weight);

@@ -102,6 +102,7 @@ inline constexpr const char* kInconclusive = "Inconclusive";
 inline constexpr const char* kCanaryCompleted = "CanaryCompleted";
 inline constexpr const char* kSuperseded = "Superseded";
 inline constexpr const char* kAborted = "Aborted";
+inline constexpr const char* kPassed = "Promoted";  // its step was promoted past it
 // A Rollout analysis block's onError.
 inline constexpr const char* kOnErrorAbort = "abort";
 inline constexpr const char* kOnErrorPause = "pause";
@@ -122,6 +123,11 @@ inline constexpr const char* kAnalysisFailed = reason::kAnalysisFailed;
 inline constexpr const char* kProgressDeadlineExceeded = reason::kProgressDeadlineExceeded;
 inline constexpr const char* kAnalysisInconclusive = reason::kAnalysisInconclusive;
 }  // namespace event
+
+// The value of kRolloutLabel for a Rollout: its name, cut to the 63 characters a label value may
+// hold (ending in a letter or digit). Longer names may share a value, so readers also check the
+// controller ownerReference.
+std::string rolloutLabelValue(std::string_view rolloutName);
 
 // What MC's labels and annotations say about one of its ReplicaSets: its pod-template hash ("" if
 // none) and revision (0 if absent or not a number).
