@@ -105,36 +105,8 @@ std::string eventNote(const std::string& ns, const std::string& reason) {
   return "";
 }
 
-class AnalysisE2ETest : public ::testing::Test {
+class AnalysisE2ETest : public OperatorSuite<AnalysisE2ETest> {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new std::filesystem::path(makeTempDir("analysis-e2e"));
-    ASSERT_NO_FATAL_FAILURE(installCrdsAndChartRbac(*dir_));
-    auto credential = operatorCredential(*dir_, "mc-sa");
-    ASSERT_FALSE(credential.kubeconfig.empty());
-    *kubeconfig() = credential.kubeconfig;
-    operator_ = startOperator(*dir_, credential.kubeconfig,
-                              {std::begin(kSuiteNamespaces), std::end(kSuiteNamespaces)})
-                    .release();
-    ASSERT_NE(operator_, nullptr);
-  }
-
-  static void TearDownTestSuite() {
-    if (operator_ != nullptr) {
-      operator_->stop();
-      delete operator_;
-    }
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
-  }
-
-  static std::string* kubeconfig() {
-    static std::string path;
-    return &path;
-  }
-
-  static void apply(const std::string& ns, const std::string& yaml) { applyIn(*dir_, ns, yaml); }
-
   // The namespace's workload (demo-app processes and load) and a Prometheus scraping it.
   struct Workload {
     std::unique_ptr<WorkloadRunner> runner;
@@ -192,10 +164,10 @@ class AnalysisE2ETest : public ::testing::Test {
     EXPECT_EQ(number(r, {"status", "canaryWeight"}), 0);
   }
 
+  friend OperatorSuite<AnalysisE2ETest>;
+  static constexpr const char* kSuiteName = "analysis-e2e";
   static constexpr const char* kSuiteNamespaces[] = {
       "healthy", "errors", "background", "promdown", "promerror", "notraffic", "deadline"};
-  static inline std::filesystem::path* dir_ = nullptr;
-  static inline Process* operator_ = nullptr;
 };
 
 // Step analysis: three measurements 2 s apart once 12 s of data exist.
@@ -379,7 +351,7 @@ TEST_F(AnalysisE2ETest, ACanaryWhosePodsNeverBecomeReadyHitsTheDeadline) {
 TEST_F(AnalysisE2ETest, SigkillDuringAnAnalysisResumesTheRunWithNoMeasurementLostOrRepeated) {
   const std::string ns = "sigkill";
   ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
-  OwnOperator own(*dir_, ns, *kubeconfig());
+  OwnOperator own(*dir_, ns, serviceAccountKubeconfig());
   own.start();
   auto w = startWorkload(ns);
   ASSERT_NO_FATAL_FAILURE(
@@ -427,7 +399,7 @@ TEST_F(AnalysisE2ETest, DISABLED_DetectionAndReaction) {
     for (int i = 1; i <= runs; ++i) {
       const std::string ns = fmt::format("latency-{}s-{}", interval, i);
       ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
-      OwnOperator own(*dir_, ns, *kubeconfig());
+      OwnOperator own(*dir_, ns, serviceAccountKubeconfig());
       own.start();
       auto w = startWorkload(ns);
       // A background run from the first step; its early no-data measurements are tolerated.

@@ -139,4 +139,43 @@ class OwnOperator {
   std::unique_ptr<Process> process_;
 };
 
+// A suite of e2e tests that share one mc-operator, running as the chart's ServiceAccount (a
+// missing RBAC rule fails here) and watching Derived::kSuiteNamespaces, created for it. Every CRD
+// and the chart's RBAC are installed first; Derived::installMore() adds what the suite needs.
+template <class Derived>
+class OperatorSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::filesystem::path(makeTempDir(Derived::kSuiteName));
+    ASSERT_NO_FATAL_FAILURE(installCrdsAndChartRbac(*dir_));
+    ASSERT_NO_FATAL_FAILURE(Derived::installMore());
+    auto credential = operatorCredential(*dir_, "mc-sa");
+    ASSERT_FALSE(credential.kubeconfig.empty());
+    serviceAccountKubeconfig_ = credential.kubeconfig;
+    operator_ =
+        startOperator(*dir_, credential.kubeconfig,
+                      {std::begin(Derived::kSuiteNamespaces), std::end(Derived::kSuiteNamespaces)})
+            .release();
+    ASSERT_NE(operator_, nullptr);
+  }
+
+  static void TearDownTestSuite() {
+    if (operator_ != nullptr) {
+      operator_->stop();
+      delete operator_;
+      operator_ = nullptr;
+    }
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+  }
+
+  static void installMore() {}
+  static const std::string& serviceAccountKubeconfig() { return serviceAccountKubeconfig_; }
+  static void apply(const std::string& ns, const std::string& yaml) { applyIn(*dir_, ns, yaml); }
+
+  static inline std::filesystem::path* dir_ = nullptr;
+  static inline Process* operator_ = nullptr;
+  static inline std::string serviceAccountKubeconfig_;
+};
+
 }  // namespace mc::e2e

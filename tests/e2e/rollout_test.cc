@@ -86,13 +86,10 @@ spec:
   return out;
 }
 
-class RolloutE2ETest : public ::testing::Test {
+class RolloutE2ETest : public OperatorSuite<RolloutE2ETest> {
  protected:
-  // Once: the CRD, the chart's RBAC, and one mc-operator (as the chart's ServiceAccount)
-  // watching the namespaces of the tests below.
-  static void SetUpTestSuite() {
-    dir_ = new std::filesystem::path(makeTempDir("rollout-e2e"));
-    ASSERT_NO_FATAL_FAILURE(installCrdsAndChartRbac(*dir_));
+  // The Gateway API and Istio CRDs, for the routers' tests.
+  static void installMore() {
     auto crds = run({(sourceDir() / "e2e/tools/build.sh").string(), "--check", "routecrds"});
     ASSERT_EQ(crds.exitCode, 0) << crds.output;
     std::string crdDir = crds.output.substr(0, crds.output.find_last_not_of("\n") + 1);
@@ -102,32 +99,7 @@ class RolloutE2ETest : public ::testing::Test {
     ASSERT_EQ(
         kubectl({"wait", "--for=condition=Established", "--all", "crd", "--timeout=60s"}).exitCode,
         0);
-
-    // A kubeconfig holding the chart's ServiceAccount's token.
-    auto credential = operatorCredential(*dir_, "mc-sa");
-    ASSERT_FALSE(credential.kubeconfig.empty());
-    *serviceAccountKubeconfig() = credential.kubeconfig;
-    operator_ = startOperator(*dir_, credential.kubeconfig,
-                              {std::begin(kSuiteNamespaces), std::end(kSuiteNamespaces)})
-                    .release();
-    ASSERT_NE(operator_, nullptr);
   }
-
-  static void TearDownTestSuite() {
-    if (operator_ != nullptr) {
-      operator_->stop();
-      delete operator_;
-    }
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
-  }
-
-  static std::string* serviceAccountKubeconfig() {
-    static std::string path;
-    return &path;
-  }
-
-  static void apply(const std::string& ns, const std::string& yaml) { applyIn(*dir_, ns, yaml); }
 
   static CommandResult kubectlMc(std::vector<std::string> args) {
     args.insert(args.begin(), KUBECTL_MC_BINARY);
@@ -211,13 +183,13 @@ class RolloutE2ETest : public ::testing::Test {
   void measureWrites(const std::string& ns, const std::string& canary, const std::string& objects,
                      const std::string& label);
 
+  friend OperatorSuite<RolloutE2ETest>;
+  static constexpr const char* kSuiteName = "rollout-e2e";
   static constexpr const char* kSuiteNamespaces[] = {
       "ratio", "gateway", "nginx", "istio", "abort", "supersede", "invalid", "conflict", "zero"};
   static constexpr const char* kPromoteSteps =
       "{steps: [{setWeight: 10}, {pause: {}}, {setWeight: 30}, {pause: {}}, {setWeight: 60}, "
       "{pause: {}}, {setWeight: 100}]";
-  static inline std::filesystem::path* dir_ = nullptr;
-  static inline Process* operator_ = nullptr;
 };
 
 TEST_F(RolloutE2ETest, ReplicaRatioStepsByPodCounts) {
@@ -672,7 +644,7 @@ TEST_F(RolloutE2ETest, SigkillAtEveryStepNeitherSkipsNorRepeatsOne) {
   const std::string canary =
       "{steps: [{setWeight: 10}, {pause: {duration: 2s}}, {setWeight: 40}, "
       "{pause: {duration: 2s}}, {setWeight: 70}, {pause: {duration: 2s}}, {setWeight: 100}]}";
-  OwnOperator op(*dir_, ns, *serviceAccountKubeconfig());
+  OwnOperator op(*dir_, ns, serviceAccountKubeconfig());
   op.start();
   apply(ns, rolloutYaml("example/web:1", canary));
   ASSERT_TRUE(waitForStep(ns, 7, "Healthy")) << diagnostics(ns) << op.logTail();
@@ -857,7 +829,7 @@ spec:
 void RolloutE2ETest::measureWrites(const std::string& ns, const std::string& canary,
                                    const std::string& objects, const std::string& label) {
   ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
-  OwnOperator op(*dir_, ns, *serviceAccountKubeconfig());
+  OwnOperator op(*dir_, ns, serviceAccountKubeconfig());
   op.start();
   if (!objects.empty()) {
     apply(ns, objects);
