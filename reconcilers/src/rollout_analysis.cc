@@ -55,6 +55,9 @@ void RolloutReconciler::gatherAnalysis(Pass& pass) {
       }
     }
   }
+  if (context.referenceError) {
+    return;  // the runs are known (their verdicts still count); the spec is not usable
+  }
   const auto& spec = context.rollout.spec;
   std::vector<std::pair<std::optional<int32_t>, const crds::RolloutAnalysis*>> blocks;
   if (spec.canary && spec.canary->analysis) {

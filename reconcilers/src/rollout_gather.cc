@@ -128,9 +128,7 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gather(Pass& pass) {
     }
     context.routeVerified = *verified;
   }
-  if (!context.referenceError) {
-    gatherAnalysis(pass);
-  }
+  gatherAnalysis(pass);
   context.now = clock_.wallNow();
   context.scaleDownDelay = options_.scaleDownDelay;
   co_return Result<void>();

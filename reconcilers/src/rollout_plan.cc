@@ -144,6 +144,7 @@ class Planner {
         // The missing object may be created any moment, and MC does not watch it: look again.
         plan_.requeueAfter = kReferenceRecheck;
       }
+      abortRecordedCanaryOnVerdict(conditions);
       countReplicas();
       return std::move(plan_);
     }
@@ -292,6 +293,34 @@ class Planner {
         "{}: analysis {} is {}: {}; `kubectl mc promote {}` passes it, "
         "`kubectl mc abort {}` ends the canary",
         where, run.name, run.phase, run.message, ctx_.name, ctx_.name);
+  }
+
+  // With a spec MC cannot use (a template deleted mid-canary, say), the canary the status records
+  // still answers to the verdicts of its runs: a run of its attempt that aborts takes all traffic
+  // off it, as with a valid spec. Nothing else changes until the spec is fixed.
+  void abortRecordedCanaryOnVerdict(Conditions& conditions) {
+    if (!old_.canaryRS || !old_.currentPodHash || !old_.stablePodHash || abortedIn(old_) ||
+        old_.abort.value_or(false)) {
+      return;
+    }
+    const std::string prefix = runName("");
+    for (const auto& run : ctx_.analysisRuns) {
+      bool ofThisCanary = run.name.rfind(prefix, 0) == 0 && run.podHash == *old_.currentPodHash;
+      if (!ofThisCanary || !abortsOn(run, std::nullopt)) {
+        continue;
+      }
+      current_ = *old_.currentPodHash;
+      currentRs_ = find(current_);
+      stableRs_ = find(*old_.stablePodHash);
+      if (currentRs_ == nullptr || stableRs_ == nullptr) {
+        return;
+      }
+      plan_.status.abort = true;
+      cause_ = AbortCause{reason::kAnalysisFailed,
+                          fmt::format("analysis {} is {}: {}", run.name, run.phase, run.message)};
+      abort(conditions, false);
+      return;
+    }
   }
 
   // An abort if the background run (while active) or the step's run says so.

@@ -2315,6 +2315,32 @@ TEST(RolloutPlanAnalysisTest, AFailedVerdictBeatsAPromoteThatArrivesWithIt) {
   EXPECT_EQ(countEvents(p, "Promoted"), 0);
 }
 
+TEST(RolloutPlanAnalysisTest, AFailedRunAbortsEvenWhenTheSpecBecameInvalidMidCanary) {
+  for (bool routed : {false, true}) {
+    SCOPED_TRACE(routed ? "traffic routed" : "replica ratio");
+    World w = atAnalysisStep(routed);
+    // The template is deleted: the spec cannot be used any more.
+    w.ctx.referenceError = FieldError{"spec.strategy.canary.steps[1].analysis.templates[0]",
+                                      "AnalysisTemplate \"error-rate\" not found"};
+    Plan held = w.step();
+    EXPECT_EQ(conditionState(held.status, "InvalidSpec"), "True/InvalidSpec");
+    EXPECT_TRUE(noActions(held)) << "an unusable spec changes nothing by itself";
+    w.verdict("web-1-1", "Failed", kFailedVerdict);
+    Plan p = w.plan();
+    EXPECT_EQ(conditionState(p.status, "InvalidSpec"), "True/InvalidSpec");
+    EXPECT_EQ(conditionState(p.status, "Progressing"), "False/AnalysisFailed");
+    EXPECT_EQ(countEvents(p, "AnalysisFailed"), 1);
+    EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:2")), 0) << describeActions(p);
+    EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:1")), 10);
+    EXPECT_EQ(p.route, RouteChange::Reset);
+    w.apply(p);
+    w.settle();
+    Plan again = w.step();
+    EXPECT_TRUE(again.events.empty()) << describeEvents(again);
+    EXPECT_EQ(replicasAfter(w.ctx, again, rsNameOf("web:2")), 0);
+  }
+}
+
 TEST(RolloutPlanAnalysisTest, ARunSomeoneTerminatedPassesNoStep) {
   World w = atAnalysisStep();
   w.verdict("web-1-1", "Successful");

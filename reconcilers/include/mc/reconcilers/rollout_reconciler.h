@@ -70,8 +70,8 @@ class RolloutReconciler final : public kube::Reconciler {
   // rollout_analysis.cc: the runs the plan wants made, those it ends ended.
   Step<> createRuns(Pass& pass);
   Step<> terminateRuns(Pass& pass);
-  // rollout_analysis.cc, from gather(): the runs the Rollout owns, and each analysis the spec
-  // names resolved against its templates (a missing template or argument: InvalidSpec).
+  // rollout_analysis.cc, from gather(): the runs the Rollout owns (always), and each analysis the
+  // spec names resolved against its templates (a missing template or argument: InvalidSpec).
   void gatherAnalysis(Pass& pass);
 
   kube::Client& client_;
