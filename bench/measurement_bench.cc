@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   mc::test::FakeApiServer client;  // no Secret is read
   mc::analysis::ProviderDeps deps{client, io.executor()};
   json::object block{{"prometheus", {{"address", prometheus.url()}, {"query", kQuery}}}};
-  auto provider = mc::analysis::makeProvider(deps, "default", block, "provider");
+  auto provider = mc::analysis::makeProvider(deps, {"default", {}}, block, "provider");
   if (!provider) {
     fmt::print(stderr, "{}\n", provider.error().fieldMessage());
     return 1;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "mc/analysis/provider.h"
+
 namespace mc::analysis {
 namespace {
 
@@ -118,6 +120,9 @@ Result<ResolvedRun> resolveRun(const std::vector<NamedTemplate>& templates,
         return done.error();
       }
       resolved.provider = provider.as_object();
+      if (auto condition = effectiveCondition(resolved)) {
+        resolved.successCondition = *condition;  // a built-in's default, shown in the run
+      }
       run.metrics.push_back(std::move(resolved));
     }
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "mc/analysis/provider.h"
 #include "mc/common/duration.h"
 #include "mc/common/timefmt.h"
 #include "mc/crds/names.h"
@@ -101,10 +102,12 @@ Result<MetricPolicy> policyOf(const crds::Metric& metric, const std::string& pat
   p.inconclusiveLimit = metric.inconclusiveLimit.value_or(0);
   p.consecutiveErrorLimit = metric.consecutiveErrorLimit.value_or(4);
   p.dryRun = metric.dryRun.value_or(false);
-  p.successCondition = metric.successCondition;
-  if (!p.successCondition.min && !p.successCondition.max) {
-    return fieldError(path + ".successCondition", "needs min or max");
+  auto condition = effectiveCondition(metric);
+  if (!condition) {
+    return fieldError(path + ".successCondition",
+                      "needs min or max (only the built-ins have a default)");
   }
+  p.successCondition = *condition;
   return p;
 }
 

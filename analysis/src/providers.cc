@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "../providers/prometheus/prometheus.h"
 #include "mc/analysis/provider.h"
 
@@ -11,25 +13,57 @@ const ProviderRegistration kProviders[] = {
     prometheus::registration(),
 };
 
+const ProviderRegistration* registrationOf(std::string_view kind) {
+  for (const auto& registration : kProviders) {
+    if (registration.kind == kind) {
+      return &registration;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
 
-Result<MetricProviderPtr> makeProvider(ProviderDeps& deps, const std::string& ns,
+std::optional<std::string> RunScope::arg(std::string_view name) const {
+  auto it = std::find_if(args.begin(), args.end(),
+                         [&](const crds::AnalysisArg& a) { return a.name == name; });
+  if (it == args.end()) {
+    return std::nullopt;
+  }
+  return it->value;
+}
+
+Result<MetricProviderPtr> makeProvider(ProviderDeps& deps, const RunScope& run,
                                        const boost::json::object& provider,
                                        const std::string& path) {
   if (provider.size() != 1) {
     return fieldError(path, "needs exactly one provider (prometheus)");
   }
   const auto& [kind, block] = *provider.begin();
-  for (const auto& registration : kProviders) {
-    if (registration.kind == kind) {
-      if (!block.is_object()) {
-        return fieldError(fmt::format("{}.{}", path, std::string_view(kind)), "expected an object");
-      }
-      return registration.make(deps, ns, block.as_object(),
-                               fmt::format("{}.{}", path, std::string_view(kind)));
-    }
+  const auto* registration = registrationOf(kind);
+  if (registration == nullptr) {
+    return fieldError(path, fmt::format("unknown provider \"{}\"", std::string_view(kind)));
   }
-  return fieldError(path, fmt::format("unknown provider \"{}\"", std::string_view(kind)));
+  std::string at = fmt::format("{}.{}", path, std::string_view(kind));
+  if (!block.is_object()) {
+    return fieldError(at, "expected an object");
+  }
+  return registration->make(deps, run, block.as_object(), at);
+}
+
+std::optional<crds::SuccessCondition> effectiveCondition(const crds::Metric& metric) {
+  if (metric.successCondition.min || metric.successCondition.max) {
+    return metric.successCondition;
+  }
+  if (metric.provider.size() != 1) {
+    return std::nullopt;
+  }
+  const auto& [kind, block] = *metric.provider.begin();
+  const auto* registration = registrationOf(kind);
+  if (registration == nullptr || !block.is_object()) {
+    return std::nullopt;
+  }
+  return registration->defaultCondition(block.as_object());
 }
 
 }  // namespace mc::analysis

@@ -197,12 +197,35 @@ std::pair<std::string, const json::object*> providerOf(const crds::Metric* metri
   return {std::string(kind), block.is_object() ? &block.as_object() : nullptr};
 }
 
-// The query as run (the status has it with arguments substituted), else as the spec gives it.
-std::string queryOf(const MetricView& view) {
-  if (view.result != nullptr && !view.result->query.empty()) {
-    return view.result->query;
+// The built-in a prometheus block names (errorRate, latency, sloBurn), or "".
+std::string builtinOf(const json::object* block) {
+  for (const char* kind : {"errorRate", "latency", "sloBurn"}) {
+    if (block != nullptr && block->contains(kind)) {
+      return kind;
+    }
   }
-  return stringAt(providerOf(view.metric).second, "query");
+  return "";
+}
+
+// The queries as run (the status has them with arguments substituted), else as the spec gives
+// them: each labelled by what it is for when there are several.
+std::vector<crds::MetricQuery> queriesOf(const MetricView& view) {
+  if (view.result != nullptr && !view.result->queries.empty()) {
+    return view.result->queries;
+  }
+  if (view.result != nullptr && !view.result->query.empty()) {
+    return {{"", view.result->query}};
+  }
+  const auto* block = providerOf(view.metric).second;
+  if (auto builtin = builtinOf(block); !builtin.empty()) {
+    return {{"", fmt::format("<written by the built-in {} at the first measurement>", builtin)}};
+  }
+  std::vector<crds::MetricQuery> out{{"", stringAt(block, "query")}};
+  if (auto guard = stringAt(block, "guard"); !guard.empty()) {
+    out.front().name = "alert";
+    out.push_back({"guard", guard});
+  }
+  return out;
 }
 
 std::string runPhase(const crds::AnalysisRun& run) {
@@ -489,12 +512,18 @@ std::string renderAnalysisRun(const json::object& object, WallTime now) {
     } else {
       auto [kind, block] = providerOf(metric);
       std::string address = stringAt(block, "address");
-      metricField("Provider", kind.empty()      ? "<none>"
-                              : address.empty() ? kind
-                                                : kind + " " + address);
+      std::string provider = kind.empty()      ? "<none>"
+                             : address.empty() ? kind
+                                               : kind + " " + address;
+      if (auto builtin = builtinOf(block); !builtin.empty()) {
+        provider += ", built-in " + builtin;
+      }
+      metricField("Provider", provider);
     }
-    std::string query = queryOf(view);
-    metricField("Query", query.empty() ? "<none>" : query);
+    for (const auto& query : queriesOf(view)) {
+      metricField(query.name.empty() ? "Query" : "Query " + query.name,
+                  query.query.empty() ? "<none>" : query.query);
+    }
     if (metric != nullptr) {
       std::string condition = conditionText(metric->successCondition);
       metricField("Success condition", condition.empty() ? "<none>" : condition);

@@ -56,6 +56,15 @@ MetricResult readMetricResult(Reader& r, const json::object& in, const std::stri
   m.phase = r.optString(in, "phase", path).value_or("");
   m.message = r.optString(in, "message", path).value_or("");
   m.query = r.optString(in, "query", path).value_or("");
+  if (auto* list = r.optArray(in, "queries", path)) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      auto qpath = path + ".queries[" + std::to_string(i) + "]";
+      if (const auto* query = r.asObject((*list)[i], qpath)) {
+        m.queries.push_back({r.optString(*query, "name", qpath).value_or(""),
+                             r.optString(*query, "query", qpath).value_or("")});
+      }
+    }
+  }
   m.count = r.optInt<int32_t>(in, "count", path).value_or(0);
   m.successful = r.optInt<int32_t>(in, "successful", path).value_or(0);
   m.failed = r.optInt<int32_t>(in, "failed", path).value_or(0);
@@ -177,17 +186,25 @@ json::object writeRunStatus(const AnalysisRunStatus& s) {
       }
       measurements.push_back(std::move(measurement));
     }
-    results.push_back(json::object{{"name", m.name},
-                                   {"phase", m.phase},
-                                   {"message", m.message},
-                                   {"query", m.query},
-                                   {"count", m.count},
-                                   {"successful", m.successful},
-                                   {"failed", m.failed},
-                                   {"inconclusive", m.inconclusive},
-                                   {"error", m.error},
-                                   {"consecutiveErrors", m.consecutiveErrors},
-                                   {"measurements", std::move(measurements)}});
+    json::object result{{"name", m.name},
+                        {"phase", m.phase},
+                        {"message", m.message},
+                        {"query", m.query},
+                        {"count", m.count},
+                        {"successful", m.successful},
+                        {"failed", m.failed},
+                        {"inconclusive", m.inconclusive},
+                        {"error", m.error},
+                        {"consecutiveErrors", m.consecutiveErrors},
+                        {"measurements", std::move(measurements)}};
+    if (!m.queries.empty()) {
+      json::array queries;
+      for (const auto& q : m.queries) {
+        queries.push_back(json::object{{"name", q.name}, {"query", q.query}});
+      }
+      result["queries"] = std::move(queries);
+    }
+    results.push_back(std::move(result));
   }
   out["metricResults"] = std::move(results);
   return out;

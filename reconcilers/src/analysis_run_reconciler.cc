@@ -42,6 +42,16 @@ void invalid(crds::AnalysisRunStatus& status, const Error& error, analysis::Wall
   }
 }
 
+// The PromQL as run, for people to paste: the judged one, and all of them when there are more.
+void showQueries(crds::MetricResult& result, std::vector<crds::MetricQuery> queries) {
+  result.query = queries.empty() ? std::string() : queries.front().query;
+  if (queries.size() > 1) {
+    result.queries = std::move(queries);
+  } else {
+    result.queries.clear();
+  }
+}
+
 }  // namespace
 
 AnalysisRunReconciler::AnalysisRunReconciler(kube::Client& client, ProviderFactory providers,
@@ -97,7 +107,8 @@ boost::asio::awaitable<Result<kube::ReconcileResult>> AnalysisRunReconciler::rec
   }
 
   auto executor = co_await boost::asio::this_coro::executor;
-  analysis::ProviderDeps deps{client_, executor};
+  analysis::ProviderDeps deps{client_, executor, clock_};
+  const analysis::RunScope scope{request.ns, run.spec.args};
   for (size_t i = 0; i < policies.size() && !fault && !run.spec.terminate; ++i) {
     const auto& policy = policies[i];
     auto& result = resultFor(status, policy.name);
@@ -106,15 +117,15 @@ boost::asio::awaitable<Result<kube::ReconcileResult>> AnalysisRunReconciler::rec
       continue;
     }
     std::string path = fmt::format("spec.metrics[{}].provider", i);
-    auto provider = providers_(deps, request.ns, run.spec.metrics[i].provider, path);
+    auto provider = providers_(deps, scope, run.spec.metrics[i].provider, path);
     if (!provider) {
       fault = provider.error();
       break;
     }
-    result.query = (*provider)->query();
     const auto measuredFrom = clock_.wallNow();
     analysis::Observation observation = co_await (*provider)->measure();
     const auto measuredTo = clock_.wallNow();
+    showQueries(result, (*provider)->queries());
     analysis::record(
         policy, result,
         analysis::judge(observation, policy.successCondition, measuredFrom, measuredTo));

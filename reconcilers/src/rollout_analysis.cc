@@ -7,6 +7,7 @@
 
 #include "mc/analysis/evaluator.h"
 #include "mc/common/json.h"
+#include "mc/common/timefmt.h"
 #include "mc/crds/analysis.h"
 #include "mc/crds/pod_template_hash.h"
 #include "rollout_pass.h"
@@ -27,14 +28,26 @@ AnalysisRunView viewOf(const json::object& run) {
           objectAt(objectAt(run, "spec"), "terminate") != nullptr};
 }
 
+// When the canary's ReplicaSet was made; now, for a run made before its ReplicaSet is cached.
+WallTime canaryStartedAt(const RolloutContext& context, const std::string& canaryHash) {
+  for (const auto& rs : context.replicaSets) {
+    if (rs.podHash == canaryHash && rs.createdAt) {
+      return *rs.createdAt;
+    }
+  }
+  return context.now;
+}
+
 // The arguments MC gives every run; a Rollout's own may not redefine them.
 std::vector<crds::AnalysisArg> builtinArgs(const RolloutContext& context,
                                            const std::string& canaryHash) {
   const auto& rollout = context.rollout;
-  std::vector<crds::AnalysisArg> args{{"canary-hash", canaryHash},
-                                      {"stable-hash", rollout.status.stablePodHash.value_or("")},
-                                      {"namespace", context.ns},
-                                      {"rollout", context.name}};
+  std::vector<crds::AnalysisArg> args{
+      {"canary-hash", canaryHash},
+      {"canary-started-at", formatTime(canaryStartedAt(context, canaryHash))},
+      {"stable-hash", rollout.status.stablePodHash.value_or("")},
+      {"namespace", context.ns},
+      {"rollout", context.name}};
   if (rollout.spec.canary && rollout.spec.canary->stableService) {
     args.push_back({"stable-service", rollout.spec.canary->stableService});
   }

@@ -30,6 +30,7 @@ ReplicaSetView viewOf(const json::object& rs) {
   if (!at.empty()) {
     view.scaleDownAt = parseTime(at);
   }
+  view.createdAt = parseTime(stringAt(metadata, "creationTimestamp"));
   return view;
 }
 

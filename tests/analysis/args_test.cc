@@ -46,6 +46,24 @@ TEST(ResolveRunTest, ArgumentsComeFromTheRolloutThenTheTemplatesDefaults) {
   EXPECT_EQ(args["namespace"], "prod") << "MC's own arguments need no declaring";
 }
 
+TEST(ResolveRunTest, ABuiltInsThresholdIsWrittenIntoTheRun) {
+  crds::Metric builtin;
+  builtin.name = "p95";
+  builtin.provider = {
+      {"prometheus", {{"address", "http://prom:9090"}, {"latency", json::object{}}}}};
+  crds::Metric strict = builtin;
+  strict.name = "p95-strict";
+  strict.successCondition.max = 0.8;
+  NamedTemplate t{"AnalysisTemplate latency", {{}, {builtin, strict}}};
+  auto run = resolveRun({t}, {{"canary-hash", "abc123"}}, kField);
+  ASSERT_TRUE(run) << run.error().fieldMessage();
+  ASSERT_EQ(run->metrics.size(), 2u);
+  // The run shows the condition in force: the built-in's 1.5 s, or the metric's own.
+  EXPECT_EQ(run->metrics[0].successCondition.max, 1.5);
+  EXPECT_FALSE(run->metrics[0].successCondition.min);
+  EXPECT_EQ(run->metrics[1].successCondition.max, 0.8);
+}
+
 TEST(ResolveRunTest, TheRolloutsValueBeatsTheDefault) {
   NamedTemplate t{"AnalysisTemplate t", {{{"window", "1m"}}, {metric("m", "x[{{args.window}}]")}}};
   auto run = resolveRun({t}, {{"window", "5m"}}, kField);

@@ -45,7 +45,7 @@ TEST(PrometheusResponseTest, EachAnswerIsAValueInconclusiveOrError) {
        "empty result"},
       {"a matrix series without samples", 200,
        R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[]}]}})",
-       Kind::Inconclusive, 0, "no samples"},
+       Kind::Inconclusive, 0, "no series with a sample"},
       {"several series where one was expected", 200,
        R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[1,"0.1"]},{"metric":{"pod":"b"},"value":[1,"0.2"]},{"metric":{"pod":"c"},"value":[1,"0.3"]}]}})",
        Kind::Inconclusive, 0, "3 series"},
@@ -105,32 +105,6 @@ TEST(PrometheusResponseTest, NaNAndInfinitiesAreValuesTheEvaluatorCallsInconclus
     ASSERT_EQ(observation.kind, Kind::Value) << text;
     EXPECT_FALSE(std::isfinite(observation.value)) << text;
   }
-}
-
-TEST(PrometheusConfigTest, BadBlocksNameTheField) {
-  const std::string path = "spec.metrics[0].provider.prometheus";
-  struct Case {
-    const char* block;
-    const char* field;
-  };
-  const Case cases[] = {
-      {R"({"query": "up"})", "spec.metrics[0].provider.prometheus.address"},
-      {R"({"address": "http://p:9090"})", "spec.metrics[0].provider.prometheus.query"},
-      {R"({"address": "http://p:9090", "query": "up", "timeout": "never"})",
-       "spec.metrics[0].provider.prometheus.timeout"},
-  };
-  for (const auto& c : cases) {
-    auto config = parseConfig(boost::json::parse(c.block).as_object(), path);
-    ASSERT_FALSE(config) << c.block;
-    EXPECT_EQ(config.error().field, c.field);
-  }
-  auto good = parseConfig(boost::json::parse(R"({"address": "https://p/prom", "query": "up",
-      "timeout": "3s", "secretRef": {"name": "prom"}})")
-                              .as_object(),
-                          path);
-  ASSERT_TRUE(good);
-  EXPECT_EQ(good->timeout, std::chrono::seconds(3));
-  EXPECT_EQ(good->secretName, "prom");
 }
 
 }  // namespace

@@ -260,6 +260,43 @@ TEST(KubectlMcAnalysisViewTest, GetAnalysisRunShowsArgsMetricsAndMeasurements) {
             "    Measurements:       none yet\n");
 }
 
+TEST(KubectlMcAnalysisViewTest, ABuiltInShowsThePromQLItRanForGrafana) {
+  const char* latency = R"json({"name": "p95", "interval": "30s", "count": 3,
+    "successCondition": {"max": 1.5},
+    "provider": {"prometheus": {"address": "http://prometheus:9090", "latency": {}}}})json";
+  // Before the first measurement: no PromQL yet, and it says why.
+  auto pending = renderAnalysisRun(run("web-2-1", "step-1", latency, ""), kNow);
+  EXPECT_EQ(lineWith(pending, "Provider:"),
+            "    Provider:           prometheus http://prometheus:9090, built-in latency")
+      << pending;
+  EXPECT_EQ(lineWith(pending, "Query:"),
+            "    Query:              <written by the built-in latency at the first measurement>");
+
+  // After one: every query it ran, by what it is for.
+  auto measured = renderAnalysisRun(
+      run("web-2-1", "step-1", latency, R"json({"phase": "Running", "metricResults": [{
+        "name": "p95", "phase": "Running", "count": 1, "successful": 1,
+        "query": "histogram_quantile(0.95, sum by (le) (rate(d_bucket{h=\"bbb\"}[1m])))",
+        "queries": [
+          {"name": "p95", "query": "histogram_quantile(0.95, sum by (le) (rate(d_bucket{h=\"bbb\"}[1m])))"},
+          {"name": "requests", "query": "sum(increase(d_count{h=\"bbb\"}[1m]))"}]}]})json"),
+      kNow);
+  EXPECT_EQ(lineWith(measured, "Query p95:"),
+            "    Query p95:          histogram_quantile(0.95, sum by (le) "
+            "(rate(d_bucket{h=\"bbb\"}[1m])))")
+      << measured;
+  EXPECT_EQ(lineWith(measured, "Query requests:"),
+            "    Query requests:     sum(increase(d_count{h=\"bbb\"}[1m]))");
+
+  // An alert expression shows its guard before it has run.
+  const char* alert = R"json({"name": "alert", "successCondition": {"max": 0},
+    "provider": {"prometheus": {"address": "http://p", "failWhenPresent": true,
+                                "query": "errors > 0.02", "guard": "rate(requests[1m])"}}})json";
+  auto guarded = renderAnalysisRun(run("web-2-1", "step-1", alert, ""), kNow);
+  EXPECT_EQ(lineWith(guarded, "Query alert:"), "    Query alert:        errors > 0.02");
+  EXPECT_EQ(lineWith(guarded, "Query guard:"), "    Query guard:        rate(requests[1m])");
+}
+
 TEST(KubectlMcAnalysisViewTest, RunWithoutStatusYet) {
   auto object = run("web-2-bg", "background", kErrorRate, "", "", "uid-web",
                     R"(, "terminate": {"reason": "Superseded"})");

@@ -302,6 +302,43 @@ TEST_F(AnalysisCrdTest, EachRuleRefusesABadMetricNamingTheField) {
       {"empty-query",
        [](json::object& spec) { prometheus(spec)["query"] = " \n"; },
        {"spec.metrics[0].provider.prometheus.query", "prometheus.query must not be empty"}},
+      {"query-without-condition",
+       [](json::object& spec) { firstMetric(spec).erase("successCondition"); },
+       {"spec.metrics[0]", "successCondition is needed"}},
+      {"query-and-built-in",
+       [](json::object& spec) { prometheus(spec)["errorRate"] = json::object{}; },
+       {"spec.metrics[0].provider.prometheus", "exactly one of query, errorRate"}},
+      {"alert-without-guard",
+       [](json::object& spec) { prometheus(spec)["failWhenPresent"] = true; },
+       {"spec.metrics[0].provider.prometheus", "failWhenPresent needs a query"}},
+      {"guard-without-alert",
+       [](json::object& spec) { prometheus(spec)["guard"] = "sum(rate(requests[1m]))"; },
+       {"spec.metrics[0].provider.prometheus", "guard goes with failWhenPresent"}},
+      {"burn-without-objective",
+       [](json::object& spec) {
+         prometheus(spec).erase("query");
+         prometheus(spec)["sloBurn"] = json::object{};
+       },
+       {"spec.metrics[0].provider.prometheus.sloBurn.objective"}},
+      {"burn-preset-and-windows",
+       [](json::object& spec) {
+         prometheus(spec).erase("query");
+         prometheus(spec)["sloBurn"] = json::parse(R"({"objective": 99.9, "preset": "runbook",
+             "windows": [{"long": "1h", "short": "5m", "maxBurnRate": 10}]})");
+       },
+       {"spec.metrics[0].provider.prometheus.sloBurn", "a preset or windows, not both"}},
+      {"quantile-of-one",
+       [](json::object& spec) {
+         prometheus(spec).erase("query");
+         prometheus(spec)["latency"] = json::object{{"quantile", 1}};
+       },
+       {"spec.metrics[0].provider.prometheus.latency.quantile"}},
+      {"bad-metric-name",
+       [](json::object& spec) {
+         prometheus(spec).erase("query");
+         prometheus(spec)["errorRate"] = json::object{{"metric", "http-requests"}};
+       },
+       {"spec.metrics[0].provider.prometheus.errorRate.metric"}},
       {"duplicate-args",
        [](json::object& spec) {
          spec["args"].as_array().push_back(json::object{{"name", "service"}});
@@ -318,6 +355,29 @@ TEST_F(AnalysisCrdTest, EachRuleRefusesABadMetricNamingTheField) {
         EXPECT_NE(message.find(mention), std::string::npos)
             << k.kind << " " << c.name << ": no '" << mention << "' in: " << message;
       }
+    }
+  }
+}
+
+// The built-ins carry their thresholds: a metric of one needs no successCondition.
+TEST_F(AnalysisCrdTest, BuiltInsNeedNoSuccessCondition) {
+  const char* blocks[] = {
+      R"({"errorRate": {"codeLabel": "status", "window": "2m", "matchers": "job=\"web\""}})",
+      R"({"latency": {"quantile": 0.99, "minRequests": 50}})",
+      R"({"sloBurn": {"objective": 99.9, "preset": "runbook"}})",
+      R"({"sloBurn": {"objective": 99.5, "windows": [{"long": "2h", "short": "10m",
+          "maxBurnRate": 5}]}})",
+      R"json({"query": "errors > 0.02", "failWhenPresent": true, "guard": "rate(requests[5m])"})json",
+  };
+  for (const auto& k : metricKinds()) {
+    for (size_t i = 0; i < std::size(blocks); ++i) {
+      auto spec = json::parse(kDocSpec).as_object();
+      firstMetric(spec).erase("successCondition");
+      auto block = json::parse(blocks[i]).as_object();
+      block["address"] = "http://prometheus.monitoring:9090";
+      firstMetric(spec)["provider"] = json::object{{"prometheus", block}};
+      auto message = rejection(*k.type, k.ns, object(k.kind, fmt::format("builtin-{}", i), spec));
+      EXPECT_EQ(message, "") << k.kind << " " << blocks[i];
     }
   }
 }

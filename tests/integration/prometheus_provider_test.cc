@@ -60,12 +60,12 @@ class PrometheusProviderTest : public ::testing::Test {
       block[key] = value;
     }
     ProviderDeps deps{fake_, io_.executor()};
-    auto provider = makeProvider(deps, kNs, json::object{{"prometheus", block}}, "provider");
+    auto provider = makeProvider(deps, {kNs, {}}, json::object{{"prometheus", block}}, "provider");
     EXPECT_TRUE(provider) << provider.error().fieldMessage();
     if (!provider) {
       return Observation::error("no provider");
     }
-    EXPECT_EQ((*provider)->query(), query);
+    EXPECT_EQ((*provider)->queries().at(0).query, query);
     return io_.run((*provider)->measure());
   }
 

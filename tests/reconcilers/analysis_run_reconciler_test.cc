@@ -54,6 +54,7 @@ class Script {
     std::lock_guard lock(mutex_);
     return taken_;
   }
+  std::vector<analysis::RunScope> scopes;  // what each provider was made for
 
  private:
   mutable std::mutex mutex_;
@@ -61,14 +62,26 @@ class Script {
   int taken_ = 0;
 };
 
+// Asks what the script says; a block {"scripted": {"queries": [...]}} names the queries it
+// ran (one by default), as a built-in runs several.
 class ScriptedProvider final : public analysis::MetricProvider {
  public:
-  explicit ScriptedProvider(Script& script) : script_(script) {}
-  std::string query() const override { return "sum(rate(errors[1m]))"; }
+  ScriptedProvider(Script& script, const json::object& block) : script_(script) {
+    if (const auto* names = arrayAt(block, "queries")) {
+      for (const auto& name : *names) {
+        std::string n(name.as_string());
+        queries_.push_back({n, "q-" + n});
+      }
+    } else {
+      queries_.push_back({"query", "sum(rate(errors[1m]))"});
+    }
+  }
+  std::vector<crds::MetricQuery> queries() const override { return queries_; }
   boost::asio::awaitable<Observation> measure() override { co_return script_.take(); }
 
  private:
   Script& script_;
+  std::vector<crds::MetricQuery> queries_;
 };
 
 json::object runObject(const std::string& metric) {
@@ -118,12 +131,15 @@ class RunWorld {
     Operator(FakeApiServer& fake, const Clock& clock, test::IoThread& io, Script& script)
         : reconciler(
               fake,
-              [&script](analysis::ProviderDeps&, const std::string&, const json::object& provider,
+              [&script](analysis::ProviderDeps&, const analysis::RunScope& scope,
+                        const json::object& provider,
                         const std::string& path) -> Result<analysis::MetricProviderPtr> {
                 if (!provider.contains("scripted")) {
                   return fieldError(path, "unknown provider");
                 }
-                return analysis::MetricProviderPtr(std::make_unique<ScriptedProvider>(script));
+                script.scopes.push_back(scope);
+                return analysis::MetricProviderPtr(std::make_unique<ScriptedProvider>(
+                    script, provider.at("scripted").as_object()));
               },
               clock),
           runs(fake, kRuns, kNs) {
@@ -193,6 +209,28 @@ TEST(AnalysisRunReconcilerTest, MeasuresOnItsIntervalUntilCountThenSuccessful) {
   world.clock().advance(1h);
   ASSERT_TRUE(world.reconcile());
   EXPECT_EQ(world.script().taken(), 3) << "a decided run is never measured again";
+}
+
+TEST(AnalysisRunReconcilerTest, TheStatusShowsEveryQueryABuiltInRan) {
+  RunWorld world;
+  auto run = runObject(R"({"name": "p95", "successCondition": {"max": 1.5},
+      "provider": {"scripted": {"queries": ["p95", "requests"]}}})");
+  run["spec"].as_object()["args"] = json::parse(R"([{"name": "canary-hash", "value": "abc"}])");
+  world.fake().put(kRuns, run);
+  world.start();
+  world.script().push(Observation::of(0.4));
+  ASSERT_TRUE(world.reconcile());
+  EXPECT_EQ(world.phase(), "Successful");
+  const json::object metric = world.metric();
+  EXPECT_EQ(stringAt(metric, "query"), "q-p95") << "the judged query first";
+  const auto* queries = arrayAt(metric, "queries");
+  ASSERT_TRUE(queries != nullptr && queries->size() == 2) << json::serialize(metric);
+  EXPECT_EQ(stringAt(queries->at(1).as_object(), "name"), "requests");
+  EXPECT_EQ(stringAt(queries->at(1).as_object(), "query"), "q-requests");
+  // The provider was made for the run's namespace and with its arguments.
+  ASSERT_EQ(world.script().scopes.size(), 1u);
+  EXPECT_EQ(world.script().scopes[0].ns, kNs);
+  EXPECT_EQ(world.script().scopes[0].arg("canary-hash"), "abc");
 }
 
 TEST(AnalysisRunReconcilerTest, TheSecondFailureFailsARunWithFailureLimitOne) {

@@ -775,6 +775,17 @@ TEST(RolloutReconcilerAnalysisTest, TheStepsRunIsMadeFromItsTemplateWithArgument
           R"q(sum(rate(http_requests_total{{code=~"5..",pod_template_hash="{}",service="web"}}[1m])))q",
           v2))
       << "MC's canary-hash, the Rollout's service, the template's default window";
+  // MC's own arguments are in the run: canary-started-at is the canary ReplicaSet's creation,
+  // how far back sloBurn may read.
+  std::map<std::string, std::string> args;
+  for (const auto& arg : run->at("spec").at("args").as_array()) {
+    args[text(arg, {"name"})] = text(arg, {"value"});
+  }
+  EXPECT_EQ(args["canary-hash"], v2);
+  auto canaryRs = world.fake().read(kReplicaSets, kNs, "web-" + v2);
+  ASSERT_TRUE(canaryRs);
+  EXPECT_EQ(args["canary-started-at"], text(*canaryRs, {"metadata", "creationTimestamp"}));
+  EXPECT_FALSE(args["canary-started-at"].empty());
   EXPECT_EQ(world.routeWeights(),
             (std::map<std::string, int64_t>{{"web-stable", 80}, {"web-canary", 20}}))
       << "the step waits at 20 % for the verdict";

@@ -32,61 +32,73 @@ std::optional<double> sampleValue(const json::value& sample) {
   return value;
 }
 
-Observation malformed(std::string_view what) {
-  return Observation::error(fmt::format("not the Prometheus API's answer: {}", what));
+Error malformed(std::string_view what) {
+  return makeError(ErrorKind::Invalid, fmt::format("not the Prometheus API's answer: {}", what));
 }
 
-// Of a vector or matrix result: the single series' value, or Inconclusive for none or several.
-Observation oneSeries(const json::array& result, bool matrix) {
-  if (result.empty()) {
-    return Observation::inconclusive("empty result: no series matched (no data)");
-  }
-  if (result.size() > 1) {
-    return Observation::inconclusive(fmt::format(
-        "{} series where one was expected: aggregate the query (sum, max, ...)", result.size()));
-  }
-  const auto* series = result[0].if_object();
-  if (series == nullptr) {
-    return malformed("a series is not an object");
-  }
-  const json::value* sample = nullptr;
-  if (matrix) {
-    const auto* values = arrayAt(*series, "values");
-    if (values == nullptr) {
-      return malformed("a matrix series without values");
+// {a="b", c="d"}, as PromQL writes a series.
+std::string labelsOf(const json::object& metric) {
+  std::string out;
+  for (const auto& [name, value] : metric) {
+    if (!out.empty()) {
+      out += ", ";
     }
-    if (values->empty()) {
-      return Observation::inconclusive("empty result: the series has no samples (no data)");
-    }
-    sample = &values->back();
-  } else {
-    sample = series->if_contains("value");
-    if (sample == nullptr) {
-      return malformed("a vector series without a value");
-    }
+    out += fmt::format("{}=\"{}\"", std::string_view(name),
+                       value.is_string() ? std::string_view(value.as_string()) : "");
   }
-  auto value = sampleValue(*sample);
-  if (!value) {
-    return malformed("a sample that is not [time, \"number\"]");
+  return "{" + out + "}";
+}
+
+// A vector's or matrix's series, each with its (last) sample; a matrix series without
+// samples has no value and is left out.
+Result<std::vector<Sample>> seriesOf(const json::array& result, bool matrix) {
+  std::vector<Sample> samples;
+  for (const auto& entry : result) {
+    const auto* series = entry.if_object();
+    if (series == nullptr) {
+      return malformed("a series is not an object");
+    }
+    const json::value* sample = nullptr;
+    if (matrix) {
+      const auto* values = arrayAt(*series, "values");
+      if (values == nullptr) {
+        return malformed("a matrix series without values");
+      }
+      if (values->empty()) {
+        continue;
+      }
+      sample = &values->back();
+    } else {
+      sample = series->if_contains("value");
+      if (sample == nullptr) {
+        return malformed("a vector series without a value");
+      }
+    }
+    auto value = sampleValue(*sample);
+    if (!value) {
+      return malformed("a sample that is not [time, \"number\"]");
+    }
+    const auto* metric = objectAt(*series, "metric");
+    samples.push_back({metric ? labelsOf(*metric) : "{}", *value});
   }
-  return Observation::of(*value);
+  return samples;
 }
 
 }  // namespace
 
-Observation parseResponse(const http::Response& response) {
+Result<std::vector<Sample>> parseSamples(const http::Response& response) {
   boost::system::error_code ec;
   json::value body = json::parse(response.body, ec);
   const json::object* object = ec ? nullptr : body.if_object();
   if (object != nullptr && stringAt(*object, "status") == "error") {
-    return Observation::error(fmt::format("Prometheus answered HTTP {}: {}: {}", response.status,
-                                          stringAt(*object, "errorType"),
-                                          stringAt(*object, "error")));
+    return makeError(ErrorKind::Invalid,
+                     fmt::format("Prometheus answered HTTP {}: {}: {}", response.status,
+                                 stringAt(*object, "errorType"), stringAt(*object, "error")));
   }
   if (response.status != 200) {
     std::string_view excerpt(response.body);
-    return Observation::error(
-        fmt::format("Prometheus answered HTTP {}: {}", response.status, excerpt.substr(0, 200)));
+    return makeError(ErrorKind::Transient, fmt::format("Prometheus answered HTTP {}: {}",
+                                                       response.status, excerpt.substr(0, 200)));
   }
   if (object == nullptr) {
     return malformed(ec ? "the body is not JSON" : "the body is not a JSON object");
@@ -105,18 +117,39 @@ Observation parseResponse(const http::Response& response) {
   }
   if (type == "scalar") {
     auto value = sampleValue(*result);
-    return value ? Observation::of(*value) : malformed("a scalar that is not [time, \"number\"]");
+    if (!value) {
+      return malformed("a scalar that is not [time, \"number\"]");
+    }
+    return std::vector<Sample>{{"", *value}};
   }
   if (type == "vector" || type == "matrix") {
     if (!result->is_array()) {
       return malformed("data.result is not a list");
     }
-    return oneSeries(result->as_array(), type == "matrix");
+    return seriesOf(result->as_array(), type == "matrix");
   }
   if (type == "string") {
-    return Observation::error("the query returns a string, not a number");
+    return makeError(ErrorKind::Invalid, "the query returns a string, not a number");
   }
   return malformed(fmt::format("unknown resultType \"{}\"", type));
+}
+
+Observation oneValue(const Result<std::vector<Sample>>& samples) {
+  if (!samples) {
+    return Observation::error(samples.error().message);
+  }
+  if (samples->empty()) {
+    return Observation::inconclusive("empty result: no series with a sample (no data)");
+  }
+  if (samples->size() > 1) {
+    return Observation::inconclusive(fmt::format(
+        "{} series where one was expected: aggregate the query (sum, max, ...)", samples->size()));
+  }
+  return Observation::of(samples->front().value);
+}
+
+Observation parseResponse(const http::Response& response) {
+  return oneValue(parseSamples(response));
 }
 
 }  // namespace mc::analysis::prometheus

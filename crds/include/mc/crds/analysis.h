@@ -55,12 +55,21 @@ struct Measurement {
   std::string message;
 };
 
+// One query a provider ran, named by its part ("errorRate", "p95", "burn 1h", "guard").
+struct MetricQuery {
+  std::string name;
+  std::string query;
+
+  bool operator==(const MetricQuery&) const = default;
+};
+
 struct MetricResult {
   std::string name;
   std::string phase;
   std::string message;
-  std::string query;  // what the provider ran, arguments substituted
-  int32_t count = 0;  // measurements taken
+  std::string query;                 // the one whose value is judged (the first of queries), as run
+  std::vector<MetricQuery> queries;  // every query the last measurement ran, when more than one
+  int32_t count = 0;                 // measurements taken
   int32_t successful = 0;
   int32_t failed = 0;
   int32_t inconclusive = 0;

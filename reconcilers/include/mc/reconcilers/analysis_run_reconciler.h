@@ -14,8 +14,8 @@ namespace mc::reconcilers {
 
 // Makes the provider of one metric; analysis::makeProvider in MC, a fake in tests.
 using ProviderFactory = std::function<Result<analysis::MetricProviderPtr>(
-    analysis::ProviderDeps& deps, const std::string& ns, const boost::json::object& provider,
-    const std::string& path)>;
+    analysis::ProviderDeps& deps, const analysis::RunScope& run,
+    const boost::json::object& provider, const std::string& path)>;
 
 // The AnalysisRun controller's reconcile: each metric that is due is measured, its measurement
 // judged and counted by the evaluator (analysis/evaluator.h), and the run's status written

@@ -26,6 +26,7 @@ struct ReplicaSetView {
   int32_t availableReplicas = 0;
   bool statusCurrent = true;  // status.observedGeneration caught up with metadata.generation
   std::optional<WallTime> scaleDownAt;
+  std::optional<WallTime> createdAt;  // metadata.creationTimestamp
 };
 
 // What the planner needs of one AnalysisRun the Rollout owns.
