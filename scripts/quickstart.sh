@@ -3,20 +3,24 @@
 # scheduler, kwok: no containers), install the chart's CRDs and RBAC, run mc-operator as the
 # chart's ServiceAccount, give the pods a body (mc-workload: one mc-demo-app per pod template,
 # a load split by MC's weight, a Prometheus scraping them), apply examples/analysis-template.yaml
-# and examples/rollout.yaml (v1), then change its image to v2 and show the canary stepping
-# 10 -> 30 -> 60 -> 100 live, judged by the analysis, with `kubectl mc get rollout web --watch`;
-# then a v3 answering 20 % of its requests with 500 is aborted by the analysis.
+# (MC's built-in analyses: error rate, p95 latency, SLO burn) and examples/rollout.yaml (v1), then
+# change its image to v2 and show the canary stepping 10 -> 30 -> 60 -> 100 live, judged by the
+# analysis, with `kubectl mc get rollout web --watch`, promoted with its AnalysisRun Successful;
+# then a v3 answering 20 % of its requests with 500 is aborted by the analysis, and the
+# AnalysisRun that failed it is shown (its PromQL as run and the failing measurement).
 # mc-operator keeps running afterwards; Ctrl-C stops it, the workload and the control plane.
 #
 # Environment: MC_METRICS_ADDR (default 127.0.0.1:8080), MC_HEALTH_ADDR (127.0.0.1:8081),
-# MC_QUICKSTART_EXIT=1 to stop after the demo instead of keeping MC running.
+# MC_BUILD_DIR (default build, as scripts/build.sh), MC_QUICKSTART_EXIT=1 to stop after the demo
+# instead of keeping MC running.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
+build=${MC_BUILD_DIR:-build}
 
 scripts/setup.sh
-MC_BUILD_TARGET="mc-operator kubectl-mc mc-workload mc-demo-app" scripts/build.sh
-export PATH="$root/build/cli:$PATH"  # kubectl finds the `mc` plugin here
+MC_BUILD_DIR=$build MC_BUILD_TARGET="mc-operator kubectl-mc mc-workload mc-demo-app" scripts/build.sh
+export PATH="$root/$build/cli:$PATH"  # kubectl finds the `mc` plugin here
 helm="$(e2e/tools/build.sh --check helm)/helm"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/mc-quickstart.XXXXXX")
@@ -58,7 +62,7 @@ EOT
 metrics=${MC_METRICS_ADDR:-127.0.0.1:8080}
 health=${MC_HEALTH_ADDR:-127.0.0.1:8081}
 step "Starting mc-operator as system:serviceaccount:mc-system:mc (log: $dir/mc-operator.log)"
-build/operator/mc-operator --kubeconfig "$dir/mc.kubeconfig" --metrics-bind-address "$metrics" \
+"$build/operator/mc-operator" --kubeconfig "$dir/mc.kubeconfig" --metrics-bind-address "$metrics" \
   --health-probe-bind-address "$health" --log-format text >"$dir/mc-operator.log" 2>&1 &
 operator_pid=$!
 for _ in $(seq 1 100); do
@@ -68,8 +72,8 @@ done
 curl -sf "http://$health/readyz" >/dev/null || { tail -20 "$dir/mc-operator.log"; exit 1; }
 
 step "The workload: mc-demo-app per pod template, 50 requests/s split by MC's weight, Prometheus"
-build/e2e/fixtures/mc-workload --kubeconfig "$KUBECONFIG" --namespace default --rollout web \
-  --demo-app build/examples/demo-app/mc-demo-app --report 0 >"$dir/workload.out" 2>"$dir/workload.log" &
+"$build/e2e/fixtures/mc-workload" --kubeconfig "$KUBECONFIG" --namespace default --rollout web \
+  --demo-app "$build/examples/demo-app/mc-demo-app" --report 0 >"$dir/workload.out" 2>"$dir/workload.log" &
 workload_pid=$!
 for _ in $(seq 1 150); do
   grep -q '^prometheus ' "$dir/workload.out" 2>/dev/null && break
@@ -79,7 +83,7 @@ prometheus=$(sed -n 's/^prometheus //p' "$dir/workload.out")
 [ -n "$prometheus" ] || { tail -20 "$dir/workload.log"; exit 1; }
 echo "Prometheus at $prometheus (log: $dir/workload.log)"
 
-step "The analysis: examples/analysis-template.yaml (the canary's 5xx above 5 % fails)"
+step "The analysis: examples/analysis-template.yaml (the canary's 5xx above 2 %, p95 above 1.5 s or an SLO burn fails)"
 sed "s|http://prometheus.monitoring:9090|$prometheus|" examples/analysis-template.yaml | kubectl apply -f -
 
 step "v1: kubectl apply -f examples/rollout.yaml"
@@ -98,6 +102,11 @@ wait "$watch_pid" 2>/dev/null || true
 
 step "v2: $(tail -1 "$dir/status.log")"
 [ "$result" -eq 0 ] || exit "$result"
+# The completed canary ends its background run: Successful, every metric having passed.
+for run in $(kubectl get mcar -o name); do
+  kubectl wait --for=jsonpath='{.status.phase}'=Successful "$run" --timeout=30s >/dev/null ||
+    { kubectl mc get analysisrun "${run#*/}"; exit 1; }
+done
 kubectl get mcar
 
 step "v3 answers 20 % of its requests with 500: the analysis aborts it"
@@ -112,6 +121,9 @@ kubectl get mcro web
 kubectl get events --field-selector involvedObject.name=web --sort-by=.metadata.creationTimestamp \
   -o custom-columns=REASON:.reason,MESSAGE:.message
 [ "$reason" = AnalysisFailed ] || exit 1
+failed=$(kubectl get mcar -o jsonpath='{.items[?(@.status.phase=="Failed")].metadata.name}')
+step "The AnalysisRun that aborted v3: kubectl mc get analysisrun $failed"
+kubectl mc get analysisrun "$failed"
 if [ "${MC_QUICKSTART_EXIT:-}" = 1 ]; then
   exit 0
 fi
@@ -121,7 +133,7 @@ mc-operator keeps running against the local control plane. In another terminal:
   export KUBECONFIG=$KUBECONFIG PATH=$root/build/cli:\$PATH
   kubectl mc get rollout web --watch      # then change the image (and ERROR_RATE) again, or:
   kubectl mc retry web; kubectl mc abort web; kubectl mc promote web --full
-  kubectl mc get analysisrun web-3-bg     # the measurements and the query of v3's analysis
+  kubectl mc get analysisrun $failed     # the measurements and the PromQL of v3's analysis
   curl -s http://$metrics/metrics | grep ^mc_
 Ctrl-C stops mc-operator and the control plane.
 EOT
