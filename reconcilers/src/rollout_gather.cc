@@ -129,8 +129,8 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gather(Pass& pass) {
     }
     context.routeVerified = *verified;
   }
+  context.now = clock_.wallNow();  // before the runs' arguments, which may need it
   gatherAnalysis(pass);
-  context.now = clock_.wallNow();
   context.scaleDownDelay = options_.scaleDownDelay;
   co_return Result<void>();
 }

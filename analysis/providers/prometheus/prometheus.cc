@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <array>
 #include <boost/url/parse.hpp>
 #include <cmath>
 
@@ -92,7 +93,8 @@ class PrometheusProvider final : public MetricProvider {
  private:
   boost::asio::awaitable<Observation> measureCheck() {
     if (const auto* q = std::get_if<Query>(&config_.check)) {
-      auto samples = co_await ask("query", q->query);
+      crds::MetricQuery query{"query", q->query};
+      auto samples = co_await ask(std::move(query));
       co_return oneValue(samples);
     }
     if (const auto* alert = std::get_if<Alert>(&config_.check)) {
@@ -109,7 +111,8 @@ class PrometheusProvider final : public MetricProvider {
 
   // Any series is a breach: the value is how many. None passes only on the guard's word.
   boost::asio::awaitable<Observation> measureAlert(const Alert& alert) {
-    auto breaches = co_await ask("alert", alert.query);
+    crds::MetricQuery alertQuery{"alert", alert.query};
+    auto breaches = co_await ask(std::move(alertQuery));
     if (!breaches) {
       co_return Observation::error(breaches.error().message);
     }
@@ -124,7 +127,8 @@ class PrometheusProvider final : public MetricProvider {
           fmt::format("the alert expression returned {} series: {}{}", breaches->size(), seen,
                       breaches->size() > 3 ? "; ..." : ""));
     }
-    auto guard = co_await ask("guard", alert.guard);
+    crds::MetricQuery guardQuery{"guard", alert.guard};
+    auto guard = co_await ask(std::move(guardQuery));
     Observation traffic = oneValue(guard);
     if (traffic.kind == Observation::Kind::Error) {
       co_return traffic;
@@ -141,7 +145,8 @@ class PrometheusProvider final : public MetricProvider {
   }
 
   boost::asio::awaitable<Observation> measureErrorRate(const ErrorRate& check) {
-    auto samples = co_await ask("errorRate", errorRateQuery(check));
+    crds::MetricQuery query{"errorRate", errorRateQuery(check)};
+    auto samples = co_await ask(std::move(query));
     Observation ratio = oneValue(samples);
     if (ratio.kind == Observation::Kind::Error) {
       co_return ratio;
@@ -159,8 +164,13 @@ class PrometheusProvider final : public MetricProvider {
 
   boost::asio::awaitable<Observation> measureLatency(const Latency& check) {
     const std::string name = quantileName(check.quantile);
-    auto quantile = co_await ask(name, latencyQuery(check));
-    auto requests = co_await ask("requests", requestCountQuery(check));
+    crds::MetricQuery quantileQuery{name, latencyQuery(check)};
+    auto quantile = co_await ask(std::move(quantileQuery));
+    crds::MetricQuery countQuery{"requests", requestCountQuery(check)};
+    auto requests = co_await ask(std::move(countQuery));
+    if (!quantile) {
+      co_return Observation::error(quantile.error().message);
+    }
     Observation count = oneValue(requests);
     if (count.kind == Observation::Kind::Error) {
       co_return count;
@@ -189,16 +199,17 @@ class PrometheusProvider final : public MetricProvider {
     std::string readings;
     for (const auto& windows : check.pairs) {
       PairBurn pair{windows};
-      for (auto [window, burn] : {std::pair{windows.longWindow, &pair.longBurn},
-                                  std::pair{windows.shortWindow, &pair.shortBurn}}) {
+      const std::array<std::pair<Seconds, double*>, 2> parts{
+          {{windows.longWindow, &pair.longBurn}, {windows.shortWindow, &pair.shortBurn}}};
+      for (const auto& [window, burn] : parts) {
         const Seconds read = readableWindow(window, age);
         if (read != window) {
           shortened.push_back(promDuration(window));
           shortenedTo = read;
         }
-        auto samples =
-            co_await ask("burn " + promDuration(window),
-                         errorRatioQuery(check.metric, check.codeLabel, check.canary, read));
+        crds::MetricQuery query{"burn " + promDuration(window),
+                                errorRatioQuery(check.metric, check.codeLabel, check.canary, read)};
+        auto samples = co_await ask(std::move(query));
         Observation ratio = oneValue(samples);
         if (ratio.kind == Observation::Kind::Error) {
           co_return ratio;
@@ -263,8 +274,11 @@ class PrometheusProvider final : public MetricProvider {
   }
 
   // One instant query, recorded for the status.
-  boost::asio::awaitable<Result<std::vector<Sample>>> ask(std::string name, std::string promql) {
-    queries_.push_back({std::move(name), promql});
+  // Takes its query by value from a named variable: GCC 12 mishandles class temporaries inside
+  // co_await expressions.
+  boost::asio::awaitable<Result<std::vector<Sample>>> ask(crds::MetricQuery query) {
+    const std::string promql = query.query;
+    queries_.push_back(std::move(query));
     http::Request request;
     request.method = "POST";
     request.target = endpoint_.target;
