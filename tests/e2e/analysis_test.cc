@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "e2e_support.h"
@@ -42,9 +45,11 @@ spec:
                      fields, prometheusUrl, kErrorRatio);
 }
 
-// A Rollout of 10 replicas whose pods run mc-demo-app with ERROR_RATE `errorRate`.
+// A Rollout of 10 replicas whose pods run mc-demo-app with ERROR_RATE `errorRate` and the
+// variables of `moreEnv`, items of a YAML flow sequence ("{name: LATENCY, value: 2s}").
 std::string rolloutYaml(const std::string& image, const std::string& errorRate,
-                        const std::string& canary, const std::string& extraSpec = "") {
+                        const std::string& canary, const std::string& extraSpec = "",
+                        const std::string& moreEnv = "") {
   return fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
 kind: Rollout
 metadata:
@@ -61,11 +66,44 @@ spec:
       containers:
         - name: web
           image: {}
-          env: [{{name: ERROR_RATE, value: "{}"}}]
+          env: [{{name: ERROR_RATE, value: "{}"}}{}]
   strategy:
     canary: {}
 )",
-                     extraSpec, image, errorRate, canary);
+                     extraSpec, image, errorRate, moreEnv.empty() ? "" : ", " + moreEnv, canary);
+}
+
+// `text` with every line but the first indented by `spaces`, to go in a block of YAML.
+std::string indented(const std::string& text, int spaces) {
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == '\n') {
+      out.append(spaces, ' ');
+    }
+  }
+  return out;
+}
+
+// An AnalysisTemplate `name` of one metric `name` as a user writes a built-in: no
+// successCondition (the built-in's default decides), `timing` the metric's own fields and
+// `check` what the prometheus block holds besides its address, each as block YAML.
+std::string builtinTemplateYaml(const std::string& name, const std::string& prometheusUrl,
+                                const std::string& timing, const std::string& check) {
+  return fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: {0}
+spec:
+  metrics:
+    - name: {0}
+      {1}
+      provider:
+        prometheus:
+          address: "{2}"
+          {3}
+)",
+                     name, indented(timing, 6), prometheusUrl, indented(check, 10));
 }
 
 json::value rollout(const std::string& ns) { return getJson({"mcro", "web", "-n", ns}); }
@@ -140,7 +178,11 @@ class AnalysisE2ETest : public OperatorSuite<AnalysisE2ETest> {
   // v1 (no errors) to Healthy, the template in place.
   static void deployV1(const std::string& ns, const Workload& w, const std::string& metricFields,
                        const std::string& canary, const std::string& extraSpec = "") {
-    apply(ns, templateYaml(w.prometheus->url(), metricFields));
+    deployV1With(ns, templateYaml(w.prometheus->url(), metricFields), canary, extraSpec);
+  }
+  static void deployV1With(const std::string& ns, const std::string& analysisTemplate,
+                           const std::string& canary, const std::string& extraSpec = "") {
+    apply(ns, analysisTemplate);
     apply(ns, rolloutYaml("example/web:1", "0", canary, extraSpec));
     ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
   }
@@ -167,7 +209,9 @@ class AnalysisE2ETest : public OperatorSuite<AnalysisE2ETest> {
   friend OperatorSuite<AnalysisE2ETest>;
   static constexpr const char* kSuiteName = "analysis-e2e";
   static constexpr const char* kSuiteNamespaces[] = {
-      "healthy", "errors", "background", "promdown", "promerror", "notraffic", "deadline"};
+      "healthy",       "errors",          "background",        "promdown",        "promerror",
+      "notraffic",     "deadline",        "builtin-errors",    "builtin-latency", "builtin-sloburn",
+      "alert-healthy", "alert-notraffic", "builtin-background"};
 };
 
 // Step analysis: three measurements 2 s apart once 12 s of data exist.
@@ -384,6 +428,271 @@ TEST_F(AnalysisE2ETest, SigkillDuringAnAnalysisResumesTheRunWithNoMeasurementLos
   }
   EXPECT_EQ(starts.size(), 5u) << "five measurements, each of its own tick";
   EXPECT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+}
+
+// The built-ins (docs/analysis.md): templates without PromQL or a successCondition, as users
+// write them; each built-in writes the canary's own query and is judged by its default limit.
+
+// A step's built-in: three measurements 2 s apart once 12 s of data exist (windows of 10 s).
+constexpr const char* kBuiltinTiming = "interval: 2s\ncount: 3\ninitialDelay: 12s";
+
+// The canary at 20 %, the analysis `templateName` as a step, then all replicas.
+std::string stepCanary(const std::string& templateName) {
+  return fmt::format(
+      "{{steps: [{{setWeight: 20}}, {{analysis: {{templates: [{{templateName: {}}}]}}}}, "
+      "{{setWeight: 100}}]}}",
+      templateName);
+}
+
+// An alert expression (the canary's 5xx above 2 %) and its guard (the canary's request rate).
+std::string alertTemplateYaml(const std::string& prometheusUrl) {
+  return builtinTemplateYaml(
+      "alert", prometheusUrl, kBuiltinTiming,
+      fmt::format("failWhenPresent: true\nquery: '{} > 0.02'\nguard: "
+                  "'sum(rate(http_requests_total{{pod_template_hash=\"{{{{args.canary-hash}}}}\"}}"
+                  "[10s]))'",
+                  kErrorRatio));
+}
+
+json::array measurementsOf(const json::value& metric) {
+  const auto* list = at(metric, {"measurements"});
+  return list && list->is_array() ? list->as_array() : json::array();
+}
+
+// The first measurement of `phase` (null if none).
+json::value firstMeasurement(const json::value& metric, std::string_view phase) {
+  for (const auto& m : measurementsOf(metric)) {
+    if (text(m, {"phase"}) == phase) {
+      return m;
+    }
+  }
+  return nullptr;
+}
+
+// A measurement's value (a decimal string in the status); NaN if it has none.
+double valueOf(const json::value& measurement) {
+  const std::string value = text(measurement, {"value"});
+  return value.empty() ? std::nan("") : std::strtod(value.c_str(), nullptr);
+}
+
+// The successCondition the run's first metric was judged by: a built-in's default is written
+// into the run's spec.
+std::optional<double> conditionMax(const json::value& run) {
+  const auto* metrics = at(run, {"spec", "metrics"});
+  if (metrics == nullptr || !metrics->is_array() || metrics->as_array().empty()) {
+    return std::nullopt;
+  }
+  const auto* max = at(metrics->as_array()[0], {"successCondition", "max"});
+  return max && max->is_number() ? std::optional(max->to_number<double>()) : std::nullopt;
+}
+
+// The queries a metric's last measurement ran, by name.
+std::map<std::string, std::string> queriesOf(const json::value& metric) {
+  std::map<std::string, std::string> out;
+  if (const auto* list = at(metric, {"queries"}); list && list->is_array()) {
+    for (const auto& q : list->as_array()) {
+      out[text(q, {"name"})] = text(q, {"query"});
+    }
+  }
+  return out;
+}
+
+TEST_F(AnalysisE2ETest, TheErrorRateBuiltInAbortsACanaryWithTwentyPercentErrors) {
+  const std::string ns = "builtin-errors";
+  auto w = startWorkload(ns);
+  const std::string canary = stepCanary("error-rate");
+  ASSERT_NO_FATAL_FAILURE(
+      deployV1With(ns,
+                   builtinTemplateYaml("error-rate", w.prometheus->url(), kBuiltinTiming,
+                                       "errorRate: {window: 10s}"),
+                   canary));
+  apply(ns, rolloutYaml("example/web:3", "0.2", canary));
+  ASSERT_NO_FATAL_FAILURE(expectAborted(ns, "AnalysisFailed"));
+  const std::string hash = text(rollout(ns), {"status", "currentPodHash"});
+  auto run = analysisRun(ns, "web-1-1");
+  EXPECT_EQ(text(run, {"status", "phase"}), "Failed") << diagnostics(ns);
+  EXPECT_EQ(conditionMax(run), 0.02) << "the built-in's default, shown in the run";
+  auto metric = firstMetric(ns, "web-1-1");
+  EXPECT_EQ(text(metric, {"query"}),
+            fmt::format("(sum(rate(http_requests_total{{pod_template_hash=\"{0}\", code=~\"5..\"}}"
+                        "[10s])) or vector(0)) / sum(rate(http_requests_total{{pod_template_hash="
+                        "\"{0}\"}}[10s]))",
+                        hash))
+      << "the PromQL as run, for the canary's own pods";
+  EXPECT_TRUE(queriesOf(metric).empty()) << "one query: no list";
+  auto failed = firstMeasurement(metric, "Failed");
+  EXPECT_GT(valueOf(failed), 0.02) << failed;
+  EXPECT_NE(text(failed, {"message"}).find("% of the canary's requests in the last 10s were 5xx"),
+            std::string::npos)
+      << failed;
+  EXPECT_NE(eventNote(ns, "AnalysisFailed").find("> max 0.02"), std::string::npos)
+      << eventNote(ns, "AnalysisFailed");
+  EXPECT_GT(w.runner->traffic()[hash].serverErrors, 0) << "real 5xx answers";
+}
+
+TEST_F(AnalysisE2ETest, TheLatencyBuiltInAbortsACanaryThatAnswersInTwoSeconds) {
+  const std::string ns = "builtin-latency";
+  auto w = startWorkload(ns);
+  const std::string canary = stepCanary("p95");
+  ASSERT_NO_FATAL_FAILURE(deployV1With(
+      ns, builtinTemplateYaml("p95", w.prometheus->url(), kBuiltinTiming, "latency: {window: 10s}"),
+      canary));
+  apply(ns, rolloutYaml("example/web:4", "0", canary, "", "{name: LATENCY, value: 2s}"));
+  ASSERT_NO_FATAL_FAILURE(expectAborted(ns, "AnalysisFailed"));
+  const std::string hash = text(rollout(ns), {"status", "currentPodHash"});
+  auto run = analysisRun(ns, "web-1-1");
+  EXPECT_EQ(text(run, {"status", "phase"}), "Failed") << diagnostics(ns);
+  EXPECT_EQ(conditionMax(run), 1.5);
+  auto metric = firstMetric(ns, "web-1-1");
+  auto failed = firstMeasurement(metric, "Failed");
+  // Every answer took 2 s: the bucket (1.5, 2.5] holds them all.
+  EXPECT_GT(valueOf(failed), 1.5) << failed;
+  EXPECT_LE(valueOf(failed), 2.5) << failed;
+  EXPECT_NE(text(failed, {"message"}).find("p95 "), std::string::npos) << failed;
+  EXPECT_EQ(text(metric, {"query"}),
+            fmt::format("histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_"
+                        "bucket{{pod_template_hash=\"{}\"}}[10s])))",
+                        hash));
+  auto queries = queriesOf(metric);
+  EXPECT_EQ(queries["p95"], text(metric, {"query"}));
+  EXPECT_EQ(queries["requests"],
+            fmt::format("sum(increase(http_request_duration_seconds_count{{pod_template_hash="
+                        "\"{}\"}}[10s]))",
+                        hash));
+  auto traffic = w.runner->traffic()[hash];
+  EXPECT_GT(traffic.ok, 20) << "slow answers, and all of them 2xx";
+  EXPECT_EQ(traffic.serverErrors, 0);
+}
+
+TEST_F(AnalysisE2ETest, TheSloBurnBuiltInAbortsACanaryBurningFiftyTimesTheBudget) {
+  const std::string ns = "builtin-sloburn";
+  auto w = startWorkload(ns);
+  const std::string canary = stepCanary("slo-burn");
+  // The workbook's windows (1h/5m, 6h/30m), all longer than the canary's life.
+  ASSERT_NO_FATAL_FAILURE(
+      deployV1With(ns,
+                   builtinTemplateYaml("slo-burn", w.prometheus->url(), kBuiltinTiming,
+                                       "sloBurn: {objective: 99.9}"),
+                   canary));
+  // 5 % errors against a budget of 0.1 %: a burn of 50x, above 14.4x and 6x.
+  apply(ns, rolloutYaml("example/web:2", "0.05", canary));
+  ASSERT_NO_FATAL_FAILURE(expectAborted(ns, "AnalysisFailed"));
+  const std::string hash = text(rollout(ns), {"status", "currentPodHash"});
+  auto run = analysisRun(ns, "web-1-1");
+  EXPECT_EQ(text(run, {"status", "phase"}), "Failed") << diagnostics(ns);
+  EXPECT_EQ(conditionMax(run), 1.0);
+  auto metric = firstMetric(ns, "web-1-1");
+  auto failed = firstMeasurement(metric, "Failed");
+  EXPECT_GT(valueOf(failed), 1) << failed;
+  const std::string message = text(failed, {"message"});
+  EXPECT_NE(message.find("objective 99.9 %: 1h/5m burn "), std::string::npos) << message;
+  EXPECT_NE(message.find("(breach)"), std::string::npos) << message;
+  EXPECT_NE(message.find("old, so the 1h, 5m, 6h, 30m windows read 1m"), std::string::npos)
+      << "a canary younger than a minute: every window reads a minute, and says so: " << message;
+  // The queries as run read that minute.
+  auto queries = queriesOf(metric);
+  ASSERT_EQ(queries.size(), 4u) << metric;
+  for (const char* window : {"1h", "5m", "6h", "30m"}) {
+    const std::string& query = queries[fmt::format("burn {}", window)];
+    EXPECT_NE(query.find("[1m]"), std::string::npos) << window << ": " << query;
+    EXPECT_NE(query.find(fmt::format("pod_template_hash=\"{}\"", hash)), std::string::npos)
+        << query;
+  }
+}
+
+TEST_F(AnalysisE2ETest, AnAlertExpressionWithItsGuardPassesAHealthyCanary) {
+  const std::string ns = "alert-healthy";
+  auto w = startWorkload(ns);
+  const std::string canary = stepCanary("alert");
+  ASSERT_NO_FATAL_FAILURE(deployV1With(ns, alertTemplateYaml(w.prometheus->url()), canary));
+  apply(ns, rolloutYaml("example/web:2", "0", canary));
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        auto r = rollout(ns);
+        return text(r, {"status", "phase"}) == "Healthy" &&
+               text(r, {"status", "stablePodHash"}) == text(r, {"status", "currentPodHash"}) &&
+               number(r, {"status", "attempt"}) == 1;
+      },
+      120s, 500ms))
+      << diagnostics(ns);
+  const std::string hash = text(rollout(ns), {"status", "currentPodHash"});
+  auto run = analysisRun(ns, "web-1-1");
+  EXPECT_EQ(text(run, {"status", "phase"}), "Successful") << diagnostics(ns);
+  EXPECT_EQ(conditionMax(run), 0.0);
+  auto metric = firstMetric(ns, "web-1-1");
+  EXPECT_EQ(number(metric, {"successful"}), 3);
+  for (const auto& m : measurementsOf(metric)) {
+    EXPECT_NE(text(m, {"message"}).find("the alert expression returned nothing; the guard reads"),
+              std::string::npos)
+        << m;
+  }
+  auto queries = queriesOf(metric);
+  EXPECT_NE(queries["alert"].find(fmt::format("pod_template_hash=\"{}\"}}[10s])) > 0.02", hash)),
+            std::string::npos)
+      << queries["alert"];
+  EXPECT_EQ(queries["guard"],
+            fmt::format("sum(rate(http_requests_total{{pod_template_hash=\"{}\"}}[10s]))", hash));
+  EXPECT_EQ(eventCounts(ns, "web")["RolloutCompleted"], 1);
+}
+
+TEST_F(AnalysisE2ETest, AnAlertExpressionOnACanaryWithoutTrafficIsInconclusiveAndPauses) {
+  const std::string ns = "alert-notraffic";
+  auto w = startWorkload(ns);
+  const std::string canary = stepCanary("alert");
+  ASSERT_NO_FATAL_FAILURE(deployV1With(ns, alertTemplateYaml(w.prometheus->url()), canary));
+  w.runner->setRequestsPerSecond(0);  // the alert expression finds nothing, and so does the guard
+  apply(ns, rolloutYaml("example/web:2", "0", canary));
+  ASSERT_TRUE(waitForPhase(ns, "Paused")) << diagnostics(ns);
+  auto r = rollout(ns);
+  EXPECT_EQ(conditionReason(r, "Paused"), "AnalysisInconclusive");
+  const std::string hash = text(r, {"status", "currentPodHash"});
+  EXPECT_EQ(w.runner->traffic()[hash].sent, 0) << "the canary had no request";
+  EXPECT_EQ(text(analysisRun(ns, "web-1-1"), {"status", "phase"}), "Inconclusive");
+  auto inconclusive = firstMeasurement(firstMetric(ns, "web-1-1"), "Inconclusive");
+  EXPECT_NE(text(inconclusive, {"message"})
+                .find("the alert expression returned nothing, but the guard reads 0"),
+            std::string::npos)
+      << "silence without traffic is not health: " << inconclusive;
+  EXPECT_EQ(replicaSets(ns)[hash].replicas, 2) << "paused, not aborted";
+  EXPECT_EQ(eventCounts(ns, "web")["AnalysisFailed"], 0);
+}
+
+// The quickstart's case: a background run from the first step is made in the pass that makes
+// the canary's ReplicaSet, before any cache holds it; its canary-started-at is still the
+// canary's start, so sloBurn's windows read the canary's age.
+TEST_F(AnalysisE2ETest, ABackgroundSloBurnFromTheFirstStepReadsTheCanarysAge) {
+  const std::string ns = "builtin-background";
+  auto w = startWorkload(ns);
+  const std::string canary =
+      "{analysis: {templates: [{templateName: slo-burn}]}, steps: [{setWeight: 20}, {pause: {}}]}";
+  ASSERT_NO_FATAL_FAILURE(deployV1With(
+      ns,
+      builtinTemplateYaml("slo-burn", w.prometheus->url(), "interval: 2s\ninitialDelay: 12s",
+                          "sloBurn: {objective: 99.9}"),
+      canary));
+  apply(ns, rolloutYaml("example/web:2", "0.05", canary));
+  ASSERT_NO_FATAL_FAILURE(expectAborted(ns, "AnalysisFailed"));
+  const std::string hash = text(rollout(ns), {"status", "currentPodHash"});
+  auto rs = getJson({"rs", replicaSets(ns)[hash].name, "-n", ns});
+  auto created = parseTime(text(rs, {"metadata", "creationTimestamp"}));
+  ASSERT_TRUE(created) << rs;
+  auto run = analysisRun(ns, "web-1-bg");
+  std::optional<std::chrono::system_clock::time_point> startedAt;
+  if (const auto* args = at(run, {"spec", "args"}); args && args->is_array()) {
+    for (const auto& arg : args->as_array()) {
+      if (text(arg, {"name"}) == "canary-started-at") {
+        startedAt = parseTime(text(arg, {"value"}));
+      }
+    }
+  }
+  ASSERT_TRUE(startedAt) << at(run, {"spec"});
+  EXPECT_LT(std::chrono::abs(*startedAt - *created), 30s)
+      << "canary-started-at " << formatTime(*startedAt) << ", the canary's ReplicaSet made at "
+      << formatTime(*created);
+  auto failed = firstMeasurement(firstMetric(ns, "web-1-bg"), "Failed");
+  EXPECT_NE(text(failed, {"message"}).find("old, so the 1h, 5m, 6h, 30m windows read 1m"),
+            std::string::npos)
+      << failed;
 }
 
 // bench/run-analysis-latency.sh: detection (the bad revision's first 5xx answer -> the first
