@@ -33,9 +33,16 @@ std::optional<std::string> RunScope::arg(std::string_view name) const {
   return it->value;
 }
 
-Result<MetricProviderPtr> makeProvider(ProviderDeps& deps, const RunScope& run,
-                                       const boost::json::object& provider,
-                                       const std::string& path) {
+namespace {
+
+// The registration of `provider`'s one kind, its block and the block's path.
+struct Located {
+  const ProviderRegistration* registration;
+  const boost::json::object* block;
+  std::string path;
+};
+
+Result<Located> locate(const boost::json::object& provider, const std::string& path) {
   if (provider.size() != 1) {
     return fieldError(path, "needs exactly one provider (prometheus)");
   }
@@ -48,7 +55,28 @@ Result<MetricProviderPtr> makeProvider(ProviderDeps& deps, const RunScope& run,
   if (!block.is_object()) {
     return fieldError(at, "expected an object");
   }
-  return registration->make(deps, run, block.as_object(), at);
+  return Located{registration, &block.as_object(), std::move(at)};
+}
+
+}  // namespace
+
+Result<MetricProviderPtr> makeProvider(ProviderDeps& deps, const RunScope& run,
+                                       const boost::json::object& provider,
+                                       const std::string& path) {
+  auto located = locate(provider, path);
+  if (!located) {
+    return located.error();
+  }
+  return located->registration->make(deps, run, *located->block, located->path);
+}
+
+Result<void> checkProvider(const RunScope& run, const boost::json::object& provider,
+                           const std::string& path) {
+  auto located = locate(provider, path);
+  if (!located) {
+    return located.error();
+  }
+  return located->registration->check(*located->block, run, located->path);
 }
 
 std::optional<crds::SuccessCondition> effectiveCondition(const crds::Metric& metric) {

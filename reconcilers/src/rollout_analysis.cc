@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "mc/analysis/evaluator.h"
+#include "mc/analysis/provider.h"
 #include "mc/common/json.h"
 #include "mc/common/timefmt.h"
 #include "mc/crds/analysis.h"
@@ -139,6 +140,15 @@ void RolloutReconciler::gatherAnalysis(Pass& pass) {
     auto resolved = analysis::resolveRun(templates, args, field);
     if (!resolved) {
       return fault(resolved.error().field, resolved.error().message);
+    }
+    // A block that cannot be measured is the Rollout's fault now, not an Error of its run later.
+    const analysis::RunScope scope{context.ns, resolved->args};
+    for (const auto& metric : resolved->metrics) {
+      auto usable = analysis::checkProvider(scope, metric.provider, "provider");
+      if (!usable) {
+        return fault(field,
+                     fmt::format("metric \"{}\": {}", metric.name, usable.error().fieldMessage()));
+      }
     }
     pass.analyses[step] = std::move(*resolved);
   }

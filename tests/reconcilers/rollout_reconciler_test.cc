@@ -857,5 +857,33 @@ TEST(RolloutReconcilerAnalysisTest, AMissingTemplateIsInvalidSpecNamingTheField)
   EXPECT_EQ(world.statusText("phase"), "Healthy") << json::serialize(world.status());
 }
 
+// A block the apiserver accepts but MC cannot measure (an sloBurn pair whose short window is
+// the longer) makes the Rollout InvalidSpec naming it, before any run exists.
+TEST(RolloutReconcilerAnalysisTest, AnUnmeasurableBuiltInIsInvalidSpecBeforeAnyRun) {
+  RolloutWorld world;
+  auto bad = errorRateTemplate();
+  auto& metric = bad["spec"].as_object()["metrics"].as_array()[0].as_object();
+  metric.erase("successCondition");
+  metric["provider"] = json::parse(R"({"prometheus": {"address": "http://prometheus:9090",
+      "sloBurn": {"objective": 99.9, "windows": [{"long": "5m", "short": "1h",
+                                                  "maxBurnRate": 2}]}}})");
+  world.fake().put(kTemplates, bad);
+  world.fake().put(kServices, service("web-stable"));
+  world.fake().put(kServices, service("web-canary"));
+  world.fake().put(kHttpRoutes, httpRoute());
+  world.fake().put(kRollouts, rolloutObject("example/web:1", kAnalysisCanary));
+  world.start();
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  auto invalid = world.condition("InvalidSpec");
+  EXPECT_EQ(stringAt(invalid, "status"), "True") << json::serialize(world.status());
+  EXPECT_NE(stringAt(invalid, "message")
+                .find("spec.strategy.canary.steps[1].analysis: metric \"error-rate\": "
+                      "provider.prometheus.sloBurn.windows[0].short: must be shorter than long"),
+            std::string::npos)
+      << stringAt(invalid, "message");
+  EXPECT_FALSE(world.fake().read(kRuns, kNs, "web-1-1"))
+      << "no run of a template MC cannot measure";
+}
+
 }  // namespace
 }  // namespace mc::reconcilers

@@ -360,6 +360,18 @@ Result<MetricProviderPtr> make(ProviderDeps& deps, const RunScope& run, const js
       std::make_unique<PrometheusProvider>(deps, run.ns, std::move(*config), std::move(*endpoint)));
 }
 
+Result<void> check(const json::object& block, const RunScope& run, const std::string& path) {
+  auto config = parseConfig(block, run, path);
+  if (!config) {
+    return config.error();
+  }
+  auto endpoint = endpointOf(config->address, path + ".address");
+  if (!endpoint) {
+    return endpoint.error();
+  }
+  return {};
+}
+
 // The built-ins' thresholds: our users' policy (docs/analysis.md).
 std::optional<crds::SuccessCondition> defaultCondition(const json::object& block) {
   if (block.contains("errorRate")) {
@@ -380,6 +392,6 @@ std::optional<crds::SuccessCondition> defaultCondition(const json::object& block
 
 }  // namespace
 
-ProviderRegistration registration() { return {"prometheus", &make, &defaultCondition}; }
+ProviderRegistration registration() { return {"prometheus", &make, &check, &defaultCondition}; }
 
 }  // namespace mc::analysis::prometheus

@@ -57,6 +57,10 @@ struct ProviderRegistration {
   // ("spec.metrics[0].provider.prometheus").
   Result<MetricProviderPtr> (*make)(ProviderDeps& deps, const RunScope& run,
                                     const boost::json::object& block, const std::string& path);
+  // Whether `block` can be measured for `run`, without asking anything: the same Invalid
+  // `make` would give, before a run is made of it.
+  Result<void> (*check)(const boost::json::object& block, const RunScope& run,
+                        const std::string& path);
   // The success condition a metric of this block has when it gives none (a built-in's
   // threshold); nullopt: the metric must give one.
   std::optional<crds::SuccessCondition> (*defaultCondition)(const boost::json::object& block);
@@ -67,6 +71,10 @@ struct ProviderRegistration {
 Result<MetricProviderPtr> makeProvider(ProviderDeps& deps, const RunScope& run,
                                        const boost::json::object& provider,
                                        const std::string& path);
+
+// Whether a metric's `provider` object can be measured for `run`; Invalid naming the field.
+Result<void> checkProvider(const RunScope& run, const boost::json::object& provider,
+                           const std::string& path);
 
 // The metric's success condition: its own, else its provider's default; nullopt when neither
 // has a bound.
