@@ -20,6 +20,8 @@ inline constexpr const char* kRolloutKind = "Rollout";
 inline constexpr const char* kAnalysisTemplateKind = "AnalysisTemplate";
 inline constexpr const char* kClusterAnalysisTemplateKind = "ClusterAnalysisTemplate";
 inline constexpr const char* kAnalysisRunKind = "AnalysisRun";
+inline constexpr const char* kAuditRecordKind = "AuditRecord";
+inline constexpr const char* kAuditChainKind = "AuditChain";
 
 namespace resources {
 inline const kube::ResourceType kRollouts{kGroup, kVersion, "rollouts"};
@@ -27,6 +29,8 @@ inline const kube::ResourceType kAnalysisTemplates{kGroup, kVersion, "analysiste
 inline const kube::ResourceType kClusterAnalysisTemplates{kGroup, kVersion,
                                                           "clusteranalysistemplates", false};
 inline const kube::ResourceType kAnalysisRuns{kGroup, kVersion, "analysisruns"};
+inline const kube::ResourceType kAuditRecords{kGroup, kVersion, "auditrecords"};
+inline const kube::ResourceType kAuditChains{kGroup, kVersion, "auditchains"};
 }  // namespace resources
 
 // On MC's ReplicaSets, their pods, and the Services it points at them: which template they run.
@@ -45,6 +49,10 @@ inline constexpr std::string_view kBackgroundAnalysis = "background";
 // On route objects MC creates (e.g. the NGINX canary Ingress) and on AnalysisRuns: the Rollout
 // they belong to.
 inline constexpr std::string_view kRolloutLabel = "mc.maestro.dev/rollout";
+// On AuditRecords: the chain they belong to (its AuditChain's name, cut as a label value is), and
+// their seq, so a chain is listed, and read in order, without reading every record.
+inline constexpr std::string_view kAuditChainLabel = "mc.maestro.dev/audit-chain";
+inline constexpr std::string_view kAuditSeqLabel = "mc.maestro.dev/audit-seq";
 
 // status.phase of a Rollout.
 namespace phase {
