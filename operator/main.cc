@@ -19,6 +19,8 @@
 #include <boost/json.hpp>
 #include <fstream>
 
+#include "mc/audit/sink.h"
+#include "mc/audit/writer.h"
 #include "mc/common/duration.h"
 #include "mc/reconcilers/analysis_run_reconciler.h"
 #include "mc/reconcilers/rollout_reconciler.h"
@@ -46,6 +48,7 @@ struct Options {
   std::string leaderElectionId = "mc-operator-leader";
   std::vector<std::string> namespaces;  // empty: all
   std::string scaleDownDelay = "30s";
+  std::string auditSink = "-";
   int workers = 4;
 };
 
@@ -137,6 +140,10 @@ int main(int argc, char** argv) {
   app.add_option("--scale-down-delay", options.scaleDownDelay,
                  "how long a replaced stable ReplicaSet keeps its pods, so routes settle first")
       ->capture_default_str();
+  app.add_option("--audit-sink", options.auditSink,
+                 "mirror every audit record as a JSON line: - for stdout (logs go to stderr), a "
+                 "file path (appended), or none")
+      ->capture_default_str();
   app.add_option("--workers", options.workers, "Rollouts reconciled at once (per namespace)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -206,6 +213,17 @@ int main(int argc, char** argv) {
     managerOptions.leaderElection = election;
   }
   mc::kube::Manager manager(io, **client, managerOptions, registry);
+  // Decisions go on record through one writer, which only the leader's controllers call: one
+  // writer per chain.
+  std::unique_ptr<mc::audit::Sink> auditSink;
+  if (options.auditSink != "none") {
+    auto opened = mc::audit::openJsonLinesSink(options.auditSink);
+    if (!opened) {
+      return usageError(fmt::format("--audit-sink: {}", opened.error().message));
+    }
+    auditSink = std::move(*opened);
+  }
+  mc::audit::ChainWriter auditLog(**client, auditSink.get());
   // One Rollout controller and one AnalysisRun controller per watched namespace, each with its
   // own reconciler and caches.
   std::vector<std::unique_ptr<mc::reconcilers::RolloutReconciler>> reconcilers;
@@ -215,6 +233,7 @@ int main(int argc, char** argv) {
     reconcilerOptions.scaleDownDelay = std::chrono::ceil<std::chrono::seconds>(*scaleDownDelay);
     reconcilers.push_back(std::make_unique<mc::reconcilers::RolloutReconciler>(
         **client, manager.events(), reconcilerOptions));
+    reconcilers.back()->useAuditLog(auditLog);
     mc::kube::ControllerOptions controllerOptions;
     controllerOptions.workers = options.workers;
     controllerOptions.registry = registry;
@@ -222,6 +241,7 @@ int main(int argc, char** argv) {
                                                        controllerOptions));
     analysisReconcilers.push_back(std::make_unique<mc::reconcilers::AnalysisRunReconciler>(
         **client, &mc::analysis::makeProvider));
+    analysisReconcilers.back()->useAuditLog(auditLog);
     manager.add(mc::reconcilers::makeAnalysisRunController(**client, *analysisReconcilers.back(),
                                                            ns, controllerOptions));
   }

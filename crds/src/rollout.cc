@@ -147,6 +147,8 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
   put(status, "abort", s.abort);
   put(status, "promoteFull", s.promoteFull);
   put(status, "promoteStep", s.promoteStep);
+  put(status, "requestedBy", s.requestedBy);
+  put(status, "requestReason", s.requestReason);
   if (!s.conditions.empty()) {
     status["conditions"] = writeConditions(s.conditions);
   }
@@ -231,6 +233,8 @@ Result<Rollout> readRollout(const json::value& in) {
     s.abort = r.optBool(*status, "abort", path);
     s.promoteFull = r.optBool(*status, "promoteFull", path);
     s.promoteStep = r.optInt<int32_t>(*status, "promoteStep", path);
+    s.requestedBy = r.optString(*status, "requestedBy", path);
+    s.requestReason = r.optString(*status, "requestReason", path);
     if (auto* conditions = r.optArray(*status, "conditions", path)) {
       for (size_t i = 0; i < conditions->size(); ++i) {
         auto cpath = path + ".conditions[" + std::to_string(i) + "]";
@@ -247,7 +251,7 @@ Result<Rollout> readRollout(const json::value& in) {
         "currentPodHash", "stablePodHash",    "pauseStartTime",
         "attempt",        "message",          "abort",
         "stepStartTime",  "backgroundRun",    "promoteFull",
-        "promoteStep"};
+        "promoteStep",    "requestedBy",      "requestReason"};
     for (const auto& [key, value] : *status) {
       if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
         s.unknown[key] = value;

@@ -138,6 +138,12 @@ boost::asio::awaitable<Result<kube::ReconcileResult>> AnalysisRunReconciler::rec
     analysis::conclude(policies, run.spec.terminate, status, clock_.wallNow());
   }
 
+  if (status.phase && analysis::isDecided(*status.phase)) {
+    auto recorded = co_await recordVerdict(*cached, run, policies, status);
+    if (!recorded) {
+      co_return recorded.error();  // not on record: not written either
+    }
+  }
   json::object written = crds::writeRunStatus(status);
   if (written != crds::writeRunStatus(run.status)) {
     auto done = co_await writeStatus(request, version, std::move(written));
@@ -161,6 +167,63 @@ boost::asio::awaitable<Result<kube::ReconcileResult>> AnalysisRunReconciler::rec
   }
   auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.wallNow());
   co_return kube::ReconcileResult{false, std::max(wait, std::chrono::milliseconds(1))};
+}
+
+// The verdict in the chain of the Rollout that owns the run (its namespace's chain for a run of
+// no Rollout), with each metric's counts, last value and limits.
+boost::asio::awaitable<Result<void>> AnalysisRunReconciler::recordVerdict(
+    const json::object& object, const crds::AnalysisRun& run,
+    const std::vector<analysis::MetricPolicy>& policies, const crds::AnalysisRunStatus& status) {
+  if (audit_ == nullptr) {
+    co_return Result<void>();
+  }
+  const std::string name = kube::nameOf(object);
+  const std::string uid = kube::uidOf(object);
+  auto owner = kube::controllerOf(object);
+  audit::Entry entry;
+  entry.name = fmt::format("{}.{}.verdict", name, uid.substr(0, std::min<size_t>(8, uid.size())));
+  entry.chain = owner && owner->kind == crds::kRolloutKind ? audit::rolloutChain(owner->name)
+                                                           : std::string(audit::kNamespaceChain);
+  auto& spec = entry.spec;
+  spec.actor = "analysis/" + name;
+  spec.action = "AnalysisVerdict";
+  spec.subject = owner ? fmt::format("{}/{}", owner->kind, owner->name)
+                       : fmt::format("{}/{}", crds::kAnalysisRunKind, name);
+  spec.from = phase::kRunning;
+  spec.to = *status.phase;
+  spec.reason =
+      fmt::format("analysis {} is {}: {}", name, *status.phase, status.message.value_or(""));
+  spec.at = formatTime(clock_.wallNow());
+  json::object& evidence = spec.evidence;
+  evidence["analysisRun"] = name;
+  for (const auto& arg : run.spec.args) {
+    if (arg.value) evidence["args." + arg.name] = *arg.value;
+  }
+  for (const auto& policy : policies) {
+    auto it = std::find_if(status.metricResults.begin(), status.metricResults.end(),
+                           [&](const auto& r) { return r.name == policy.name; });
+    if (it == status.metricResults.end()) continue;
+    const std::string key = "metrics." + policy.name + ".";
+    evidence[key + "phase"] = it->phase;
+    evidence[key + "measurements"] = std::to_string(it->count);
+    evidence[key + "successful"] = std::to_string(it->successful);
+    evidence[key + "failed"] = std::to_string(it->failed);
+    evidence[key + "inconclusive"] = std::to_string(it->inconclusive);
+    evidence[key + "error"] = std::to_string(it->error);
+    if (!it->measurements.empty() && it->measurements.back().value) {
+      evidence[key + "value"] = *it->measurements.back().value;
+    }
+    if (policy.successCondition.min) {
+      evidence[key + "min"] = fmt::format("{}", *policy.successCondition.min);
+    }
+    if (policy.successCondition.max) {
+      evidence[key + "max"] = fmt::format("{}", *policy.successCondition.max);
+    }
+    if (!it->query.empty()) {
+      evidence[key + "query"] = it->query;
+    }
+  }
+  co_return co_await audit_->append(kube::namespaceOf(object), std::move(entry));
 }
 
 boost::asio::awaitable<Result<void>> AnalysisRunReconciler::writeStatus(

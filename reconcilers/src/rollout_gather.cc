@@ -31,6 +31,11 @@ ReplicaSetView viewOf(const json::object& rs) {
     view.scaleDownAt = parseTime(at);
   }
   view.createdAt = parseTime(stringAt(metadata, "creationTimestamp"));
+  if (const auto* spec = objectAt(rs, "spec"); spec != nullptr) {
+    if (const auto* podTemplate = objectAt(*spec, "template"); podTemplate != nullptr) {
+      view.images = imagesOf(*podTemplate);
+    }
+  }
   return view;
 }
 

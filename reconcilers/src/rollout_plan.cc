@@ -65,6 +65,7 @@ bool abortedIn(const RolloutStatus& status) {
 struct AbortCause {
   std::string reason;
   std::string note;
+  std::string actor;  // "analysis/<run>", or "mc" for a deadline
 };
 
 // What the apiserver cannot judge at apply time but MC must before it creates anything.
@@ -228,8 +229,22 @@ class Planner {
     }
   }
 
-  void event(std::string id, std::string reason, std::string note, bool warning = false) {
-    plan_.events.push_back({std::move(id), std::move(reason), std::move(note), warning});
+  DecisionEvent& event(std::string id, std::string reason, std::string note, bool warning = false) {
+    return plan_.events.emplace_back(
+        DecisionEvent{std::move(id), std::move(reason), std::move(note), warning});
+  }
+
+  // Who asked for what the plan does on a request (promote, abort, retry), as status says.
+  std::string requester() const {
+    return old_.requestedBy.value_or("unidentified (the request names no requestedBy)");
+  }
+  // A person's decision: their name, and their reason before MC's note.
+  DecisionEvent& requested(DecisionEvent& decision) const {
+    decision.actor = requester();
+    if (old_.requestReason && !old_.requestReason->empty()) {
+      decision.note = fmt::format("{} ({})", *old_.requestReason, decision.note);
+    }
+    return decision;
   }
 
   std::string attemptId() const { return fmt::format("a{}", plan_.status.attempt.value_or(0)); }
@@ -317,7 +332,8 @@ class Planner {
       }
       plan_.status.abort = true;
       cause_ = AbortCause{reason::kAnalysisFailed,
-                          fmt::format("analysis {} is {}: {}", run.name, run.phase, run.message)};
+                          fmt::format("analysis {} is {}: {}", run.name, run.phase, run.message),
+                          "analysis/" + run.name};
       abort(conditions, false);
       return;
     }
@@ -335,8 +351,9 @@ class Planner {
     }
     for (const auto& [run, onError] : verdicts) {
       if (run != nullptr && abortsOn(*run, onError)) {
-        return AbortCause{reason::kAnalysisFailed, fmt::format("analysis {} is {}: {}", run->name,
-                                                               run->phase, run->message)};
+        return AbortCause{reason::kAnalysisFailed,
+                          fmt::format("analysis {} is {}: {}", run->name, run->phase, run->message),
+                          "analysis/" + run->name};
       }
     }
     return std::nullopt;
@@ -401,10 +418,13 @@ class Planner {
     bool first = stableRs_ == nullptr;
     bool reverted = !first && old_.currentPodHash && *old_.currentPodHash != current_;
     if (reverted && old_.canaryRS && !abortedIn(old_)) {
-      event(attemptId() + ".reverted", event::kAborted,
-            fmt::format("template is the stable's again ({}): canary {} scaled to 0 at once",
-                        rsName(current_), *old_.canaryRS),
-            true);
+      auto& reverted =
+          event(attemptId() + ".reverted", event::kAborted,
+                fmt::format("template is the stable's again ({}): canary {} scaled to 0 at once",
+                            rsName(current_), *old_.canaryRS),
+                true);
+      reverted.action = "RolledBack";
+      reverted.rollsBack = true;
     }
     if (first && old_.stablePodHash && *old_.stablePodHash != current_) {
       // Someone deleted the stable ReplicaSet: there is nothing to canary against, so the
@@ -580,11 +600,15 @@ class Planner {
       if (newCanary && old_.canaryRS && *old_.canaryRS != rsName(current_)) {
         superseded = fmt::format("; canary {} superseded and scaled to 0", *old_.canaryRS);
       }
-      event(
+      auto& started = event(
           attemptId() + ".started", event::kRolloutStarted,
           fmt::format("{}canary {} (revision {}) against stable {}{}", retried ? "retrying: " : "",
                       rsName(current_), currentRs_ ? currentRs_->revision : nextRevision_,
                       rsName(stable), superseded));
+      started.action = "CanaryStarted";
+      if (retried) {
+        requested(started).action = "Retried";
+      }
       entered = true;
     }
     selectServices(stable, current_);
@@ -612,9 +636,10 @@ class Planner {
         held = nullptr;
       }
       if (index < stepCount_) {
-        event(attemptId() + ".promoted-full", event::kPromoted,
-              fmt::format("promoted fully from step {}/{}: the remaining steps are skipped",
-                          index + 1, stepCount_));
+        requested(event(attemptId() + ".promoted-full", event::kPromoted,
+                        fmt::format("promoted fully from step {}/{}: the remaining steps are "
+                                    "skipped",
+                                    index + 1, stepCount_)));
       }
       index = stepCount_;
       entered = true;
@@ -626,9 +651,9 @@ class Planner {
         held = nullptr;
       }
       if (index < stepCount_) {
-        event(fmt::format("{}.promoted-{}", attemptId(), index), event::kPromoted,
-              fmt::format("step {}/{} ({}) promoted by request", index + 1, stepCount_,
-                          crds::describeStep(steps_[index])));
+        requested(event(fmt::format("{}.promoted-{}", attemptId(), index), event::kPromoted,
+                        fmt::format("step {}/{} ({}) promoted by request", index + 1, stepCount_,
+                                    crds::describeStep(steps_[index]))));
         ++index;
         entered = true;
       }
@@ -721,7 +746,8 @@ class Planner {
       st.message = analysisHoldMessage(where, *held);
       if (!pausedBefore(reason::kAnalysisInconclusive)) {
         event(fmt::format("{}.paused-{}", attemptId(), held->name), event::kAnalysisInconclusive,
-              *st.message, true);
+              *st.message, true)
+            .action = event::kPaused;
       }
     } else if (step.pause) {
       pausedReason = reason::kCanaryPauseStep;
@@ -736,7 +762,8 @@ class Planner {
         st.message = analysisHoldMessage(where, *run);
         if (!pausedBefore(reason::kAnalysisInconclusive)) {
           event(fmt::format("{}.paused-{}", attemptId(), name), event::kAnalysisInconclusive,
-                *st.message, true);
+                *st.message, true)
+              .action = event::kPaused;
         }
       } else {
         st.message = fmt::format("{}: analysis {} {}", where, name,
@@ -803,7 +830,8 @@ class Planner {
     st.message = analysisHoldMessage("promotion", held);
     if (!pausedBefore(reason::kAnalysisInconclusive)) {
       event(fmt::format("{}.paused-{}", attemptId(), held.name), event::kAnalysisInconclusive,
-            *st.message, true);
+            *st.message, true)
+          .action = event::kPaused;
     }
     st.phase = phase::kPaused;
     conditions.set(condition::kProgressing, true, reason::kReplicaSetUpdated,
@@ -839,7 +867,8 @@ class Planner {
     event(
         attemptId() + ".completed", event::kRolloutCompleted,
         fmt::format("{} (revision {}) is the stable now; {} scales to 0 in {} s", rsName(current_),
-                    currentRs_->revision, oldStable, ctx_.scaleDownDelay.count()));
+                    currentRs_->revision, oldStable, ctx_.scaleDownDelay.count()))
+        .action = "Completed";
     st.stablePodHash = current_;
     st.stableRS = rsName(current_);
     clearCanaryState();
@@ -874,11 +903,19 @@ class Planner {
         why = cause_->reason;
         note = cause_->note;
       }
-      event(attemptId() + ".aborted", why == reason::kRolloutAborted ? event::kAborted : why,
-            fmt::format("canary {} aborted at step {}/{}: {}; all traffic back to {}",
-                        rsName(current_), st.currentStepIndex.value_or(0) + 1, stepCount_, note,
-                        stableRs_->name),
-            true);
+      auto& aborted =
+          event(attemptId() + ".aborted", why == reason::kRolloutAborted ? event::kAborted : why,
+                fmt::format("canary {} aborted at step {}/{}: {}; all traffic back to {}",
+                            rsName(current_), st.currentStepIndex.value_or(0) + 1, stepCount_, note,
+                            stableRs_->name),
+                true);
+      aborted.action = event::kAborted;
+      aborted.rollsBack = true;
+      if (why == reason::kRolloutAborted) {
+        requested(aborted);
+      } else if (cause_ && !cause_->actor.empty()) {
+        aborted.actor = cause_->actor;
+      }
       note =
           fmt::format("{}; `kubectl mc retry {}` restarts the canary, a new template replaces it",
                       note, ctx_.name);
@@ -1026,6 +1063,28 @@ std::string selectorString(const json::object& selector) {
   }
   std::sort(parts.begin(), parts.end());
   return fmt::format("{}", fmt::join(parts, ","));
+}
+
+}  // namespace mc::reconcilers
+
+namespace mc::reconcilers {
+
+std::string imagesOf(const json::object& podTemplate) {
+  std::string out;
+  const json::object* spec = objectAt(podTemplate, "spec");
+  for (const char* list : {"initContainers", "containers"}) {
+    const json::value* containers = spec != nullptr ? spec->if_contains(list) : nullptr;
+    if (containers == nullptr || !containers->is_array()) {
+      continue;
+    }
+    for (const auto& container : containers->as_array()) {
+      if (!container.is_object()) continue;
+      out +=
+          fmt::format("{}{}={}", out.empty() ? "" : ",", stringAt(&container.as_object(), "name"),
+                      stringAt(&container.as_object(), "image"));
+    }
+  }
+  return out;
 }
 
 }  // namespace mc::reconcilers

@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "mc/audit/writer.h"
 #include "mc/common/json.h"
 #include "mc/common/timefmt.h"
 #include "rollout_pass.h"
@@ -33,6 +34,63 @@ json::value withoutCounts(const json::value& status) {
   return out;
 }
 
+const ReplicaSetView* findReplicaSet(const RolloutContext& context,
+                                     const std::optional<std::string>& name) {
+  for (const auto& rs : context.replicaSets) {
+    if (name && rs.name == *name) return &rs;
+  }
+  return nullptr;
+}
+
+// The revision the decision is about: the canary's (its ReplicaSet's, or the one being made).
+std::optional<int64_t> canaryRevision(const RolloutContext& context, const Plan& planned) {
+  const std::string hash = planned.status.currentPodHash.value_or("");
+  for (const auto& create : planned.creates) {
+    if (create.podHash == hash) return create.revision;
+  }
+  for (const auto& rs : context.replicaSets) {
+    if (rs.podHash == hash) return rs.revision;
+  }
+  return std::nullopt;
+}
+
+// The decision as an AuditRecord: who, what, the images before and after, and the numbers
+// (as decimal strings) where the canary stands once the plan is carried out.
+audit::Entry auditEntry(const RolloutContext& context, const Plan& planned,
+                        const DecisionEvent& decision, std::string name) {
+  const auto& old = context.rollout.status;
+  const ReplicaSetView* stable = findReplicaSet(context, old.stableRS);
+  const ReplicaSetView* oldCanary = findReplicaSet(context, old.canaryRS);
+  std::string stableImages = stable != nullptr ? stable->images : "";
+  std::string canaryImages = decision.rollsBack && oldCanary != nullptr
+                                 ? oldCanary->images
+                                 : imagesOf(context.rollout.spec.podTemplate);
+  audit::Entry entry;
+  entry.name = std::move(name);
+  entry.chain = audit::rolloutChain(context.name);
+  auto& spec = entry.spec;
+  spec.actor = decision.actor;
+  spec.action = decision.action.empty() ? decision.reason : decision.action;
+  spec.subject = fmt::format("Rollout/{}", context.name);
+  spec.revision = canaryRevision(context, planned);
+  spec.from = decision.rollsBack ? canaryImages : stableImages;
+  spec.to = decision.rollsBack ? stableImages : canaryImages;
+  spec.reason = decision.note;
+  const auto& now = planned.status;
+  json::object& evidence = spec.evidence;
+  evidence["attempt"] = std::to_string(now.attempt.value_or(0));
+  evidence["step"] = std::to_string(now.currentStepIndex.value_or(0) + 1);
+  evidence["canaryWeight"] = std::to_string(now.canaryWeight.value_or(0));
+  evidence["previousCanaryWeight"] = std::to_string(old.canaryWeight.value_or(0));
+  evidence["replicas"] = std::to_string(context.rollout.spec.replicas.value_or(1));
+  evidence["generation"] = std::to_string(context.generation);
+  if (old.stableRS) evidence["stableReplicaSet"] = *old.stableRS;
+  if (now.canaryRS) evidence["canaryReplicaSet"] = *now.canaryRS;
+  if (now.phase) evidence["phase"] = *now.phase;
+  spec.at = formatTime(context.now);
+  return entry;
+}
+
 }  // namespace
 
 // An Event whose name derives from the decision, so the same decision re-planned after a crash
@@ -48,6 +106,14 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::recordDecisions(Pass& pa
   for (const auto& decision : pass.planned.events) {
     std::string eventName = fmt::format("{}.{}.{}", request.name, uidPrefix, decision.id);
     request.log.info("{}: {}", decision.reason, decision.note);
+    if (audit_ != nullptr) {
+      // On record first: a decision whose record cannot be written is not acted on.
+      auto appended = co_await audit_->append(
+          request.ns, auditEntry(pass.context, pass.planned, decision, eventName));
+      if (!appended) {
+        co_return appended.error();
+      }
+    }
     auto recorded = co_await events_.recordDecision(
         regarding, decision.warning ? kube::EventType::Warning : kube::EventType::Normal, eventName,
         decision.reason, "Reconcile", decision.note);

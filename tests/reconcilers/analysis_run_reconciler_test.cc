@@ -12,6 +12,8 @@
 #include <future>
 #include <mutex>
 
+#include "mc/audit/chain.h"
+#include "mc/audit/writer.h"
 #include "mc/common/json.h"
 #include "mc/e2e/poll.h"
 #include "mc/runtime/informer.h"
@@ -30,6 +32,7 @@ using test::Verb;
 
 // The API as a user spells it, so these tests do not move with MC's constants.
 const kube::ResourceType kRuns{"mc.maestro.dev", "v1alpha1", "analysisruns"};
+const kube::ResourceType kAuditRecords{"mc.maestro.dev", "v1alpha1", "auditrecords"};
 constexpr const char* kNs = "shop";
 
 // What the provider will see, in order; each measure() takes the next (an Error when none is
@@ -142,8 +145,10 @@ class RunWorld {
                     script, provider.at("scripted").as_object()));
               },
               clock),
+          auditLog(fake, nullptr),
           runs(fake, kRuns, kNs) {
       reconciler.useCache(runs.store());
+      reconciler.useAuditLog(auditLog);
       done = boost::asio::co_spawn(io.io(), runs.run(), boost::asio::use_future);
     }
     ~Operator() {
@@ -151,6 +156,7 @@ class RunWorld {
       EXPECT_EQ(done.wait_for(5s), std::future_status::ready);
     }
     AnalysisRunReconciler reconciler;
+    audit::ChainWriter auditLog;
     kube::Informer runs;
     std::future<void> done;
   };
@@ -371,6 +377,58 @@ TEST(AnalysisRunReconcilerTest, AnUnusableMetricMakesTheRunErrorNamingTheField) 
   EXPECT_EQ(unknown.phase(), "Error");
   EXPECT_NE(stringAt(unknown.status(), "message").find("spec.metrics[0].provider"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace mc::reconcilers
+
+namespace mc::reconcilers {
+namespace {
+
+// A verdict goes on record, in the chain of the Rollout that owns the run, before the status
+// that states it; a verdict that cannot go on record is not written.
+TEST(AnalysisRunReconcilerTest, AVerdictIsOnRecordWithItsNumbersBeforeItIsWritten) {
+  RunWorld world;
+  auto run = runObject(R"({"name": "error-rate", "successCondition": {"max": 0.02},
+      "provider": {"scripted": {}}})");
+  run["metadata"].as_object()["ownerReferences"] = json::parse(R"([{"apiVersion":
+      "mc.maestro.dev/v1alpha1", "kind": "Rollout", "name": "web", "uid": "u-1",
+      "controller": true}])");
+  world.fake().put(kRuns, run);
+  world.start();
+  world.script().push(Observation::of(0.2));
+  world.fake().failNext(Verb::Create, "auditrecords", 1,
+                        makeError(ErrorKind::Forbidden, "injected", 403));
+  auto refused = world.reconcile();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "injected");
+  EXPECT_EQ(world.phase(), "") << "a verdict not on record is not written";
+
+  // On record, then MC killed before the status write: the next life measures again, finds
+  // the verdict on record, and writes it; one record.
+  world.script().push(Observation::of(0.2));
+  world.fake().failNext(Verb::Patch, "analysisruns/status", 1,
+                        makeError(ErrorKind::Transient, "killed"));
+  ASSERT_FALSE(world.reconcile());
+  ASSERT_EQ(world.fake().items(kAuditRecords, kNs).size(), 1u);
+  EXPECT_EQ(world.phase(), "");
+  world.crash();
+  world.start();
+  world.script().push(Observation::of(0.2));
+  ASSERT_TRUE(world.reconcile());
+  EXPECT_EQ(world.phase(), "Failed");
+  auto records = world.fake().items(kAuditRecords, kNs);
+  ASSERT_EQ(records.size(), 1u);
+  auto spec = *crds::readAuditRecordSpec(records[0].at("spec"));
+  EXPECT_EQ(spec.chain, "rollout-web");
+  EXPECT_EQ(spec.action, "AnalysisVerdict");
+  EXPECT_EQ(spec.actor, "analysis/web-1-2");
+  EXPECT_EQ(spec.subject, "Rollout/web");
+  EXPECT_EQ(spec.to, "Failed");
+  EXPECT_EQ(spec.evidence.at("metrics.error-rate.value"), "0.2");
+  EXPECT_EQ(spec.evidence.at("metrics.error-rate.max"), "0.02");
+  EXPECT_EQ(spec.evidence.at("metrics.error-rate.failed"), "1");
+  EXPECT_EQ(spec.evidence.at("metrics.error-rate.query"), "sum(rate(errors[1m]))");
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include <future>
 #include <map>
 
+#include "mc/audit/chain.h"
+#include "mc/audit/writer.h"
 #include "mc/common/json.h"
 #include "mc/crds/pod_template_hash.h"
 #include "mc/e2e/poll.h"
@@ -42,6 +44,8 @@ const kube::ResourceType kRuns{"mc.maestro.dev", "v1alpha1", "analysisruns"};
 const kube::ResourceType kTemplates{"mc.maestro.dev", "v1alpha1", "analysistemplates"};
 const kube::ResourceType kClusterTemplates{"mc.maestro.dev", "v1alpha1", "clusteranalysistemplates",
                                            false};
+const kube::ResourceType kAuditRecords{"mc.maestro.dev", "v1alpha1", "auditrecords"};
+const kube::ResourceType kAuditChains{"mc.maestro.dev", "v1alpha1", "auditchains"};
 constexpr const char* kHashLabel = "mc.maestro.dev/pod-template-hash";
 constexpr const char* kNs = "shop";
 const std::string kStatus = "status";
@@ -252,11 +256,43 @@ class RolloutWorld {
     fake_.put(kRollouts, std::move(object));
   }
 
-  // As `kubectl mc promote` writes it: the step it read, at the version it read.
+  // The Rollout's audit chain in seq order, "Action by actor" each, and its verdict.
+  std::vector<std::string> auditTrail() const {
+    std::vector<std::pair<int64_t, std::string>> records;
+    for (const auto& item : fake_.items(kAuditRecords, kNs)) {
+      auto spec = crds::readAuditRecordSpec(item.at("spec"));
+      EXPECT_TRUE(spec);
+      records.emplace_back(spec->seq, spec->action + " by " + spec->actor);
+    }
+    std::sort(records.begin(), records.end());
+    std::vector<std::string> out;
+    for (auto& [seq, line] : records) out.push_back(std::move(line));
+    return out;
+  }
+  audit::ChainVerdict verifyAudit() const {
+    std::vector<audit::ChainRecord> records;
+    for (const auto& item : fake_.items(kAuditRecords, kNs)) {
+      records.push_back({kube::nameOf(item), *crds::readAuditRecordSpec(item.at("spec"))});
+    }
+    auto chain = fake_.read(kAuditChains, kNs, "rollout-web");
+    return audit::verifyChain("rollout-web", records,
+                              chain ? *crds::readAuditChainHead(*chain) : crds::AuditChainHead{});
+  }
+  crds::AuditRecordSpec auditRecord(const std::string& action) const {
+    for (const auto& item : fake_.items(kAuditRecords, kNs)) {
+      auto spec = crds::readAuditRecordSpec(item.at("spec"));
+      if (spec && spec->action == action) return *spec;
+    }
+    ADD_FAILURE() << "no " << action << " record";
+    return {};
+  }
+
+  // As `kubectl mc promote` writes it: the step it read, at the version it read, and who asked.
   Result<json::object> promote() {
     auto object = rollout();
     auto body =
-        fmt::format(R"({{"metadata":{{"resourceVersion":"{}"}},"status":{{"promoteStep":{}}}}})",
+        fmt::format(R"({{"metadata":{{"resourceVersion":"{}"}},"status":{{"promoteStep":{},)"
+                    R"("requestedBy":"alice@example.com","requestReason":"CHG-42 looks good"}}}})",
                     kube::resourceVersionOf(object), statusInt("currentStepIndex"));
     return io_.run(fake_.patch(kRollouts, kNs, "web", kube::PatchType::Merge, body,
                                kube::PatchOptions{kStatus}));
@@ -281,6 +317,7 @@ class RolloutWorld {
     Operator(FakeApiServer& fake, const Clock& clock, RolloutReconcilerOptions options,
              test::IoThread& io)
         : recorder(fake, kube::EventRecorderOptions{}, clock),
+          auditLog(fake, nullptr),
           reconciler(fake, recorder, options, clock),
           rollouts(fake, kRollouts, kNs),
           replicaSets(fake, kReplicaSets, kNs, ownedOptions()),
@@ -290,6 +327,7 @@ class RolloutWorld {
       // As makeRolloutController wires them.
       reconciler.useCaches(rollouts.store(), replicaSets.store());
       reconciler.useAnalysisCaches(runs.store(), templates.store(), clusterTemplates.store());
+      reconciler.useAuditLog(auditLog);
       for (auto* informer : {&rollouts, &replicaSets, &runs, &templates, &clusterTemplates}) {
         done.push_back(boost::asio::co_spawn(io.io(), informer->run(), boost::asio::use_future));
       }
@@ -311,6 +349,7 @@ class RolloutWorld {
     }
 
     kube::EventRecorder recorder;
+    audit::ChainWriter auditLog;
     RolloutReconciler reconciler;
     kube::Informer rollouts;
     kube::Informer replicaSets;
@@ -455,6 +494,24 @@ TEST_P(WholeCanaryTest, StepsPromotedPauseTimedPauseAndPromotion) {
   EXPECT_EQ(events["Promoted"], 1);
   EXPECT_EQ(events["RolloutCompleted"], 1);
   EXPECT_EQ(events["Warning"], 0);
+  // Each decision on record once, in order, who made it, in a chain that verifies.
+  EXPECT_EQ(world.auditTrail(),
+            (std::vector<std::string>{
+                "CanaryStarted by mc", "StepAdvanced by mc", "StepAdvanced by mc", "Paused by mc",
+                "Promoted by alice@example.com", "StepAdvanced by mc", "StepAdvanced by mc",
+                "Paused by mc", "StepAdvanced by mc", "Completed by mc"}));
+  auto verdict = world.verifyAudit();
+  EXPECT_TRUE(verdict.intact()) << verdict.broken->problem;
+  auto promoted = world.auditRecord("Promoted");
+  EXPECT_EQ(promoted.subject, "Rollout/web");
+  EXPECT_EQ(promoted.revision, 2);
+  EXPECT_EQ(promoted.from, "web=example/web:1");
+  EXPECT_EQ(promoted.to, "web=example/web:2");
+  EXPECT_EQ(promoted.reason.rfind("CHG-42 looks good (", 0), 0u) << promoted.reason;
+  EXPECT_EQ(promoted.evidence.at("canaryWeight"), "60");
+  EXPECT_EQ(promoted.evidence.at("previousCanaryWeight"), "20");
+  auto completed = world.auditRecord("Completed");
+  EXPECT_EQ(completed.evidence.at("stableReplicaSet"), json::value("web-" + v1));
 }
 
 INSTANTIATE_TEST_SUITE_P(Routers, WholeCanaryTest,
@@ -512,6 +569,10 @@ TEST_P(RefusedWriteTest, NothingIsDoneAndTheCanaryStillCompletes) {
   EXPECT_EQ(events["RolloutStarted"], 1);
   EXPECT_EQ(events["StepAdvanced"], 2);
   EXPECT_EQ(events["RolloutCompleted"], 1);
+  EXPECT_EQ(world.auditTrail(),
+            (std::vector<std::string>{"CanaryStarted by mc", "StepAdvanced by mc",
+                                      "StepAdvanced by mc", "Completed by mc"}));
+  EXPECT_TRUE(world.verifyAudit().intact());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -519,7 +580,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(RefusedWrite{"StatusWriteConflict", Verb::Update, "rollouts/status",
                                    ErrorKind::Conflict, 409, true},
                       RefusedWrite{"DecisionEventRefused", Verb::Create, "events",
-                                   ErrorKind::Forbidden, 403, false}),
+                                   ErrorKind::Forbidden, 403, false},
+                      RefusedWrite{"AuditRecordRefused", Verb::Create, "auditrecords",
+                                   ErrorKind::Forbidden, 403, false},
+                      RefusedWrite{"AuditHeadRefused", Verb::Update, "auditchains/status",
+                                   ErrorKind::Conflict, 409, false}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // --- 4. A crash after every write ---
@@ -543,6 +608,10 @@ TEST(RolloutReconcilerCrashTest, ACrashAfterEveryWriteNeitherSkipsNorRepeatsADec
     if (request.verb == Verb::Create && request.resource == "events" &&
         world.fake().read(kEvents, request.ns, request.name)) {
       return std::nullopt;
+    }
+    if (request.verb == Verb::Create && request.resource == "auditrecords" &&
+        world.fake().read(kAuditRecords, request.ns, request.name)) {
+      return std::nullopt;  // a record found already there (AlreadyExists) writes nothing
     }
     if (allowed.fetch_sub(1) > 0) {
       return std::nullopt;
@@ -597,6 +666,15 @@ TEST(RolloutReconcilerCrashTest, ACrashAfterEveryWriteNeitherSkipsNorRepeatsADec
   EXPECT_EQ(events["RolloutCompleted"], 1);
   EXPECT_EQ(events["Paused"], 2);
   EXPECT_EQ(events["Warning"], 0);
+  // The audit chain has every decision once, in order, and verifies: no record lost to a crash
+  // between a record and its head, none written twice by a life that planned it again.
+  EXPECT_EQ(
+      world.auditTrail(),
+      (std::vector<std::string>{"CanaryStarted by mc", "StepAdvanced by mc", "StepAdvanced by mc",
+                                "Paused by mc", "StepAdvanced by mc", "StepAdvanced by mc",
+                                "Paused by mc", "StepAdvanced by mc", "Completed by mc"}));
+  auto verdict = world.verifyAudit();
+  EXPECT_TRUE(verdict.intact()) << verdict.broken->problem;
 }
 
 // --- 5. A ReplicaSet of someone else's holds the canary's name ---

@@ -101,6 +101,11 @@ struct RolloutStatus {
   std::optional<bool> abort;           // abort the canary (stays set while Degraded; retry clears)
   std::optional<bool> promoteFull;     // skip the remaining steps
   std::optional<int32_t> promoteStep;  // skip this step (if it is still the current one)
+  // Who wrote the latest request, as the apiserver authenticated them (the chart's admission
+  // policy holds it to request.userInfo.username), and why: the actor and reason of the
+  // decisions the request causes, on record.
+  std::optional<std::string> requestedBy;
+  std::optional<std::string> requestReason;
   std::vector<Condition> conditions;
   boost::json::object unknown;  // fields this version does not know, kept as they were
 };

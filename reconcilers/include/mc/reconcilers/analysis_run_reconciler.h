@@ -4,7 +4,9 @@
 #include <memory>
 #include <string>
 
+#include "mc/analysis/evaluator.h"
 #include "mc/analysis/provider.h"
+#include "mc/audit/writer.h"
 #include "mc/common/clock.h"
 #include "mc/runtime/controller.h"
 #include "mc/runtime/kube_client.h"
@@ -28,6 +30,9 @@ class AnalysisRunReconciler final : public kube::Reconciler {
                         const Clock& clock = systemClock());
 
   void useCache(kube::Store& runs) { runs_ = &runs; }
+  // Where verdicts go on record (in their Rollout's chain) before they are written; without one
+  // (tests of the measuring alone) none are.
+  void useAuditLog(audit::AuditLog& log) { audit_ = &log; }
 
   boost::asio::awaitable<Result<kube::ReconcileResult>> reconcile(
       const kube::ReconcileRequest& request) override;
@@ -36,11 +41,15 @@ class AnalysisRunReconciler final : public kube::Reconciler {
   boost::asio::awaitable<Result<void>> writeStatus(const kube::ReconcileRequest& request,
                                                    const std::string& resourceVersion,
                                                    boost::json::object status);
+  boost::asio::awaitable<Result<void>> recordVerdict(
+      const boost::json::object& object, const crds::AnalysisRun& run,
+      const std::vector<analysis::MetricPolicy>& policies, const crds::AnalysisRunStatus& status);
 
   kube::Client& client_;
   ProviderFactory providers_;
   const Clock& clock_;
   kube::Store* runs_ = nullptr;
+  audit::AuditLog* audit_ = nullptr;
   kube::WritesInFlight writes_;
 };
 

@@ -27,6 +27,7 @@ struct ReplicaSetView {
   bool statusCurrent = true;  // status.observedGeneration caught up with metadata.generation
   std::optional<WallTime> scaleDownAt;
   std::optional<WallTime> createdAt;  // metadata.creationTimestamp
+  std::string images;                 // its pod template's "container=image", comma-separated
 };
 
 // What the planner needs of one AnalysisRun the Rollout owns.
@@ -38,6 +39,9 @@ struct AnalysisRunView {
   std::string message;       // the verdict: the metric, its value and the limit crossed
   bool terminating = false;  // spec.terminate is set
 };
+
+// A pod template's images as an audit record names them: "web=registry/web:v2,log=...".
+std::string imagesOf(const boost::json::object& podTemplate);
 
 // A spec field at fault and why: the InvalidSpec condition's message and Event.
 struct FieldError {
@@ -103,14 +107,21 @@ struct TerminateRun {
   std::string reason;  // crds::analysis::kCanaryCompleted, kSuperseded, kAborted, ...
 };
 
-// A decision worth an Event (RolloutStarted, StepAdvanced, Paused, Promoted, Aborted,
-// RolloutCompleted). `id` is deterministic for the decision, so a decision re-planned after a
-// crash finds its Event already written instead of writing a second one.
+// A decision, put on record as an AuditRecord and an Event (RolloutStarted, StepAdvanced,
+// Paused, Promoted, Aborted, RolloutCompleted). `id` is deterministic for the decision, so a
+// decision re-planned after a crash finds its record and Event already written instead of
+// writing second ones.
 struct DecisionEvent {
   std::string id;
-  std::string reason;
+  std::string reason;  // the Event's reason; the record's action unless `action` says otherwise
   std::string note;
   bool warning = false;
+  // Who decided: "mc", "analysis/<run>", or the person whose request it carried out
+  // (status.requestedBy).
+  std::string actor = "mc";
+  std::string action;  // "" : `reason`
+  // The canary's images go back to the stable's: `from` is the canary, `to` the stable.
+  bool rollsBack = false;
 };
 
 struct Plan {

@@ -6,6 +6,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "mc/audit/writer.h"
 #include "mc/common/clock.h"
 #include "mc/reconcilers/rollout_plan.h"
 #include "mc/runtime/controller.h"
@@ -40,6 +41,9 @@ class RolloutReconciler final : public kube::Reconciler {
   // The AnalysisRuns Rollouts own and the templates they name. Without them (tests of the
   // canary alone) a Rollout that names an analysis is InvalidSpec.
   void useAnalysisCaches(kube::Store& runs, kube::Store& templates, kube::Store& clusterTemplates);
+  // Where decisions go on record (AuditRecords) before their Events and before they act; without
+  // one (tests of the canary alone) only Events are written.
+  void useAuditLog(audit::AuditLog& log) { audit_ = &log; }
 
   boost::asio::awaitable<Result<kube::ReconcileResult>> reconcile(
       const kube::ReconcileRequest& request) override;
@@ -83,6 +87,7 @@ class RolloutReconciler final : public kube::Reconciler {
   kube::Store* analysisRuns_ = nullptr;
   kube::Store* templates_ = nullptr;
   kube::Store* clusterTemplates_ = nullptr;
+  audit::AuditLog* audit_ = nullptr;
   // MC's own writes the caches have not shown yet: not repeated, and no plan on a stale status.
   kube::WritesInFlight writes_;
   std::mutex mutex_;  // guards countsHeldSince_
