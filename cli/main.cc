@@ -39,7 +39,17 @@ struct Options {
   bool allNamespaces = false;
   std::vector<std::string> phases;
   std::string output;
+  std::string reason;
 };
+
+// A request a person makes of MC: who they are goes with it (the apiserver's word, from a
+// SelfSubjectReview), and why.
+CLI::App* withReason(CLI::App* command, Options& options) {
+  command->add_option("--reason", options.reason,
+                      "why, for the audit record (a change ticket, say); required in namespaces "
+                      "labelled mc.maestro.dev/environment=production");
+  return command;
+}
 
 CLI::App* withName(CLI::App* command, Options& options, const char* what = "the Rollout") {
   command->add_option("NAME", options.name, std::string("name of ") + what)->required();
@@ -95,10 +105,15 @@ int main(int argc, char** argv) {
       app.add_subcommand("promote", "pass the canary's current step (a pause or an analysis)"),
       options);
   promote->add_flag("--full", options.full, "skip all remaining steps: the canary becomes stable");
-  auto* abort = withName(
-      app.add_subcommand("abort", "abort the canary: all traffic back to the stable"), options);
-  auto* retry = withName(
-      app.add_subcommand("retry", "restart an aborted canary from its first step"), options);
+  withReason(promote, options);
+  auto* abort = withReason(
+      withName(app.add_subcommand("abort", "abort the canary: all traffic back to the stable"),
+               options),
+      options);
+  auto* retry = withReason(
+      withName(app.add_subcommand("retry", "restart an aborted canary from its first step"),
+               options),
+      options);
   auto* pause = withName(
       app.add_subcommand("pause", "hold the canary at its current step (spec.paused)"), options);
   auto* resume = withName(app.add_subcommand("resume", "let a paused Rollout continue"), options);
@@ -107,6 +122,20 @@ int main(int argc, char** argv) {
   undo->add_option("--to-revision", options.toRevision,
                    "revision to restore (default: the one before the current template's)")
       ->check(CLI::PositiveNumber);
+  auto* audit =
+      app.add_subcommand("audit", "read and verify a Rollout's audit chain")->require_subcommand(1);
+  auto* auditLog =
+      withName(audit->add_subcommand("log",
+                                     "the Rollout's decisions on record: seq, when, actor, action, "
+                                     "from -> to, reason"),
+               options);
+  auditLog->add_option("-o,--output", options.output, "json: the records whole, for tools")
+      ->check(CLI::IsMember({"json"}));
+  auto* auditVerify = withName(
+      audit->add_subcommand("verify",
+                            "recompute every record's hash and check the links and the head; "
+                            "names the first broken link and exits 1"),
+      options);
   auto* status = withName(
       app.add_subcommand("status", "wait until the Rollout is Healthy (exit 0) or Degraded (1)"),
       options);
@@ -164,6 +193,7 @@ int main(int argc, char** argv) {
     return kExitFailed;
   }
   mc::cli::Commands commands(**client, options.ns, isatty(STDOUT_FILENO) == 1);
+  commands.setReason(options.reason);
 
   asio::awaitable<int> command = [&]() -> asio::awaitable<int> {
     if (getRollout->parsed()) {
@@ -174,6 +204,12 @@ int main(int argc, char** argv) {
     }
     if (list->parsed()) {
       return commands.list(options.allNamespaces, *phases, options.output == "name");
+    }
+    if (auditLog->parsed()) {
+      return commands.auditLog(options.name, options.output == "json");
+    }
+    if (auditVerify->parsed()) {
+      return commands.auditVerify(options.name);
     }
     if (promote->parsed()) {
       return commands.promote(options.name, options.full);

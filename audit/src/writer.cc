@@ -58,6 +58,10 @@ json::object chainObject(const std::string& ns, const std::string& name,
 
 }  // namespace
 
+std::string chainSelector(std::string_view chain) {
+  return fmt::format("{}={}", crds::kAuditChainLabel, chainLabelValue(chain));
+}
+
 std::string rolloutChain(std::string_view rollout) {
   return cut(fmt::format("rollout-{}", rollout), 253);
 }
@@ -188,7 +192,7 @@ asio::awaitable<Result<void>> ChainWriter::load(Chain& chain, const std::string&
   chain.head = *head;
   chain.resourceVersion = kube::resourceVersionOf(*object);
   kube::ListOptions options;
-  options.labelSelector = fmt::format("{}={}", crds::kAuditChainLabel, chainLabelValue(name));
+  options.labelSelector = chainSelector(name);
   auto listed = co_await client_.listAll(crds::resources::kAuditRecords, ns, options, 500);
   if (!listed) {
     co_return listed.error();

@@ -16,7 +16,9 @@
 #include <functional>
 #include <map>
 
+#include "mc/audit/writer.h"
 #include "mc/cli/analysis_view.h"
+#include "mc/cli/audit_view.h"
 #include "mc/cli/rollout_list.h"
 #include "mc/cli/rollout_view.h"
 #include "mc/common/json.h"
@@ -510,12 +512,105 @@ asio::awaitable<int> Commands::list(bool allNamespaces, std::vector<std::string>
   co_return kExitOk;
 }
 
-// A request to MC, written to the Rollout's status (merge patch of the status subresource).
+// A request to MC, written to the Rollout's status (merge patch of the status subresource),
+// naming who asks: the chart's admission policy refuses a request whose requestedBy is not the
+// user the apiserver authenticated.
 asio::awaitable<Result<json::object>> Commands::patchStatus(const std::string& name,
                                                             const std::string& body) {
+  auto username = co_await whoAmI();
+  if (!username) {
+    co_return username.error();
+  }
   kube::PatchOptions options;
   options.subresource = "status";
-  co_return co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, body, options);
+  std::string request = withRequester(body, *username, reason_);
+  co_return co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, request, options);
+}
+
+asio::awaitable<Result<std::string>> Commands::whoAmI() {
+  if (username_) {
+    co_return *username_;
+  }
+  static const kube::ResourceType kSelfSubjectReviews{"authentication.k8s.io", "v1",
+                                                      "selfsubjectreviews", false};
+  json::object review{{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "SelfSubjectReview"}};
+  auto answered = co_await client_.create(kSelfSubjectReviews, "", std::move(review));
+  if (!answered) {
+    auto error = answered.error();
+    error.message =
+        "cannot learn who you are from the apiserver (SelfSubjectReview): " + error.message;
+    co_return error;
+  }
+  std::string username = stringAt(objectAt(objectAt(*answered, "status"), "userInfo"), "username");
+  if (username.empty()) {
+    co_return makeError(ErrorKind::Invalid, "the apiserver's SelfSubjectReview names no user");
+  }
+  username_ = username;
+  co_return username;
+}
+
+struct Commands::Chain {
+  std::string name;
+  crds::AuditChainHead head;
+  std::vector<audit::ChainRecord> records;
+};
+
+asio::awaitable<Result<Commands::Chain>> Commands::readChain(const std::string& rollout) {
+  static const kube::ResourceType& kChains = crds::resources::kAuditChains;
+  Chain chain;
+  chain.name = audit::rolloutChain(rollout);
+  auto object = co_await client_.get(kChains, ns_, chain.name);
+  if (!object && object.error().kind == ErrorKind::NotFound) {
+    co_return makeError(ErrorKind::NotFound,
+                        fmt::format("rollout \"{}\" has no audit chain in namespace \"{}\" "
+                                    "(AuditChain {}): MC has recorded no decision of it",
+                                    rollout, ns_, chain.name));
+  }
+  if (!object) {
+    co_return object.error();
+  }
+  auto head = crds::readAuditChainHead(*object);
+  if (!head) {
+    co_return head.error();
+  }
+  chain.head = *head;
+  kube::ListOptions options;
+  options.labelSelector = audit::chainSelector(chain.name);
+  auto listed = co_await client_.listAll(crds::resources::kAuditRecords, ns_, options, 500);
+  if (!listed) {
+    co_return listed.error();
+  }
+  for (const auto& item : listed->items) {
+    const auto* spec = item.if_contains("spec");
+    auto read = crds::readAuditRecordSpec(spec != nullptr ? *spec : json::value());
+    if (!read) {
+      co_return makeError(ErrorKind::Invalid, fmt::format("audit record {}: {}", kube::nameOf(item),
+                                                          read.error().fieldMessage()));
+    }
+    if (read->chain == chain.name) {
+      chain.records.push_back({kube::nameOf(item), std::move(*read)});
+    }
+  }
+  co_return chain;
+}
+
+asio::awaitable<int> Commands::auditLog(std::string name, bool json) {
+  auto chain = co_await readChain(name);
+  if (!chain) {
+    co_return co_await fail(chain.error(), name);
+  }
+  out(json ? auditLogJson(std::move(chain->records)) : auditLogTable(std::move(chain->records)));
+  co_return kExitOk;
+}
+
+asio::awaitable<int> Commands::auditVerify(std::string name) {
+  auto chain = co_await readChain(name);
+  if (!chain) {
+    co_return co_await fail(chain.error(), name);
+  }
+  auto verdict = audit::verifyChain(chain->name, chain->records, chain->head);
+  out(verifyReport(chain->name, verdict, chain->head));
+  co_return verdict.intact() ? kExitOk : kExitFailed;
 }
 
 asio::awaitable<int> Commands::promote(std::string name, bool full) {

@@ -42,6 +42,12 @@ class Commands {
   // `timeout` zero: wait for ever; `timeoutText` is how the user wrote it, for the message.
   boost::asio::awaitable<int> status(std::string name, std::chrono::milliseconds timeout,
                                      std::string timeoutText);
+  // The Rollout's audit chain as a table (or JSON), and its verification (exit 1 if broken).
+  boost::asio::awaitable<int> auditLog(std::string name, bool json);
+  boost::asio::awaitable<int> auditVerify(std::string name);
+
+  // The --reason that goes with the requests (promote, abort, retry).
+  void setReason(std::string reason) { reason_ = std::move(reason); }
 
   // Ctrl-C: ends a running watch, and the command returns kExitInterrupted (get --watch:
   // kExitOk). False if no watch runs: the caller stops the command itself.
@@ -60,11 +66,18 @@ class Commands {
       boost::json::object rollout);
   // The Rollout's AnalysisRuns (one list by its label), or why they cannot be shown.
   boost::asio::awaitable<Result<RolloutRuns>> analysisRunsOf(boost::json::object rollout);
+  // Who the apiserver says this client is (a SelfSubjectReview), asked once.
+  boost::asio::awaitable<Result<std::string>> whoAmI();
+  // The chain of Rollout `name`: its head and its records, or why not.
+  struct Chain;
+  boost::asio::awaitable<Result<Chain>> readChain(const std::string& name);
 
   kube::Client& client_;
   std::string ns_;
   bool tty_;
   bool interrupted_ = false;
+  std::string reason_;
+  std::optional<std::string> username_;
   std::vector<std::shared_ptr<http::StreamCancel>> streams_;
 };
 

@@ -344,6 +344,15 @@ std::string promotePatch(const crds::Rollout& rollout, bool full) {
   return json::serialize(patch);
 }
 
+std::string withRequester(const std::string& patch, const std::string& username,
+                          const std::string& reason) {
+  json::value body = json::parse(patch);
+  auto& status = body.as_object()["status"].as_object();
+  status["requestedBy"] = username;
+  status["requestReason"] = reason.empty() ? json::value(nullptr) : json::value(reason);
+  return json::serialize(body);
+}
+
 Result<void> checkRetryable(const crds::Rollout& rollout, std::string_view name) {
   if (rollout.status.abort.value_or(false) || rollout.status.phase == crds::phase::kDegraded) {
     return {};

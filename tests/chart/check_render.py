@@ -38,6 +38,9 @@ WORKLOAD_RULES = {
     ("mc.maestro.dev", "analysistemplates"): {"get", "list", "watch"},
     ("mc.maestro.dev", "analysisruns"): {"get", "list", "watch", "create", "patch", "delete"},
     ("mc.maestro.dev", "analysisruns/status"): {"patch"},
+    ("mc.maestro.dev", "auditrecords"): {"get", "list", "create"},
+    ("mc.maestro.dev", "auditchains"): {"get", "create"},
+    ("mc.maestro.dev", "auditchains/status"): {"update"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 # Cluster-scoped, so in a ClusterRole even when watchNamespaces is set.

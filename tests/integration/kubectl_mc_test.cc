@@ -291,15 +291,20 @@ TEST_F(KubectlMcTest, AbortThenRetry) {
   EXPECT_EQ(notAborted.exitCode, 1) << notAborted.output;
   EXPECT_TRUE(contains(notAborted.output, "not aborted")) << notAborted.output;
 
-  auto aborted = mc({"abort", "web"});
+  auto aborted = mc({"abort", "web", "--reason", "INC-7: 5xx on checkout"});
   EXPECT_EQ(aborted.exitCode, 0) << aborted.output;
   EXPECT_EQ(aborted.output, "rollout \"web\" aborted\n");
   EXPECT_EQ(statusField("web", "abort"), json::value(true));
+  // Who asked, as the apiserver authenticated them (the admin's certificate says CN=admin), and
+  // why: what MC's audit record of the abort will say.
+  EXPECT_EQ(statusField("web", "requestedBy"), json::value("admin"));
+  EXPECT_EQ(statusField("web", "requestReason"), json::value("INC-7: 5xx on checkout"));
 
   auto retried = mc({"retry", "web"});
   EXPECT_EQ(retried.exitCode, 0) << retried.output;
   EXPECT_EQ(retried.output, "rollout \"web\" retried\n");
   EXPECT_EQ(statusField("web", "abort"), json::value(false));
+  EXPECT_TRUE(statusField("web", "requestReason").is_null()) << "no stale reason";
 
   // Degraded with the request already cleared (as MC leaves an aborted canary): retry allowed.
   setStatus("web", R"({"phase": "Degraded", "abort": null})");

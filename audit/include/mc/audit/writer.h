@@ -19,6 +19,8 @@ namespace mc::audit {
 // whole), and "namespace".
 std::string rolloutChain(std::string_view rollout);
 inline constexpr std::string_view kNamespaceChain = "namespace";
+// The label selector of a chain's records (the label value is the chain's name, cut to 63).
+std::string chainSelector(std::string_view chain);
 
 // A decision to put on record. `spec` holds what the decider knows (actor, action, subject,
 // revision, from, to, reason, evidence, at); the log adds the chain's seq and hashes.

@@ -67,6 +67,11 @@ Result<void> checkPromotable(const crds::Rollout& rollout, std::string_view name
 // `resourceVersion`, so a step the controller passed meanwhile is not skipped too).
 std::string promotePatch(const crds::Rollout& rollout, bool full);
 
+// A request's status patch with its requester (status.requestedBy, as the apiserver named them)
+// and reason (status.requestReason; null, so removed, without one: never a stale one).
+std::string withRequester(const std::string& patch, const std::string& username,
+                          const std::string& reason);
+
 // Whether there is an aborted or failed canary for `retry` to restart.
 Result<void> checkRetryable(const crds::Rollout& rollout, std::string_view name);
 
