@@ -44,7 +44,8 @@ kubectl wait --for=condition=Established crd/rollouts.mc.maestro.dev crd/analysi
   crd/clusteranalysistemplates.mc.maestro.dev crd/analysisruns.mc.maestro.dev --timeout=60s
 kubectl create namespace mc-system --dry-run=client -o yaml | kubectl apply -f -
 "$helm" template mc charts/mc --namespace mc-system --kube-version 1.33.0 \
-  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml | kubectl apply -f -
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml \
+  --show-only templates/request-policy.yaml | kubectl apply -f -
 
 # No containers run here, so mc-operator runs as a local process, with the ServiceAccount's token:
 # it can do exactly what the chart's RBAC allows.

@@ -162,6 +162,22 @@ else
   flunk "helm template --set crds.install=false"
 fi
 
+# The admission policies: MC's ServiceAccount exempt, bound to the watched namespaces; none
+# with audit.admissionPolicies=false.
+if render "$work/default.yaml"; then
+  run_check "default values: request and audit-record policies, MC's ServiceAccount exempt, bound everywhere" \
+    policies "$work/default.yaml" "$namespace"
+fi
+if render "$work/policies-ns.yaml" --set 'watchNamespaces={team-a,team-b}'; then
+  run_check "watchNamespaces={team-a,team-b}: the policies bound to team-a and team-b only" \
+    policies "$work/policies-ns.yaml" "$namespace" team-a team-b
+fi
+if render "$work/no-policies.yaml" --set audit.admissionPolicies=false; then
+  run_check "audit.admissionPolicies=false: no admission policy" no-policies "$work/no-policies.yaml"
+else
+  flunk "helm template --set audit.admissionPolicies=false"
+fi
+
 # 3. watchNamespaces: a Role and RoleBinding in each, one --namespace each, and a ClusterRole for
 # ClusterAnalysisTemplates only (cluster-scoped: no Role can grant them).
 if render "$work/namespaces.yaml" --set 'watchNamespaces={team-a,team-b}'; then

@@ -50,7 +50,10 @@ SECRET_RULE = ("", "secrets")
 LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
 
 RBAC_KINDS = ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
-CLUSTER_SCOPED = ("ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace")
+# The request and audit-record policies (templates/request-policy.yaml) go with the RBAC.
+ADMISSION_KINDS = ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+CLUSTER_SCOPED = ("ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace",
+                  "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
 RELEASE = "mc"
 
 failures = []
@@ -372,6 +375,43 @@ def check_no_crds(docs):
         fail(f"crds.install=false: want no CRD, got {crds}")
 
 
+def check_policies(docs, ns, watched):
+    """Both policies and their bindings; each exempts MC's ServiceAccount and only it."""
+    sa = f"system:serviceaccount:{ns}:{RELEASE}"
+    policies = {p["metadata"]["name"]: p for p in of_kind(docs, "ValidatingAdmissionPolicy")}
+    bindings = {b["spec"]["policyName"]: b for b in of_kind(docs, "ValidatingAdmissionPolicyBinding")}
+    want = {f"{RELEASE}-requests", f"{RELEASE}-audit-records"}
+    if set(policies) != want or set(bindings) != want:
+        fail(f"want policies and bindings {sorted(want)}, got {sorted(policies)} / {sorted(bindings)}")
+        return
+    for name, policy in policies.items():
+        conditions = [c["expression"] for c in policy["spec"].get("matchConditions", [])]
+        if conditions != [f"request.userInfo.username != '{sa}'"]:
+            fail(f"{name}: must exempt exactly {sa}, has {conditions}")
+        if policy["spec"].get("failurePolicy") != "Fail":
+            fail(f"{name}: failurePolicy must be Fail")
+        binding = bindings[name]["spec"]
+        if binding.get("validationActions") != ["Deny"]:
+            fail(f"{name}: its binding must Deny")
+        selector = binding.get("matchResources", {}).get("namespaceSelector")
+        if watched:
+            values = selector["matchExpressions"][0]["values"] if selector else []
+            if sorted(values) != sorted(watched):
+                fail(f"{name}: bound to {values}, want {watched}")
+        elif selector:
+            fail(f"{name}: with watchNamespaces empty the binding must match every namespace")
+    fields = policies[f"{RELEASE}-requests"]["spec"]["variables"][0]["expression"]
+    for field in ("abort", "promoteFull", "promoteStep", "requestedBy", "requestReason"):
+        if f"'{field}'" not in fields:
+            fail(f"the request policy does not let requests set {field}")
+
+
+def check_no_policies(docs):
+    found = [name_of(d) for d in docs if d.get("kind") in ADMISSION_KINDS]
+    if found:
+        fail(f"audit.admissionPolicies=false: want no admission policy, got {found}")
+
+
 def check_secrets(docs, ns, secret_names):
     cluster_role = one(docs, "ClusterRole")
     if cluster_role is not None:
@@ -399,7 +439,7 @@ def select_rbac(path, ns, out):
     kept = []
     for text in texts:
         obj = yaml.safe_load(text)
-        if obj and obj.get("kind") in RBAC_KINDS + ("ServiceAccount",):
+        if obj and obj.get("kind") in RBAC_KINDS + ("ServiceAccount",) + ADMISSION_KINDS:
             kept.append(text.strip("\n"))
     docs = [yaml.safe_load(t) for t in kept]
     if not of_kind(docs, "ServiceAccount") or not of_kind(docs, "ClusterRole"):
@@ -431,6 +471,10 @@ def main(argv):
             check_crds(docs, rest[0])
         elif check == "no-crds":
             check_no_crds(docs)
+        elif check == "policies":
+            check_policies(docs, rest[0], rest[1:])
+        elif check == "no-policies":
+            check_no_policies(docs)
         elif check == "secrets":
             check_secrets(docs, rest[0], rest[1:])
         elif check == "names":

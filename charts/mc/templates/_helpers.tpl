@@ -167,3 +167,17 @@ Name of the metrics Service (a DNS label: at most 63 characters).
 {{- define "mc.metricsServiceName" -}}
 {{- printf "%s-metrics" (include "mc.fullname" . | trunc 55 | trimSuffix "-") }}
 {{- end }}
+
+{{/*
+The namespaces MC watches, as a binding's matchResources: all when watchNamespaces is empty.
+*/}}
+{{- define "mc.watchedNamespaces" -}}
+{{- with .Values.watchNamespaces }}
+matchResources:
+  namespaceSelector:
+    matchExpressions:
+      - key: kubernetes.io/metadata.name
+        operator: In
+        values: {{ toJson (uniq .) }}
+{{- end }}
+{{- end }}
