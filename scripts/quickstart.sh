@@ -38,10 +38,11 @@ export KUBECONFIG=$dir/kubeconfig
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "Installing the chart's CRDs and RBAC (namespace mc-system)"
+step "Installing the chart's CRDs, RBAC and admission policies (namespace mc-system)"
 kubectl apply -f crds/   # every CRD (the chart renders the same files as templates)
 kubectl wait --for=condition=Established crd/rollouts.mc.maestro.dev crd/analysistemplates.mc.maestro.dev \
-  crd/clusteranalysistemplates.mc.maestro.dev crd/analysisruns.mc.maestro.dev --timeout=60s
+  crd/clusteranalysistemplates.mc.maestro.dev crd/analysisruns.mc.maestro.dev \
+  crd/auditrecords.mc.maestro.dev crd/auditchains.mc.maestro.dev --timeout=60s
 kubectl create namespace mc-system --dry-run=client -o yaml | kubectl apply -f -
 "$helm" template mc charts/mc --namespace mc-system --kube-version 1.33.0 \
   --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml \

@@ -106,8 +106,8 @@ std::vector<json::value> auditEntriesSince(uintmax_t offset) {
 void installCrdsAndChartRbac(const std::filesystem::path& dir) {
   auto crds = kubectl({"apply", "-f", (sourceDir() / "crds").string()});
   ASSERT_EQ(crds.exitCode, 0) << crds.output;
-  for (const char* crd :
-       {"rollouts", "analysistemplates", "clusteranalysistemplates", "analysisruns"}) {
+  for (const char* crd : {"rollouts", "analysistemplates", "clusteranalysistemplates",
+                          "analysisruns", "auditrecords", "auditchains"}) {
     ASSERT_EQ(kubectl({"wait", "--for=condition=Established",
                        fmt::format("crd/{}.mc.maestro.dev", crd), "--timeout=60s"})
                   .exitCode,
@@ -121,22 +121,37 @@ void installCrdsAndChartRbac(const std::filesystem::path& dir) {
   ASSERT_EQ(applied.exitCode, 0) << applied.output;
 }
 
-OperatorCredential operatorCredential(const std::filesystem::path& dir, const std::string& name) {
-  auto token = kubectl({"-n", kOperatorNamespace, "create", "token", "mc", "--duration=2h"});
+std::string tokenKubeconfig(const std::filesystem::path& dir, const std::string& ns,
+                            const std::string& serviceAccount, const std::string& name,
+                            std::string* tokenOut) {
+  auto token = kubectl({"-n", ns, "create", "token", serviceAccount, "--duration=2h"});
   EXPECT_EQ(token.exitCode, 0) << token.output;
   if (token.exitCode != 0) {
-    return {};
+    return "";
   }
   std::string tokenText = token.output.substr(0, token.output.find('\n'));
   auto kubeconfig = dir / (name + ".kubeconfig");
   writeFile(kubeconfig, fmt::format(R"(apiVersion: v1
 kind: Config
 clusters: [{{name: local, cluster: {{server: "{}", certificate-authority: "{}"}}}}]
-users: [{{name: mc, user: {{token: "{}"}}}}]
-contexts: [{{name: mc, context: {{cluster: local, user: mc}}}}]
-current-context: mc
+users: [{{name: {}, user: {{token: "{}"}}}}]
+contexts: [{{name: {}, context: {{cluster: local, user: {}, namespace: {}}}}}]
+current-context: {}
 )",
-                                    cp().apiserverUrl(), cp().caFile().string(), tokenText));
+                                    cp().apiserverUrl(), cp().caFile().string(), serviceAccount,
+                                    tokenText, serviceAccount, serviceAccount, ns, serviceAccount));
+  if (tokenOut != nullptr) {
+    *tokenOut = tokenText;
+  }
+  return kubeconfig.string();
+}
+
+OperatorCredential operatorCredential(const std::filesystem::path& dir, const std::string& name) {
+  std::string tokenText;
+  auto kubeconfig = tokenKubeconfig(dir, kOperatorNamespace, "mc", name, &tokenText);
+  if (kubeconfig.empty()) {
+    return {};
+  }
   auto reviewFile = dir / (name + "-review.json");
   writeFile(reviewFile,
             fmt::format(R"({{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview",)"
@@ -156,7 +171,7 @@ current-context: mc
                            ids->as_array()[0].is_string()
                        ? std::string(ids->as_array()[0].as_string())
                        : "";
-  return {kubeconfig.string(), id};
+  return {kubeconfig, id};
 }
 
 void applyIn(const std::filesystem::path& dir, const std::string& ns, const std::string& yaml) {

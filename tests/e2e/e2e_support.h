@@ -70,6 +70,13 @@ std::unique_ptr<Process> startOperator(const std::filesystem::path& dir,
 // credential-id in its audit log, "JTI=<the token's jti>"), so processes with the same
 // ServiceAccount are told apart as the apiserver tells them apart. Empty fields (and a test
 // failure) on error.
+// A kubeconfig `<dir>/<name>.kubeconfig` with a fresh token of ServiceAccount `serviceAccount` in
+// `ns` (its context's namespace), as a person's or MC's credential; "" (and a test failure) on
+// error. `token`, if given, receives the token.
+std::string tokenKubeconfig(const std::filesystem::path& dir, const std::string& ns,
+                            const std::string& serviceAccount, const std::string& name,
+                            std::string* token = nullptr);
+
 struct OperatorCredential {
   std::string kubeconfig;
   std::string credentialId;

@@ -404,7 +404,7 @@ TEST_F(RolloutE2ETest, CelRejectsAtApplyAndInvalidSpecNamesTheField) {
 
   // status is schemaless: a hand-written request of the wrong type is named, not a crash.
   auto bad = kubectl({"patch", "mcro", "web", "-n", ns, "--subresource=status", "--type=merge",
-                      "-p", R"({"status":{"abort":"yes"}})"});
+                      "-p", R"({"status":{"abort":"yes","requestedBy":"admin"}})"});
   ASSERT_EQ(bad.exitCode, 0) << bad.output;
   EXPECT_TRUE(pollUntil(
       [&] {
