@@ -3,6 +3,7 @@
 // client library as mc-operator. Exit codes: 0 done (status: Healthy), 1 refused, failed or timed
 // out, 2 bad flags or usage.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -10,7 +11,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
 #include <cstdlib>
+#include <fstream>
 
 #include "mc/cli/rollout_list.h"
 #include "mc/common/duration.h"
@@ -40,6 +43,11 @@ struct Options {
   std::vector<std::string> phases;
   std::string output;
   std::string reason;
+  std::vector<std::string> setEnv;
+  std::string patchFile;
+  std::string drillTimeout = "10m";
+  std::string report;
+  bool keep = false;
 };
 
 // A request a person makes of MC: who they are goes with it (the apiserver's word, from a
@@ -136,6 +144,28 @@ int main(int argc, char** argv) {
                             "recompute every record's hash and check the links and the head; "
                             "names the first broken link and exits 1"),
       options);
+  auto* drill =
+      withName(app.add_subcommand(
+                   "drill",
+                   "game day: deploy a deliberately bad revision as a canary, follow it until "
+                   "MC rolls it back (exit 0) or not (exit 1), and report the timings"),
+               options);
+  drill
+      ->add_option("--set-env", options.setEnv,
+                   "KEY=VALUE set on every container of the bad revision (repeat for several)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  drill->add_option("--patch-file", options.patchFile,
+                    "a JSON merge patch (RFC 7386) of the pod template: the bad revision");
+  drill
+      ->add_option("--timeout", options.drillTimeout,
+                   "how long MC has to roll back before the drill fails")
+      ->capture_default_str();
+  drill->add_option("--report", options.report,
+                    "also write the report to FILE (Markdown) and FILE.json (JSON)");
+  drill->add_flag("--keep", options.keep,
+                  "leave the bad revision in spec.template afterwards (default: put the template "
+                  "back)");
   auto* status = withName(
       app.add_subcommand("status", "wait until the Rollout is Healthy (exit 0) or Degraded (1)"),
       options);
@@ -163,6 +193,44 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "Error: --timeout: \"{}\" is not a duration such as 30s or 5m\n",
                options.timeout);
     return kExitUsage;
+  }
+
+  std::optional<mc::cli::Commands::DrillOptions> drillOptions;
+  if (drill->parsed()) {
+    drillOptions.emplace();
+    std::vector<std::string> said;
+    for (const auto& assignment : options.setEnv) {
+      auto parsed = mc::cli::parseEnvAssignment(assignment);
+      if (!parsed) {
+        fmt::print(stderr, "Error: {}\n", parsed.error().fieldMessage());
+        return kExitUsage;
+      }
+      drillOptions->change.env.push_back(*parsed);
+      said.push_back(assignment);
+    }
+    if (!options.patchFile.empty()) {
+      std::ifstream in(options.patchFile);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      boost::system::error_code ec;
+      auto patch = boost::json::parse(text, ec);
+      if (!in || ec || !patch.is_object()) {
+        fmt::print(stderr, "Error: --patch-file: {} is not a JSON object{}\n", options.patchFile,
+                   ec ? ": " + ec.message() : "");
+        return kExitUsage;
+      }
+      drillOptions->change.patch = patch.as_object();
+      said.push_back("patch " + options.patchFile);
+    }
+    drillOptions->changeText = fmt::format("{}", fmt::join(said, ", "));
+    auto drillTimeout = mc::parseDuration(options.drillTimeout);
+    if (!drillTimeout || drillTimeout->count() <= 0) {
+      fmt::print(stderr, "Error: --timeout: \"{}\" is not a duration such as 10m\n",
+                 options.drillTimeout);
+      return kExitUsage;
+    }
+    drillOptions->timeout = *drillTimeout;
+    drillOptions->reportFile = options.report;
+    drillOptions->keep = options.keep;
   }
 
   // $KUBECONFIG and the in-cluster service account as mc-operator takes them.
@@ -204,6 +272,9 @@ int main(int argc, char** argv) {
     }
     if (list->parsed()) {
       return commands.list(options.allNamespaces, *phases, options.output == "name");
+    }
+    if (drill->parsed()) {
+      return commands.drill(options.name, *drillOptions);
     }
     if (auditLog->parsed()) {
       return commands.auditLog(options.name, options.output == "json");

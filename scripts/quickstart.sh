@@ -126,6 +126,19 @@ kubectl get events --field-selector involvedObject.name=web --sort-by=.metadata.
 failed=$(kubectl get mcar -o jsonpath='{.items[?(@.status.phase=="Failed")].metadata.name}')
 step "The AnalysisRun that aborted v3: kubectl mc get analysisrun $failed"
 kubectl mc get analysisrun "$failed"
+
+step "Back to v2: kubectl mc undo web"
+kubectl mc undo web
+kubectl mc status web --timeout 60s
+
+step "Game day: kubectl mc drill web --set-env ERROR_RATE=0.2 (an API dependency's brownout)"
+kubectl mc drill web --set-env ERROR_RATE=0.2 --timeout 5m --report "$dir/drill.md" ||
+  { echo "the drill failed: MC did not roll back (report: $dir/drill.md)"; exit 1; }
+echo "(the report: $dir/drill.md and $dir/drill.md.json)"
+
+step "Every decision on record: kubectl mc audit log web; kubectl mc audit verify web"
+kubectl mc audit log web
+kubectl mc audit verify web
 if [ "${MC_QUICKSTART_EXIT:-}" = 1 ]; then
   exit 0
 fi
@@ -136,6 +149,7 @@ mc-operator keeps running against the local control plane. In another terminal:
   kubectl mc get rollout web --watch      # then change the image (and ERROR_RATE) again, or:
   kubectl mc retry web; kubectl mc abort web; kubectl mc promote web --full
   kubectl mc get analysisrun $failed     # the measurements and the PromQL of v3's analysis
+  kubectl mc drill web --set-env ERROR_RATE=0.5; kubectl mc audit log web
   curl -s http://$metrics/metrics | grep ^mc_
 Ctrl-C stops mc-operator and the control plane.
 EOT

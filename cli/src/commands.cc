@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <map>
 
@@ -22,7 +23,9 @@
 #include "mc/cli/rollout_list.h"
 #include "mc/cli/rollout_view.h"
 #include "mc/common/json.h"
+#include "mc/common/timefmt.h"
 #include "mc/crds/names.h"
+#include "mc/crds/pod_template_hash.h"
 
 namespace mc::cli {
 namespace {
@@ -724,6 +727,173 @@ asio::awaitable<int> Commands::undo(std::string name, std::optional<int64_t> toR
       co_return co_await fail(error, name);
     }
   }
+}
+
+namespace {
+
+// `patch` as a JSON patch that replaces spec.template if the Rollout is still at `version`.
+std::string replaceTemplate(const json::object& podTemplate, const std::string& version) {
+  return json::serialize(json::array{
+      json::object{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", version}},
+      json::object{{"op", "replace"}, {"path", "/spec/template"}, {"value", podTemplate}}});
+}
+
+std::optional<WallTime> timeOf(const json::object* object, std::string_view key) {
+  return parseTime(stringAt(object, key));
+}
+
+}  // namespace
+
+asio::awaitable<int> Commands::drill(std::string name, DrillOptions options) {
+  auto object = co_await client_.get(kRollouts, ns_, name);
+  if (!object) {
+    co_return co_await fail(object.error(), name);
+  }
+  auto rollout = parseRollout(*object);
+  if (!rollout) {
+    co_return co_await fail(rollout.error(), name);
+  }
+  const auto& st = rollout->status;
+  if (st.phase != crds::phase::kHealthy || st.canaryRS || !st.stablePodHash) {
+    co_return co_await fail(
+        makeError(ErrorKind::Invalid,
+                  fmt::format("rollout \"{}\" is {}: a drill starts from a Healthy Rollout with "
+                              "no canary",
+                              name, st.phase.value_or("without a status"))),
+        name);
+  }
+  DrillTimeline timeline;
+  timeline.ns = ns_;
+  timeline.rollout = name;
+  timeline.change = options.changeText;
+  timeline.timeout = std::chrono::duration_cast<std::chrono::seconds>(options.timeout);
+  timeline.started = std::chrono::system_clock::now();
+  timeline.id = fmt::format("drill-{}", std::chrono::duration_cast<std::chrono::seconds>(
+                                            timeline.started.time_since_epoch())
+                                            .count());
+  const json::object original = rollout->spec.podTemplate;
+  auto bad = drillTemplate(original, options.change, timeline.id);
+  if (!bad) {
+    co_return co_await fail(bad.error(), name);
+  }
+  const std::string drillHash =
+      crds::podTemplateHash(*bad, rollout->status.collisionCount.value_or(0));
+  auto applied = co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Json,
+                                        replaceTemplate(*bad, kube::resourceVersionOf(*object)));
+  if (!applied) {
+    co_return co_await fail(applied.error(), name);
+  }
+  out(
+      fmt::format("drill {}: rollout \"{}\" now runs the bad revision ({}); following it for "
+                  "{} s\n",
+                  timeline.id, name, timeline.change, timeline.timeout.count()));
+
+  // Poll until the deadline: MC rolls back (traffic and pods), or promotes the bad revision.
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  while (!timeline.passed() && !timeline.promoted && !interrupted_ &&
+         std::chrono::steady_clock::now() < deadline) {
+    auto seen = co_await observeDrill(name, drillHash, timeline);
+    if (!seen && !seen.error().retryable()) {
+      co_return co_await fail(seen.error(), name);
+    }
+    timer.expires_after(std::chrono::milliseconds(250));
+    co_await timer.async_wait(kNoThrow);
+  }
+
+  if (!options.keep) {
+    // Put the template back, if it is still the drill's: the stable's pods never changed.
+    for (int attempt = 1; attempt <= kMaxAttempts && !timeline.restored; ++attempt) {
+      auto now = co_await client_.get(kRollouts, ns_, name);
+      if (!now) break;
+      auto current = parseRollout(*now);
+      if (!current || current->spec.podTemplate != *bad) break;
+      auto put = co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Json,
+                                        replaceTemplate(original, kube::resourceVersionOf(*now)));
+      timeline.restored = bool(put);
+    }
+  }
+  std::string report = drillMarkdown(timeline);
+  out("\n" + report);
+  if (!options.reportFile.empty()) {
+    std::ofstream(options.reportFile) << report;
+    std::ofstream(options.reportFile + ".json") << drillJson(timeline);
+  }
+  co_return timeline.passed() ? kExitOk : kExitFailed;
+}
+
+asio::awaitable<Result<void>> Commands::observeDrill(const std::string& name,
+                                                     const std::string& drillHash,
+                                                     DrillTimeline& timeline) {
+  const auto now = std::chrono::system_clock::now();
+  auto object = co_await client_.get(kRollouts, ns_, name);
+  if (!object) {
+    co_return object.error();
+  }
+  const json::object* status = objectAt(*object, "status");
+  const std::string canaryRs = fmt::format("{}-{}", name, drillHash);
+  if (stringAt(status, "stablePodHash") == drillHash) {
+    timeline.promoted = true;
+    co_return Result<void>();
+  }
+  auto rs = co_await client_.get(kube::resources::kReplicaSets, ns_, canaryRs);
+  if (rs && !timeline.canaryStarted) {
+    timeline.canaryStarted = timeOf(objectAt(*rs, "metadata"), "creationTimestamp");
+  }
+  // The first Failed measurement of the drill's runs, as the AnalysisRun controller timed it.
+  kube::ListOptions runsOf;
+  runsOf.labelSelector =
+      fmt::format("{}={},{}={}", crds::kRolloutLabel, crds::rolloutLabelValue(name),
+                  crds::kPodTemplateHashLabel, drillHash);
+  auto runs = co_await client_.list(kAnalysisRuns, ns_, runsOf);
+  if (runs) {
+    for (const auto& run : runs->items) {
+      for (const auto& result : [&] {
+             const auto* list = arrayAt(objectAt(run, "status"), "metricResults");
+             return list != nullptr ? *list : json::array();
+           }()) {
+        const auto* measurements = arrayAt(&result.as_object(), "measurements");
+        for (const auto& m : measurements != nullptr ? *measurements : json::array()) {
+          const auto& measurement = m.as_object();
+          auto at = timeOf(&measurement, "finishedAt");
+          if (stringAt(measurement, "phase") == crds::analysis::kFailed && at &&
+              (!timeline.firstFailure || *at < *timeline.firstFailure)) {
+            timeline.firstFailure = at;
+            timeline.failure = fmt::format("{} of {}: {}", stringAt(result.as_object(), "name"),
+                                           kube::nameOf(run), stringAt(measurement, "message"));
+          }
+        }
+      }
+    }
+  }
+  // The abort as MC recorded it: the Aborted record of this canary.
+  if (!timeline.aborted && stringAt(status, "phase") == crds::phase::kDegraded) {
+    kube::ListOptions chain;
+    chain.labelSelector = audit::chainSelector(audit::rolloutChain(name));
+    auto records = co_await client_.list(crds::resources::kAuditRecords, ns_, chain);
+    for (const auto& item : records ? records->items : std::vector<json::object>{}) {
+      const auto* spec = objectAt(item, "spec");
+      auto at = timeOf(spec, "at");
+      if (stringAt(spec, "action") == crds::event::kAborted && at &&
+          *at + std::chrono::seconds(1) >= timeline.started) {
+        timeline.aborted = at;
+        timeline.abortedBy = stringAt(spec, "actor");
+        timeline.abortReason = stringAt(spec, "reason");
+      }
+    }
+    if (!timeline.aborted) {
+      timeline.aborted = now;  // no record to read (no RBAC on them): when it was seen
+    }
+  }
+  if (timeline.aborted && !timeline.trafficBack && intAt(status, "canaryWeight", 0) == 0) {
+    timeline.trafficBack = now;
+  }
+  if (timeline.aborted && !timeline.podsGone && timeline.canaryStarted &&
+      (!rs || (intAt(objectAt(*rs, "spec"), "replicas", 1) == 0 &&
+               intAt(objectAt(*rs, "status"), "replicas", 0) == 0))) {
+    timeline.podsGone = now;
+  }
+  co_return Result<void>();
 }
 
 asio::awaitable<int> Commands::status(std::string name, std::chrono::milliseconds timeout,

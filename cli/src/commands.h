@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mc/cli/analysis_view.h"
+#include "mc/cli/drill.h"
 #include "mc/runtime/kube_client.h"
 
 namespace mc::cli {
@@ -46,6 +47,18 @@ class Commands {
   boost::asio::awaitable<int> auditLog(std::string name, bool json);
   boost::asio::awaitable<int> auditVerify(std::string name);
 
+  // A game-day drill: deploys `change` as a canary marked as a drill, follows it until MC rolls
+  // it back (exit 0) or `timeout` passes or MC promotes it (exit 1), puts the template back unless
+  // `keep`, and prints the report (Markdown; `reportFile` gets it too, and FILE.json the JSON).
+  struct DrillOptions {
+    DrillChange change;
+    std::string changeText;
+    std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+    std::string reportFile;
+    bool keep = false;
+  };
+  boost::asio::awaitable<int> drill(std::string name, DrillOptions options);
+
   // The --reason that goes with the requests (promote, abort, retry).
   void setReason(std::string reason) { reason_ = std::move(reason); }
 
@@ -66,6 +79,10 @@ class Commands {
       boost::json::object rollout);
   // The Rollout's AnalysisRuns (one list by its label), or why they cannot be shown.
   boost::asio::awaitable<Result<RolloutRuns>> analysisRunsOf(boost::json::object rollout);
+  // One look at the drill's canary: what it shows now goes into `timeline`.
+  boost::asio::awaitable<Result<void>> observeDrill(const std::string& name,
+                                                    const std::string& drillHash,
+                                                    DrillTimeline& timeline);
   // Who the apiserver says this client is (a SelfSubjectReview), asked once.
   boost::asio::awaitable<Result<std::string>> whoAmI();
   // The chain of Rollout `name`: its head and its records, or why not.

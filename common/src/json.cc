@@ -88,4 +88,22 @@ json::object& ensureObject(json::object& object, std::string_view key) {
   return value.is_object() ? value.as_object() : value.emplace_object();
 }
 
+void applyMergePatch(boost::json::value& target, const boost::json::value& patch) {
+  if (!patch.is_object()) {
+    target = patch;
+    return;
+  }
+  if (!target.is_object()) {
+    target = boost::json::object();
+  }
+  auto& object = target.as_object();
+  for (const auto& [key, value] : patch.as_object()) {
+    if (value.is_null()) {
+      object.erase(key);
+    } else {
+      applyMergePatch(object[key], value);
+    }
+  }
+}
+
 }  // namespace mc

@@ -247,6 +247,39 @@ class Planner {
     return decision;
   }
 
+  // The drill the current template is, if `kubectl mc drill` deployed it.
+  std::optional<std::string> drillId() const {
+    const json::object* metadata = objectAt(spec_.podTemplate, "metadata");
+    std::string id =
+        stringAt(metadata ? objectAt(*metadata, "annotations") : nullptr, crds::kDrillAnnotation);
+    return id.empty() ? std::nullopt : std::optional(id);
+  }
+  // A drill's canary ended: rolled back (it passed) or promoted (MC missed the bad revision).
+  void endDrill(bool rolledBack, std::string actor) {  // by value: events may move
+    auto drill = drillId();
+    if (!drill) {
+      return;
+    }
+    std::optional<std::chrono::seconds> age;
+    if (currentRs_ != nullptr && currentRs_->createdAt) {
+      age = std::chrono::duration_cast<std::chrono::seconds>(ctx_.now - *currentRs_->createdAt);
+    }
+    std::string after = age ? fmt::format(" {} s after the canary started", age->count()) : "";
+    auto& ended =
+        event(attemptId() + ".drill-completed", event::kDrillCompleted,
+              rolledBack ? fmt::format("drill {}: rolled back by {}{}", *drill, actor, after)
+                         : fmt::format("drill {}: NOT caught: the bad revision {} was promoted{}",
+                                       *drill, rsName(current_), after),
+              !rolledBack);
+    ended.action = event::kDrillCompleted;
+    ended.rollsBack = rolledBack;
+    ended.evidence["drill"] = *drill;
+    ended.evidence["outcome"] = rolledBack ? "RolledBack" : "Promoted";
+    if (age) {
+      ended.evidence["secondsSinceCanaryStarted"] = std::to_string(age->count());
+    }
+  }
+
   std::string attemptId() const { return fmt::format("a{}", plan_.status.attempt.value_or(0)); }
 
   // --- Analysis ---
@@ -609,6 +642,12 @@ class Planner {
       if (retried) {
         requested(started).action = "Retried";
       }
+      if (auto drill = drillId()) {
+        event(attemptId() + ".drill-started", event::kDrillStarted,
+              fmt::format("drill {}: canary {} is a deliberately bad revision, for MC to catch",
+                          *drill, rsName(current_)))
+            .action = event::kDrillStarted;
+      }
       entered = true;
     }
     selectServices(stable, current_);
@@ -864,6 +903,7 @@ class Planner {
     // The canary is done: its background analysis ends here, Successful if no limit was crossed.
     wanted_.erase(backgroundName());
     std::erase_if(plan_.runs, [](const WantRun& run) { return !run.step; });
+    endDrill(false, "mc");
     event(
         attemptId() + ".completed", event::kRolloutCompleted,
         fmt::format("{} (revision {}) is the stable now; {} scales to 0 in {} s", rsName(current_),
@@ -916,6 +956,7 @@ class Planner {
       } else if (cause_ && !cause_->actor.empty()) {
         aborted.actor = cause_->actor;
       }
+      endDrill(true, aborted.actor);
       note =
           fmt::format("{}; `kubectl mc retry {}` restarts the canary, a new template replaces it",
                       note, ctx_.name);

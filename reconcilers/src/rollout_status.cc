@@ -87,6 +87,9 @@ audit::Entry auditEntry(const RolloutContext& context, const Plan& planned,
   if (old.stableRS) evidence["stableReplicaSet"] = *old.stableRS;
   if (now.canaryRS) evidence["canaryReplicaSet"] = *now.canaryRS;
   if (now.phase) evidence["phase"] = *now.phase;
+  for (const auto& [key, value] : decision.evidence) {
+    evidence[key] = value;
+  }
   spec.at = formatTime(context.now);
   return entry;
 }

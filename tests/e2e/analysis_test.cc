@@ -208,10 +208,21 @@ class AnalysisE2ETest : public OperatorSuite<AnalysisE2ETest> {
 
   friend OperatorSuite<AnalysisE2ETest>;
   static constexpr const char* kSuiteName = "analysis-e2e";
-  static constexpr const char* kSuiteNamespaces[] = {
-      "healthy",       "errors",          "background",        "promdown",        "promerror",
-      "notraffic",     "deadline",        "builtin-errors",    "builtin-latency", "builtin-sloburn",
-      "alert-healthy", "alert-notraffic", "builtin-background"};
+  static constexpr const char* kSuiteNamespaces[] = {"healthy",
+                                                     "errors",
+                                                     "background",
+                                                     "promdown",
+                                                     "promerror",
+                                                     "notraffic",
+                                                     "deadline",
+                                                     "builtin-errors",
+                                                     "builtin-latency",
+                                                     "builtin-sloburn",
+                                                     "alert-healthy",
+                                                     "alert-notraffic",
+                                                     "builtin-background",
+                                                     "drill-caught",
+                                                     "drill-missed"};
 };
 
 // Step analysis: three measurements 2 s apart once 12 s of data exist.
@@ -700,6 +711,96 @@ TEST_F(AnalysisE2ETest, ABackgroundSloBurnFromTheFirstStepReadsTheCanarysAge) {
 // ReplicaSet down, from the apiserver's audit log), for intervals of 10 s and 30 s, several runs
 // each (MC_BENCH_RUNS, default 3), judged by the built-in errorRate (its default max 0.02).
 // Printed, not asserted; disabled in the test suite.
+// `kubectl mc drill` as a game day runs it: the report, its exit code, MC's records of the drill,
+// and the template put back. `maxErrors` is the errorRate built-in's limit.
+struct DrillRun {
+  CommandResult result;
+  json::value report;
+};
+DrillRun runDrill(const std::string& ns, const std::filesystem::path& dir) {
+  auto reportFile = dir / (ns + "-report.md");
+  DrillRun out;
+  out.result =
+      run({KUBECTL_MC_BINARY, "drill", "web", "-n", ns, "--set-env", "ERROR_RATE=0.2", "--timeout",
+           "3m", "--report", reportFile.string(), "--kubeconfig", cp().kubeconfig().string()},
+          240s);
+  boost::system::error_code ec;
+  out.report = json::parse(readFile(reportFile.string() + ".json"), ec);
+  EXPECT_FALSE(ec) << "no JSON report: " << out.result.output;
+  EXPECT_EQ(readFile(reportFile), out.result.output.substr(out.result.output.find("# Drill")))
+      << "the Markdown report is what was printed";
+  return out;
+}
+
+// The drill's records in the Rollout's chain: {action: outcome or ""}.
+std::map<std::string, std::string> drillRecords(const std::string& ns) {
+  std::map<std::string, std::string> out;
+  auto list = getJson({"auditrecords", "-n", ns});
+  for (const auto& item : at(list, {"items"})->as_array()) {
+    std::string action = text(item, {"spec", "action"});
+    if (action.rfind("Drill", 0) == 0) out[action] = text(item, {"spec", "evidence", "outcome"});
+  }
+  return out;
+}
+
+TEST_F(AnalysisE2ETest, ADrillOfTwentyPercentErrorsIsRolledBackAndPasses) {
+  const std::string ns = "drill-caught";
+  auto w = startWorkload(ns);
+  const std::string canary = stepCanary("error-rate");
+  ASSERT_NO_FATAL_FAILURE(
+      deployV1With(ns,
+                   builtinTemplateYaml("error-rate", w.prometheus->url(), kBuiltinTiming,
+                                       "errorRate: {window: 10s}"),
+                   canary));
+  const std::string stable = text(rollout(ns), {"status", "stablePodHash"});
+  auto drill = runDrill(ns, *dir_);
+  EXPECT_EQ(drill.result.exitCode, 0) << drill.result.output << diagnostics(ns);
+  EXPECT_NE(drill.result.output.find("PASSED: MC rolled the bad revision back"), std::string::npos)
+      << drill.result.output;
+  EXPECT_EQ(drill.report.at("passed"), true);
+  EXPECT_EQ(drill.report.at("abortedBy"), "analysis/web-1-1");
+  for (const char* measure : {"toDetect", "toAbort", "toRollBack", "toRemovePods"}) {
+    EXPECT_TRUE(drill.report.at("seconds").at(measure).is_string())
+        << measure << ": " << drill.result.output;
+  }
+  double detect = std::stod(std::string(drill.report.at("seconds").at("toDetect").as_string()));
+  double rollBack = std::stod(std::string(drill.report.at("seconds").at("toRollBack").as_string()));
+  EXPECT_GE(detect, 12.0) << "not before the analysis's initialDelay of 12 s";
+  EXPECT_GE(rollBack, detect);
+  EXPECT_NE(drill.report.at("failure").as_string().find("error-rate of web-1-1"),
+            json::string::npos);
+  ::testing::Test::RecordProperty("detectSeconds", std::to_string(detect));
+  ::testing::Test::RecordProperty("rollBackSeconds", std::to_string(rollBack));
+  EXPECT_EQ(drillRecords(ns), (std::map<std::string, std::string>{
+                                  {"DrillStarted", ""}, {"DrillCompleted", "RolledBack"}}))
+      << "MC, not the CLI, records the drill";
+  // The template is put back: the stable runs on, Healthy, its pods untouched.
+  EXPECT_EQ(drill.report.at("restored"), true);
+  EXPECT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+  EXPECT_EQ(text(rollout(ns), {"status", "stablePodHash"}), stable);
+}
+
+TEST_F(AnalysisE2ETest, ADrillTheAnalysesCannotCatchFails) {
+  const std::string ns = "drill-missed";
+  auto w = startWorkload(ns);
+  const std::string canary = stepCanary("error-rate");
+  // A limit of 50 % errors: 20 % passes, so MC promotes the bad revision.
+  ASSERT_NO_FATAL_FAILURE(deployV1With(
+      ns,
+      builtinTemplateYaml("error-rate", w.prometheus->url(),
+                          std::string(kBuiltinTiming) + "\nsuccessCondition: {max: 0.5}",
+                          "errorRate: {window: 10s}"),
+      canary));
+  auto drill = runDrill(ns, *dir_);
+  EXPECT_EQ(drill.result.exitCode, 1) << drill.result.output << diagnostics(ns);
+  EXPECT_NE(drill.result.output.find("FAILED: MC promoted the bad revision"), std::string::npos)
+      << drill.result.output;
+  EXPECT_EQ(drill.report.at("passed"), false);
+  EXPECT_EQ(drill.report.at("outcome"), "Promoted");
+  EXPECT_EQ(drillRecords(ns), (std::map<std::string, std::string>{{"DrillStarted", ""},
+                                                                  {"DrillCompleted", "Promoted"}}));
+}
+
 TEST_F(AnalysisE2ETest, DISABLED_DetectionAndReaction) {
   const char* runsEnv = std::getenv("MC_BENCH_RUNS");
   const int runs = runsEnv != nullptr ? std::max(1, std::atoi(runsEnv)) : 3;

@@ -565,21 +565,7 @@ bool LabelSelector::matches(const json::object* labels) const {
 }
 
 void applyMergePatch(json::value& target, const json::value& patch) {
-  if (!patch.is_object()) {
-    target = patch;
-    return;
-  }
-  if (!target.is_object()) {
-    target = json::object();
-  }
-  auto& object = target.as_object();
-  for (const auto& [key, value] : patch.as_object()) {
-    if (value.is_null()) {
-      object.erase(key);
-    } else {
-      applyMergePatch(object[key], value);
-    }
-  }
+  mc::applyMergePatch(target, patch);
 }
 
 Result<json::value> applyJsonPatch(const json::value& document, const json::value& patch) {

@@ -49,4 +49,7 @@ int64_t intAt(const boost::json::object& object, std::initializer_list<std::stri
 // The object at `key`, made one (replacing whatever was there) if it is not; for building patches.
 boost::json::object& ensureObject(boost::json::object& object, std::string_view key);
 
+// RFC 7386: `patch` merged into `target`; null deletes.
+void applyMergePatch(boost::json::value& target, const boost::json::value& patch);
+
 }  // namespace mc

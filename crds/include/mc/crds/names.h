@@ -49,6 +49,9 @@ inline constexpr std::string_view kBackgroundAnalysis = "background";
 // On route objects MC creates (e.g. the NGINX canary Ingress) and on AnalysisRuns: the Rollout
 // they belong to.
 inline constexpr std::string_view kRolloutLabel = "mc.maestro.dev/rollout";
+// On a pod template `kubectl mc drill` deployed: the drill's id. A canary of such a template is
+// a deliberately bad revision, and MC records when the drill starts and how it ended.
+inline constexpr std::string_view kDrillAnnotation = "mc.maestro.dev/drill";
 // On AuditRecords: the chain they belong to (its AuditChain's name, cut as a label value is), and
 // their seq, so a chain is listed, and read in order, without reading every record.
 inline constexpr std::string_view kAuditChainLabel = "mc.maestro.dev/audit-chain";
@@ -126,6 +129,8 @@ inline constexpr const char* kPromoted = "Promoted";
 inline constexpr const char* kAborted = "Aborted";
 inline constexpr const char* kStableMissing = "StableMissing";
 inline constexpr const char* kRolloutCompleted = "RolloutCompleted";
+inline constexpr const char* kDrillStarted = "DrillStarted";
+inline constexpr const char* kDrillCompleted = "DrillCompleted";
 inline constexpr const char* kInvalidSpec = "InvalidSpec";
 inline constexpr const char* kAnalysisFailed = reason::kAnalysisFailed;
 inline constexpr const char* kProgressDeadlineExceeded = reason::kProgressDeadlineExceeded;

@@ -122,6 +122,8 @@ struct DecisionEvent {
   std::string action;  // "" : `reason`
   // The canary's images go back to the stable's: `from` is the canary, `to` the stable.
   bool rollsBack = false;
+  // Numbers of this decision alone (a drill's time to roll back), as decimal strings.
+  std::map<std::string, std::string> evidence;
 };
 
 struct Plan {
