@@ -23,6 +23,7 @@
 #include "mc/audit/writer.h"
 #include "mc/common/duration.h"
 #include "mc/reconcilers/analysis_run_reconciler.h"
+#include "mc/reconcilers/audit_retention_reconciler.h"
 #include "mc/reconcilers/rollout_reconciler.h"
 #include "mc/runtime/kube_client.h"
 #include "mc/runtime/logging.h"
@@ -49,6 +50,10 @@ struct Options {
   std::vector<std::string> namespaces;  // empty: all
   std::string scaleDownDelay = "30s";
   std::string auditSink = "-";
+  bool auditRetention = true;
+  std::string auditMaxAge = "2160h";  // 90 days
+  int64_t auditKeep = 1000;
+  std::string auditRetentionInterval = "1h";
   int workers = 4;
 };
 
@@ -144,6 +149,18 @@ int main(int argc, char** argv) {
                  "mirror every audit record as a JSON line: - for stdout (logs go to stderr), a "
                  "file path (appended), or none")
       ->capture_default_str();
+  app.add_option("--audit-retention", options.auditRetention,
+                 "prune audit records older than --audit-max-age and beyond the newest "
+                 "--audit-keep of their chain, behind a checkpoint (copies go to the sink first)")
+      ->capture_default_str();
+  app.add_option("--audit-max-age", options.auditMaxAge, "age past which records may go")
+      ->capture_default_str();
+  app.add_option("--audit-keep", options.auditKeep, "records each chain keeps whatever their age")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--audit-retention-interval", options.auditRetentionInterval,
+                 "how often each chain is looked at")
+      ->capture_default_str();
   app.add_option("--workers", options.workers, "Rollouts reconciled at once (per namespace)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -170,6 +187,15 @@ int main(int argc, char** argv) {
   if (!scaleDownDelay) {
     return usageError(fmt::format("--scale-down-delay: \"{}\" is not a duration such as 30s",
                                   options.scaleDownDelay));
+  }
+  auto auditMaxAge = mc::parseDuration(options.auditMaxAge);
+  auto auditInterval = mc::parseDuration(options.auditRetentionInterval);
+  for (const auto& [flag, parsed, text] :
+       {std::tuple{"--audit-max-age", auditMaxAge, options.auditMaxAge},
+        std::tuple{"--audit-retention-interval", auditInterval, options.auditRetentionInterval}}) {
+    if (!parsed || parsed->count() <= 0) {
+      return usageError(fmt::format("{}: \"{}\" is not a duration such as 2160h", flag, text));
+    }
   }
   if (options.namespaces.empty()) {
     options.namespaces.emplace_back();  // all namespaces
@@ -224,6 +250,11 @@ int main(int argc, char** argv) {
     auditSink = std::move(*opened);
   }
   mc::audit::ChainWriter auditLog(**client, auditSink.get());
+  mc::audit::RetentionPolicy retentionPolicy;
+  retentionPolicy.maxAge = std::chrono::ceil<std::chrono::seconds>(*auditMaxAge);
+  retentionPolicy.keep = options.auditKeep;
+  mc::audit::Retention retention(**client, auditLog, auditSink.get(), retentionPolicy);
+  std::vector<std::unique_ptr<mc::reconcilers::AuditRetentionReconciler>> retentionReconcilers;
   // One Rollout controller and one AnalysisRun controller per watched namespace, each with its
   // own reconciler and caches.
   std::vector<std::unique_ptr<mc::reconcilers::RolloutReconciler>> reconcilers;
@@ -244,6 +275,12 @@ int main(int argc, char** argv) {
     analysisReconcilers.back()->useAuditLog(auditLog);
     manager.add(mc::reconcilers::makeAnalysisRunController(**client, *analysisReconcilers.back(),
                                                            ns, controllerOptions));
+    if (options.auditRetention) {
+      retentionReconcilers.push_back(
+          std::make_unique<mc::reconcilers::AuditRetentionReconciler>(retention, *auditInterval));
+      manager.add(mc::reconcilers::makeAuditRetentionController(
+          **client, *retentionReconcilers.back(), ns, controllerOptions));
+    }
   }
   std::atomic<bool> connected{false};
   manager.addReadyCheck("apiserver connection", [&connected] { return connected.load(); });

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cstdlib>
 
 #include "mc/audit/canonical_json.h"
 
@@ -43,15 +44,18 @@ std::string evidenceString(const crds::AuditRecordSpec& spec, std::string_view k
   return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
 }
 
-// The checkpoint that stands for the pruned prefix before `first`: the newest whose
-// prunedThrough is first's seq - 1.
+// The checkpoint that stands for the pruned prefix before `first`: the newest whose prefix
+// reaches first's predecessor (further, while a prune's deletes are still under way).
 const ChainRecord* checkpointBefore(const std::vector<ChainRecord>& records,
-                                    const ChainRecord& first) {
+                                    const ChainRecord& first, int64_t& through) {
   const ChainRecord* found = nullptr;
   for (const auto& record : records) {
-    if (record.spec.action == kCheckpointAction &&
-        evidenceString(record.spec, "prunedThrough") == std::to_string(first.spec.seq - 1)) {
+    if (record.spec.action != kCheckpointAction) continue;
+    int64_t pruned =
+        std::strtoll(evidenceString(record.spec, "prunedThrough").c_str(), nullptr, 10);
+    if (pruned >= first.spec.seq - 1 && (found == nullptr || pruned > through)) {
       found = &record;
+      through = pruned;
     }
   }
   return found;
@@ -101,15 +105,27 @@ ChainVerdict verifyChain(std::string_view chain, std::vector<ChainRecord> record
                     "64 zeros): records before it were replaced");
     }
   } else {
-    const ChainRecord* checkpoint = checkpointBefore(records, first);
+    int64_t through = 0;
+    const ChainRecord* checkpoint = checkpointBefore(records, first, through);
     if (checkpoint == nullptr) {
       return broken(first.spec.seq - 1, "",
                     fmt::format("records 1 to {} are missing and no checkpoint says they were "
                                 "pruned: deleted",
                                 first.spec.seq - 1));
     }
-    if (evidenceString(checkpoint->spec, "prunedHash") != first.spec.prevHash) {
-      return broken(first.spec.seq, first.name,
+    // The prefix's last record is gone (its hash must be the first's link) or, mid-prune, still
+    // here (its own hash must be the one vouched for).
+    const std::string vouched = evidenceString(checkpoint->spec, "prunedHash");
+    const ChainRecord* end = nullptr;
+    for (const auto& record : records) {
+      if (record.spec.seq == through) end = &record;
+    }
+    bool vouchedFor = end != nullptr
+                          ? end->spec.hash == vouched
+                          : through == first.spec.seq - 1 && first.spec.prevHash == vouched;
+    if (!vouchedFor) {
+      return broken(end != nullptr ? through : first.spec.seq,
+                    end != nullptr ? end->name : first.name,
                     fmt::format("does not link to the pruned prefix checkpoint {} vouches for",
                                 checkpoint->name));
     }

@@ -837,7 +837,26 @@ asio::awaitable<Result<void>> Commands::observeDrill(const std::string& name,
     co_return Result<void>();
   }
   auto rs = co_await client_.get(kube::resources::kReplicaSets, ns_, canaryRs);
-  if (rs && !timeline.canaryStarted) {
+  // MC's records of this drill's canary (decided after the drill was applied): when it started
+  // and when it was aborted, to the microsecond.
+  kube::ListOptions chain;
+  chain.labelSelector = audit::chainSelector(audit::rolloutChain(name));
+  auto records = co_await client_.list(crds::resources::kAuditRecords, ns_, chain);
+  for (const auto& item : records ? records->items : std::vector<json::object>{}) {
+    const auto* spec = objectAt(item, "spec");
+    auto at = timeOf(spec, "at");
+    if (!at || *at + std::chrono::seconds(1) < timeline.started) continue;
+    const std::string action = stringAt(spec, "action");
+    if ((action == "CanaryStarted" || action == "Retried") && !timeline.canaryStarted) {
+      timeline.canaryStarted = at;
+    }
+    if (action == crds::event::kAborted && !timeline.aborted) {
+      timeline.aborted = at;
+      timeline.abortedBy = stringAt(spec, "actor");
+      timeline.abortReason = stringAt(spec, "reason");
+    }
+  }
+  if (rs && !timeline.canaryStarted) {  // no record to read (no RBAC on them)
     timeline.canaryStarted = timeOf(objectAt(*rs, "metadata"), "creationTimestamp");
   }
   // The first Failed measurement of the drill's runs, as the AnalysisRun controller timed it.
@@ -866,24 +885,8 @@ asio::awaitable<Result<void>> Commands::observeDrill(const std::string& name,
       }
     }
   }
-  // The abort as MC recorded it: the Aborted record of this canary.
   if (!timeline.aborted && stringAt(status, "phase") == crds::phase::kDegraded) {
-    kube::ListOptions chain;
-    chain.labelSelector = audit::chainSelector(audit::rolloutChain(name));
-    auto records = co_await client_.list(crds::resources::kAuditRecords, ns_, chain);
-    for (const auto& item : records ? records->items : std::vector<json::object>{}) {
-      const auto* spec = objectAt(item, "spec");
-      auto at = timeOf(spec, "at");
-      if (stringAt(spec, "action") == crds::event::kAborted && at &&
-          *at + std::chrono::seconds(1) >= timeline.started) {
-        timeline.aborted = at;
-        timeline.abortedBy = stringAt(spec, "actor");
-        timeline.abortReason = stringAt(spec, "reason");
-      }
-    }
-    if (!timeline.aborted) {
-      timeline.aborted = now;  // no record to read (no RBAC on them): when it was seen
-    }
+    timeline.aborted = now;  // no record to read (no RBAC on them): when it was seen
   }
   if (timeline.aborted && !timeline.trafficBack && intAt(status, "canaryWeight", 0) == 0) {
     timeline.trafficBack = now;

@@ -39,7 +39,7 @@ std::string seconds(std::optional<double> value) {
 
 std::string moment(const std::optional<WallTime>& at, const WallTime& started) {
   if (!at) return "not seen";
-  return fmt::format("{} (+{:.1f} s)", formatTime(*at),
+  return fmt::format("{} ({:+.1f} s)", formatMicroTime(*at),
                      std::chrono::duration<double>(*at - started).count());
 }
 

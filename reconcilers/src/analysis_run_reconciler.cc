@@ -193,7 +193,7 @@ boost::asio::awaitable<Result<void>> AnalysisRunReconciler::recordVerdict(
   spec.to = *status.phase;
   spec.reason =
       fmt::format("analysis {} is {}: {}", name, *status.phase, status.message.value_or(""));
-  spec.at = formatTime(clock_.wallNow());
+  spec.at = formatMicroTime(clock_.wallNow());
   json::object& evidence = spec.evidence;
   evidence["analysisRun"] = name;
   for (const auto& arg : run.spec.args) {

@@ -90,7 +90,7 @@ audit::Entry auditEntry(const RolloutContext& context, const Plan& planned,
   for (const auto& [key, value] : decision.evidence) {
     evidence[key] = value;
   }
-  spec.at = formatTime(context.now);
+  spec.at = formatMicroTime(context.now);  // drills time the decision from it
   return entry;
 }
 

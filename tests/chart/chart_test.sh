@@ -178,6 +178,13 @@ else
   flunk "helm template --set audit.admissionPolicies=false"
 fi
 
+if render "$work/no-retention.yaml" --set audit.retention.enabled=false; then
+  run_check "audit.retention.enabled=false: no delete on AuditRecords, --audit-retention=false" \
+    no-retention "$work/no-retention.yaml"
+else
+  flunk "helm template --set audit.retention.enabled=false"
+fi
+
 # 3. watchNamespaces: a Role and RoleBinding in each, one --namespace each, and a ClusterRole for
 # ClusterAnalysisTemplates only (cluster-scoped: no Role can grant them).
 if render "$work/namespaces.yaml" --set 'watchNamespaces={team-a,team-b}'; then

@@ -38,8 +38,8 @@ WORKLOAD_RULES = {
     ("mc.maestro.dev", "analysistemplates"): {"get", "list", "watch"},
     ("mc.maestro.dev", "analysisruns"): {"get", "list", "watch", "create", "patch", "delete"},
     ("mc.maestro.dev", "analysisruns/status"): {"patch"},
-    ("mc.maestro.dev", "auditrecords"): {"get", "list", "create"},
-    ("mc.maestro.dev", "auditchains"): {"get", "create"},
+    ("mc.maestro.dev", "auditrecords"): {"get", "list", "create", "delete"},
+    ("mc.maestro.dev", "auditchains"): {"get", "list", "watch", "create"},
     ("mc.maestro.dev", "auditchains/status"): {"update"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
@@ -276,7 +276,8 @@ def check_default(docs, ns):
     container = operator_container(docs, ns, sa)
     expect_args(container,
                 present=["--metrics-bind-address=:8080", "--health-probe-bind-address=:8081",
-                         "--log-format=json", "--leader-elect",
+                         "--log-format=json", "--leader-elect", "--audit-retention=true",
+                         "--audit-max-age=2160h", "--audit-keep=1000",
                          f"--leader-election-namespace={ns}"],
                 absent_prefixes=["--namespace"])
     expect_probes(container)
@@ -406,6 +407,16 @@ def check_policies(docs, ns, watched):
             fail(f"the request policy does not let requests set {field}")
 
 
+def check_no_retention(docs):
+    """audit.retention.enabled=false: no delete on AuditRecords, and the flag says so."""
+    rules = flatten_rules(one(docs, "ClusterRole"))
+    if rules.get(("mc.maestro.dev", "auditrecords")) != {"get", "list", "create"}:
+        fail(f"without retention MC may not delete AuditRecords: {rules.get(('mc.maestro.dev', 'auditrecords'))}")
+    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    if "--audit-retention=false" not in container.get("args", []):
+        fail(f"want --audit-retention=false, got {container.get('args')}")
+
+
 def check_no_policies(docs):
     found = [name_of(d) for d in docs if d.get("kind") in ADMISSION_KINDS]
     if found:
@@ -475,6 +486,8 @@ def main(argv):
             check_policies(docs, rest[0], rest[1:])
         elif check == "no-policies":
             check_no_policies(docs)
+        elif check == "no-retention":
+            check_no_retention(docs)
         elif check == "secrets":
             check_secrets(docs, rest[0], rest[1:])
         elif check == "names":

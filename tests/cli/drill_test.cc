@@ -92,7 +92,8 @@ TEST(DrillReport, TimesEachMomentFromTheCanarysStart) {
   EXPECT_THAT(md, HasSubstr("**PASSED: MC rolled the bad revision back**"));
   EXPECT_THAT(md, HasSubstr("| time to detect (first failed measurement) | 14.0 s |"));
   EXPECT_THAT(md, HasSubstr("| time to roll back (traffic on the stable) | 15.0 s |"));
-  EXPECT_THAT(md, HasSubstr("| aborted | 2027-01-15T08:00:15Z (+15.5 s) by analysis/web-2-1 |"));
+  EXPECT_THAT(md,
+              HasSubstr("| aborted | 2027-01-15T08:00:15.500000Z (+15.5 s) by analysis/web-2-1 |"));
   auto report = json::parse(drillJson(drill));
   EXPECT_EQ(report.at("passed"), true);
   EXPECT_EQ(report.at("outcome"), "RolledBack");

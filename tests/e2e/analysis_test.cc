@@ -439,6 +439,20 @@ TEST_F(AnalysisE2ETest, SigkillDuringAnAnalysisResumesTheRunWithNoMeasurementLos
   }
   EXPECT_EQ(starts.size(), 5u) << "five measurements, each of its own tick";
   EXPECT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+  // The audit chain across the kill: every decision and the verdict once, in order, intact.
+  auto verified = run({KUBECTL_MC_BINARY, "audit", "verify", "web", "-n", ns, "--kubeconfig",
+                       cp().kubeconfig().string()});
+  EXPECT_EQ(verified.exitCode, 0) << verified.output;
+  auto log = run({KUBECTL_MC_BINARY, "audit", "log", "web", "-n", ns, "-o", "json", "--kubeconfig",
+                  cp().kubeconfig().string()});
+  ASSERT_EQ(log.exitCode, 0) << log.output;
+  std::vector<std::string> actions;
+  for (const auto& record : json::parse(log.output).as_array()) {
+    actions.push_back(text(record, {"spec", "action"}));
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"CanaryStarted", "StepAdvanced", "StepAdvanced",
+                                               "AnalysisVerdict", "StepAdvanced", "Completed"}))
+      << log.output;
 }
 
 // The built-ins (docs/analysis.md): templates without PromQL or a successCondition, as users

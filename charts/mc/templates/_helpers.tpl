@@ -109,10 +109,18 @@ those names only, for the Prometheus credentials of AnalysisRuns.
   verbs: ["create", "patch"]
 - apiGroups: ["mc.maestro.dev"]
   resources: ["auditrecords"]
+  {{- if .Values.audit.retention.enabled }}
+  verbs: ["get", "list", "create", "delete"]
+  {{- else }}
   verbs: ["get", "list", "create"]
+  {{- end }}
 - apiGroups: ["mc.maestro.dev"]
   resources: ["auditchains"]
+  {{- if .Values.audit.retention.enabled }}
+  verbs: ["get", "list", "watch", "create"]
+  {{- else }}
   verbs: ["get", "create"]
+  {{- end }}
 - apiGroups: ["mc.maestro.dev"]
   resources: ["auditchains/status"]
   verbs: ["update"]
