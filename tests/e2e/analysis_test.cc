@@ -187,6 +187,21 @@ class AnalysisE2ETest : public OperatorSuite<AnalysisE2ETest> {
     ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
   }
 
+  // The benches' canary: v1 Healthy, then judged by a background errorRate (the built-in, the
+  // 10 s window of the hand-written query of the other tests) measuring every `interval` s from
+  // the first step, its early no-data measurements tolerated.
+  static constexpr const char* kBenchCanary =
+      "{analysis: {templates: [{templateName: error-rate}]}, steps: [{setWeight: 20}, "
+      "{pause: {}}]}";
+  static void deployBenchV1(const std::string& ns, const Workload& w, int interval) {
+    deployV1With(
+        ns,
+        builtinTemplateYaml("error-rate", w.prometheus->url(),
+                            fmt::format("interval: {}s\ninconclusiveLimit: 1000", interval),
+                            "errorRate: {window: 10s}"),
+        kBenchCanary);
+  }
+
   static std::string diagnostics(const std::string& ns) {
     auto objects = kubectl({"get", "mcro,rs,mcar", "-n", ns, "-o", "wide"});
     auto status = kubectl({"get", "mcro", "web", "-n", ns, "-o", "jsonpath={.status}"});
@@ -447,7 +462,8 @@ TEST_F(AnalysisE2ETest, SigkillDuringAnAnalysisResumesTheRunWithNoMeasurementLos
                   cp().kubeconfig().string()});
   ASSERT_EQ(log.exitCode, 0) << log.output;
   std::vector<std::string> actions;
-  for (const auto& record : json::parse(log.output).as_array()) {
+  const json::value records = json::parse(log.output);
+  for (const auto& record : records.as_array()) {
     actions.push_back(text(record, {"spec", "action"}));
   }
   EXPECT_EQ(actions, (std::vector<std::string>{"CanaryStarted", "StepAdvanced", "StepAdvanced",
@@ -827,20 +843,10 @@ TEST_F(AnalysisE2ETest, DISABLED_DetectionAndReaction) {
       OwnOperator own(*dir_, ns, serviceAccountKubeconfig());
       own.start();
       auto w = startWorkload(ns);
-      // A background run from the first step; its early no-data measurements are tolerated.
-      const std::string canary =
-          "{analysis: {templates: [{templateName: error-rate}]}, steps: [{setWeight: 20}, "
-          "{pause: {}}]}";
-      // The built-in errorRate, whose 10 s window is the hand-written query's of the other tests.
-      ASSERT_NO_FATAL_FAILURE(deployV1With(
-          ns,
-          builtinTemplateYaml("error-rate", w.prometheus->url(),
-                              fmt::format("interval: {}s\ninconclusiveLimit: 1000", interval),
-                              "errorRate: {window: 10s}"),
-          canary));
+      ASSERT_NO_FATAL_FAILURE(deployBenchV1(ns, w, interval));
       const std::string stable = text(rollout(ns), {"status", "stablePodHash"});
       const auto auditStart = auditLogSize();
-      apply(ns, rolloutYaml("example/web:2", "0.2", canary));
+      apply(ns, rolloutYaml("example/web:2", "0.2", kBenchCanary));
       std::string canaryHash;
       std::chrono::system_clock::time_point firstError;
       ASSERT_TRUE(pollUntil(
@@ -899,6 +905,57 @@ TEST_F(AnalysisE2ETest, DISABLED_DetectionAndReaction) {
     };
     std::printf("analysis-latency interval=%ds runs=%d detection: %s; reaction: %s\n", interval,
                 runs, summary(detections).c_str(), summary(reactions).c_str());
+  }
+}
+
+// The game-day figures (bench/run-drill-bench.sh): MC_BENCH_RUNS drills (default 3) of 20 %
+// errors for background analyses measuring every 10 s and every 30 s; from each drill's JSON
+// report the time to detect and to roll back, and from the apiserver's audit log the writes each
+// decision costs (its AuditRecord, the head's move, its Event).
+TEST_F(AnalysisE2ETest, DISABLED_DrillTimings) {
+  const char* runsEnv = std::getenv("MC_BENCH_RUNS");
+  const int runs = runsEnv != nullptr ? std::max(1, std::atoi(runsEnv)) : 3;
+  for (int interval : {10, 30}) {
+    std::vector<double> detections, rollbacks;
+    for (int i = 1; i <= runs; ++i) {
+      const std::string ns = fmt::format("drill-{}s-{}", interval, i);
+      ASSERT_EQ(kubectl({"create", "namespace", ns}).exitCode, 0);
+      OwnOperator own(*dir_, ns, serviceAccountKubeconfig());
+      own.start();
+      auto w = startWorkload(ns);
+      ASSERT_NO_FATAL_FAILURE(deployBenchV1(ns, w, interval));
+      const auto auditStart = auditLogSize();
+      auto drill = runDrill(ns, *dir_);
+      ASSERT_EQ(drill.result.exitCode, 0) << drill.result.output << diagnostics(ns);
+      const auto& seconds = drill.report.at("seconds");
+      detections.push_back(std::stod(std::string(seconds.at("toDetect").as_string())));
+      rollbacks.push_back(std::stod(std::string(seconds.at("toRollBack").as_string())));
+      std::map<std::string, int> writes;
+      for (const auto& entry : auditEntriesSince(auditStart)) {
+        if (text(entry, {"stage"}) != "ResponseComplete" ||
+            text(entry, {"objectRef", "namespace"}) != ns ||
+            text(entry, {"user", "username"}) != "system:serviceaccount:mc-system:mc") {
+          continue;
+        }
+        std::string sub = text(entry, {"objectRef", "subresource"});
+        ++writes[fmt::format("{} {}{}", text(entry, {"verb"}),
+                             text(entry, {"objectRef", "resource"}), sub.empty() ? "" : "/" + sub)];
+      }
+      const int decisions = writes["create auditrecords"];
+      std::printf(
+          "drill interval=%ds run=%d detect_s=%.1f rollback_s=%.1f decisions=%d "
+          "record_creates=%d head_updates=%d chain_creates=%d event_creates=%d\n",
+          interval, i, detections.back(), rollbacks.back(), decisions, decisions,
+          writes["update auditchains/status"], writes["create auditchains"],
+          writes["create events"]);
+    }
+    auto summary = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return fmt::format("min {:.1f} / median {:.1f} / max {:.1f} s", v.front(), v[v.size() / 2],
+                         v.back());
+    };
+    std::printf("drill interval=%ds runs=%d time to detect: %s; time to roll back: %s\n", interval,
+                runs, summary(detections).c_str(), summary(rollbacks).c_str());
   }
 }
 
