@@ -519,7 +519,8 @@ asio::awaitable<int> Commands::list(bool allNamespaces, std::vector<std::string>
 // naming who asks: the chart's admission policy refuses a request whose requestedBy is not the
 // user the apiserver authenticated.
 asio::awaitable<Result<json::object>> Commands::patchStatus(const std::string& name,
-                                                            const std::string& body) {
+                                                            const std::string& body,
+                                                            kube::PatchType type) {
   auto username = co_await whoAmI();
   if (!username) {
     co_return username.error();
@@ -527,7 +528,7 @@ asio::awaitable<Result<json::object>> Commands::patchStatus(const std::string& n
   kube::PatchOptions options;
   options.subresource = "status";
   std::string request = withRequester(body, *username, reason_);
-  co_return co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Merge, request, options);
+  co_return co_await client_.patch(kRollouts, ns_, name, type, request, options);
 }
 
 asio::awaitable<Result<std::string>> Commands::whoAmI() {
@@ -630,13 +631,16 @@ asio::awaitable<int> Commands::promote(std::string name, bool full) {
       co_return co_await fail(promotable.error(), name);
     }
     auto body = promotePatch(*rollout, full);
-    auto patched = co_await patchStatus(name, body);
+    auto patched = co_await patchStatus(name, body, kube::PatchType::Json);
     if (patched) {
       out(fmt::format("rollout \"{}\" promoted{}\n", name, full ? " fully" : ""));
       co_return kExitOk;
     }
-    // A conflict: the controller moved on since the read; promote the step it is at now.
-    if (patched.error().kind != ErrorKind::Conflict || attempt >= kMaxAttempts) {
+    // A failed test operation (a bare 422) or a conflict: the controller moved on since the
+    // read, so decide again from the state it is in now.
+    const auto& error = patched.error();
+    bool stale = error.kind == ErrorKind::Conflict || error.httpStatus == 422;
+    if (!stale || attempt >= kMaxAttempts) {
       co_return co_await fail(patched.error(), name);
     }
   }

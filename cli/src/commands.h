@@ -67,8 +67,10 @@ class Commands {
   bool interrupt();
 
  private:
-  boost::asio::awaitable<Result<boost::json::object>> patchStatus(const std::string& name,
-                                                                  const std::string& body);
+  // Writes a person's request to the Rollout's status subresource, naming them (withRequester).
+  boost::asio::awaitable<Result<boost::json::object>> patchStatus(
+      const std::string& name, const std::string& body,
+      kube::PatchType type = kube::PatchType::Merge);
   struct Watch;
   // Prints why a request about Rollout `name` failed, for people; kExitFailed.
   boost::asio::awaitable<int> fail(const Error& error, const std::string& name);

@@ -334,19 +334,38 @@ Result<void> checkPromotable(const crds::Rollout& rollout, std::string_view name
 }
 
 std::string promotePatch(const crds::Rollout& rollout, bool full) {
+  const auto& status = rollout.status;
+  json::array ops;
+  auto op = [&ops](std::string_view name, std::string_view path, json::value value) {
+    ops.push_back(json::object{{"op", name}, {"path", path}, {"value", std::move(value)}});
+  };
+  if (status.canaryRS) {
+    op("test", "/status/canaryRS", json::value(*status.canaryRS));
+  }
+  if (status.attempt) {
+    op("test", "/status/attempt", *status.attempt);
+  }
   if (full) {
-    return R"({"status":{"promoteFull":true}})";
+    op("add", "/status/promoteFull", true);
+    return json::serialize(ops);
+  }
+  if (status.currentStepIndex) {
+    op("test", "/status/currentStepIndex", *status.currentStepIndex);
   }
   auto steps = static_cast<int32_t>(crds::effectiveSteps(rollout.spec).size());
-  json::object patch{
-      {"metadata", {{"resourceVersion", stringAt(&rollout.metadata, "resourceVersion")}}},
-      {"status", {{"promoteStep", stepIndexOf(rollout, steps)}}}};
-  return json::serialize(patch);
+  op("add", "/status/promoteStep", stepIndexOf(rollout, steps));
+  return json::serialize(ops);
 }
 
 std::string withRequester(const std::string& patch, const std::string& username,
                           const std::string& reason) {
   json::value body = json::parse(patch);
+  if (auto* ops = body.if_array()) {
+    // A JSON patch cannot remove a field that may be absent: an empty reason is no reason.
+    ops->push_back({{"op", "add"}, {"path", "/status/requestedBy"}, {"value", username}});
+    ops->push_back({{"op", "add"}, {"path", "/status/requestReason"}, {"value", reason}});
+    return json::serialize(body);
+  }
   auto& status = body.as_object()["status"].as_object();
   status["requestedBy"] = username;
   status["requestReason"] = reason.empty() ? json::value(nullptr) : json::value(reason);

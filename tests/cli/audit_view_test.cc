@@ -73,5 +73,13 @@ TEST(WithRequester, NamesTheRequesterAndDropsAStaleReason) {
   EXPECT_EQ(reasoned.at("status").at("requestReason"), "CHG-1");
 }
 
+TEST(WithRequester, JoinsAJsonPatchAsOperations) {
+  EXPECT_EQ(boost::json::parse(withRequester(
+                R"([{"op":"add","path":"/status/promoteStep","value":1}])", "alice", "")),
+            boost::json::parse(R"([{"op":"add","path":"/status/promoteStep","value":1},
+                                   {"op":"add","path":"/status/requestedBy","value":"alice"},
+                                   {"op":"add","path":"/status/requestReason","value":""}])"));
+}
+
 }  // namespace
 }  // namespace mc::cli

@@ -72,12 +72,24 @@ TEST(KubectlMcViewTest, PromoteNeedsARunningCanary) {
   }
 }
 
-TEST(KubectlMcViewTest, PromotePatchNamesTheCurrentStepAtTheReadVersion) {
-  auto paused = rollout(R"({"phase": "Paused", "currentStepIndex": 1, "canaryRS": "web-b"})");
-  EXPECT_EQ(json::parse(promotePatch(paused, false)),
-            json::parse(R"({"metadata":{"resourceVersion":"77"},"status":{"promoteStep":1}})"));
-  EXPECT_EQ(json::parse(promotePatch(paused, true)),
-            json::parse(R"({"status":{"promoteFull":true}})"));
+TEST(KubectlMcViewTest, PromotePatchIsHeldToTheCanaryAndStepThatWereRead) {
+  auto paused =
+      rollout(R"({"phase": "Paused", "currentStepIndex": 1, "canaryRS": "web-b", "attempt": 2})");
+  EXPECT_EQ(json::parse(promotePatch(paused, false)), json::parse(R"([
+      {"op": "test", "path": "/status/canaryRS", "value": "web-b"},
+      {"op": "test", "path": "/status/attempt", "value": 2},
+      {"op": "test", "path": "/status/currentStepIndex", "value": 1},
+      {"op": "add", "path": "/status/promoteStep", "value": 1}])"));
+  EXPECT_EQ(json::parse(promotePatch(paused, true)), json::parse(R"([
+      {"op": "test", "path": "/status/canaryRS", "value": "web-b"},
+      {"op": "test", "path": "/status/attempt", "value": 2},
+      {"op": "add", "path": "/status/promoteFull", "value": true}])"));
+  // A status without the step (an older controller's) promotes the first step and tests nothing
+  // it cannot read.
+  auto bare = rollout(R"({"phase": "Paused", "canaryRS": "web-b"})");
+  EXPECT_EQ(json::parse(promotePatch(bare, false)), json::parse(R"([
+      {"op": "test", "path": "/status/canaryRS", "value": "web-b"},
+      {"op": "add", "path": "/status/promoteStep", "value": 0}])"));
 }
 
 TEST(KubectlMcViewTest, RetryNeedsAnAbortedOrDegradedCanary) {

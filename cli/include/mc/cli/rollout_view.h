@@ -63,12 +63,16 @@ Progress progressOf(const crds::Rollout& rollout);
 // ("rollout \"web\" has no canary to promote"). `full`: skipping all remaining steps.
 Result<void> checkPromotable(const crds::Rollout& rollout, std::string_view name, bool full);
 
-// The body of `kubectl mc promote`: promoteFull, or the current step (optimistic on
-// `resourceVersion`, so a step the controller passed meanwhile is not skipped too).
+// The body of `kubectl mc promote`, a JSON patch setting promoteFull or promoteStep (the current
+// step) whose test operations hold it to the canary, attempt and step that were read: a step the
+// controller passed meanwhile is not skipped too, and a new canary is not promoted by a request
+// meant for the old one. Edits elsewhere in the object (annotations, say) do not refuse it, as a
+// resourceVersion precondition would under a stream of them.
 std::string promotePatch(const crds::Rollout& rollout, bool full);
 
-// A request's status patch with its requester (status.requestedBy, as the apiserver named them)
-// and reason (status.requestReason; null, so removed, without one: never a stale one).
+// A request's status patch (a merge patch, or a JSON patch's operations) with its requester
+// (status.requestedBy, as the apiserver named them) and reason (status.requestReason; removed or
+// emptied without one: never a stale one).
 std::string withRequester(const std::string& patch, const std::string& username,
                           const std::string& reason);
 
