@@ -1,13 +1,13 @@
 #include "mc/audit/chain.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
 
 #include "mc/audit/canonical_json.h"
+#include "mc/runtime/hash.h"
 
 namespace mc::audit {
 namespace {
@@ -25,18 +25,6 @@ bool holdsNumber(const json::value& value) {
     }
   }
   return false;
-}
-
-std::string sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += fmt::format("{:02x}", digest[i]);
-  }
-  return hex;
 }
 
 std::string evidenceString(const crds::AuditRecordSpec& spec, std::string_view key) {
@@ -75,7 +63,7 @@ Result<std::string> recordHash(const crds::AuditRecordSpec& spec) {
   if (!canonical) {
     return canonical.error();
   }
-  return sha256Hex(spec.prevHash + *canonical);
+  return kube::sha256Hex(spec.prevHash + *canonical);
 }
 
 ChainVerdict verifyChain(std::string_view chain, std::vector<ChainRecord> records,

@@ -1,30 +1,13 @@
 #include "mc/signing/digest.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 
+#include "mc/runtime/hash.h"
+
 namespace mc::signing {
 namespace {
-
-// Lower-case hex of a digest of `bytes`. audit/src/chain.cc has its own sha256 hex; the two are
-// to get one home.
-std::string hexDigest(const EVP_MD* md, std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, md, nullptr) != 1) {
-    return {};
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
-}
 
 bool isLowerHex(std::string_view text) {
   return std::all_of(text.begin(), text.end(),
@@ -42,7 +25,7 @@ std::string shown(std::string_view digest) {
 // The digest of `bytes` by the algorithm `expected` names (already checked).
 std::string digestLike(std::string_view bytes, std::string_view expected) {
   if (expected.substr(0, kSha512.size()) == kSha512) {
-    return fmt::format("sha512:{}", hexDigest(EVP_sha512(), bytes));
+    return fmt::format("sha512:{}", kube::sha512Hex(bytes));
   }
   return digestOf(bytes);
 }
@@ -84,7 +67,7 @@ Result<void> checkSha256Digest(std::string_view digest, std::string field) {
 }
 
 std::string digestOf(std::string_view bytes) {
-  return fmt::format("sha256:{}", hexDigest(EVP_sha256(), bytes));
+  return fmt::format("sha256:{}", kube::sha256Hex(bytes));
 }
 
 Result<void> verifyDigest(std::string_view bytes, std::string_view expected) {

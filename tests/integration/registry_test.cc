@@ -2,27 +2,18 @@
 // API and gives them back by digest.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
 #include "mc/e2e/servers.h"
+#include "mc/runtime/hash.h"
 #include "mc/runtime/http_client.h"
 
 namespace mc::e2e {
 namespace {
 
-std::string sha256Digest(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  std::string hex = "sha256:";
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += fmt::format("{:02x}", md[i]);
-  }
-  return hex;
-}
+std::string sha256Digest(std::string_view data) { return "sha256:" + kube::sha256Hex(data); }
 
 class RegistryTest : public ::testing::Test {
  protected:
