@@ -1,0 +1,191 @@
+#include "mc/signing/verify.h"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "mc/runtime/secret.h"
+#include "test_keys.h"
+
+namespace mc::signing {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+constexpr std::string_view kDigest =
+    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+constexpr std::string_view kOtherDigest =
+    "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+// A payload as cosign v2 writes it: the bare repository as go-containerregistry names it.
+std::string payloadFor(std::string_view digest,
+                       std::string_view reference = "index.docker.io/acme/web") {
+  return fmt::format(
+      R"({{"critical":{{"identity":{{"docker-reference":"{}"}},"image":{{"docker-manifest-digest":"{}"}},"type":"cosign container image signature"}},"optional":null}})",
+      reference, digest);
+}
+
+PublicKey trusted(const KeyPair& pair, std::string name) {
+  auto key = PublicKey::fromPem(pair.publicPem(), std::move(name));
+  EXPECT_TRUE(key) << key.error().message;
+  return *key;
+}
+
+FetchedSignature signedBy(const KeyPair& pair, std::string payload, size_t index = 0,
+                          std::string_view signedPayload = {}) {
+  FetchedSignature fetched;
+  fetched.layer.index = index;
+  fetched.layer.signature = kube::base64Encode(
+      pair.sign(signedPayload.empty() ? std::string_view(payload) : signedPayload, EVP_sha256()));
+  fetched.payload = std::move(payload);
+  return fetched;
+}
+
+class VerifySignaturesTest : public ::testing::Test {
+ protected:
+  static const KeyPair& signer() {
+    static const KeyPair pair = generate("EC", "P-256");
+    return pair;
+  }
+  static const KeyPair& stranger() {
+    static const KeyPair pair = generate("EC", "P-256");
+    return pair;
+  }
+  VerifyOptions options_{"docker.io/acme/web", false};
+};
+
+TEST_F(VerifySignaturesTest, ASignatureOfTheDigestByATrustedKeyVerifies) {
+  auto verdict = verifySignatures(kDigest, {signedBy(signer(), payloadFor(kDigest))},
+                                  {trusted(signer(), "team/cosign.pub")}, options_);
+  ASSERT_TRUE(verdict.verified) << verdict.describe(kDigest);
+  EXPECT_THAT(verdict.verifiedBy, HasSubstr("team/cosign.pub"));
+  EXPECT_EQ(verdict.dockerReference, "docker.io/acme/web") << "index.docker.io read as docker.io";
+  EXPECT_THAT(verdict.describe(kDigest), HasSubstr("verified by"));
+}
+
+TEST_F(VerifySignaturesTest, EachWayASignatureFailsIsRefusedSayingWhy) {
+  struct Case {
+    std::string name;
+    FetchedSignature signature;
+    std::string why;
+  };
+  auto tampered = signedBy(signer(), payloadFor(kDigest), 0, payloadFor(kOtherDigest));
+  auto truncated = signedBy(signer(), payloadFor(kDigest));
+  truncated.layer.signature.resize(truncated.layer.signature.size() / 2);
+  auto garbage = signedBy(signer(), "not json at all");
+  std::vector<Case> cases{
+      {"another key", signedBy(stranger(), payloadFor(kDigest)), "team/cosign.pub"},
+      {"a payload changed after signing", tampered, "team/cosign.pub"},
+      {"a truncated signature", truncated, "team/cosign.pub"},
+      {"a valid signature of another digest", signedBy(signer(), payloadFor(kOtherDigest)),
+       std::string(kOtherDigest)},
+      {"a signed payload that is no cosign payload", garbage, "not a cosign signature"},
+  };
+  for (const auto& c : cases) {
+    auto verdict =
+        verifySignatures(kDigest, {c.signature}, {trusted(signer(), "team/cosign.pub")}, options_);
+    EXPECT_FALSE(verdict.verified) << c.name;
+    ASSERT_EQ(verdict.refusals.size(), 1u) << c.name;
+    EXPECT_THAT(verdict.refusals[0], HasSubstr("signature 1: ")) << c.name;
+    EXPECT_THAT(verdict.refusals[0], HasSubstr(c.why)) << c.name;
+    EXPECT_THAT(verdict.describe(kDigest), HasSubstr("no signature of " + std::string(kDigest)))
+        << c.name;
+  }
+}
+
+TEST_F(VerifySignaturesTest, OneGoodSignatureAmongBadOnesIsEnough) {
+  auto verdict = verifySignatures(
+      kDigest,
+      {signedBy(stranger(), payloadFor(kDigest), 0), signedBy(signer(), payloadFor(kDigest), 1)},
+      {trusted(signer(), "new")}, options_);
+  EXPECT_TRUE(verdict.verified) << verdict.describe(kDigest);
+  EXPECT_TRUE(verdict.refusals.empty());
+}
+
+TEST_F(VerifySignaturesTest, AnyKeyOfSeveralVerifiesSoKeysRotate) {
+  auto verdict = verifySignatures(kDigest, {signedBy(signer(), payloadFor(kDigest))},
+                                  {trusted(stranger(), "old"), trusted(signer(), "new")}, options_);
+  ASSERT_TRUE(verdict.verified) << verdict.describe(kDigest);
+  EXPECT_THAT(verdict.verifiedBy, HasSubstr("new"));
+}
+
+TEST_F(VerifySignaturesTest, NoSignatureOrNoKeyIsNeverAPass) {
+  auto none = verifySignatures(kDigest, {}, {trusted(signer(), "k")}, options_);
+  EXPECT_FALSE(none.verified);
+  EXPECT_EQ(none.describe(kDigest), std::string(kDigest) + " has no signature");
+  auto keyless = verifySignatures(kDigest, {signedBy(signer(), payloadFor(kDigest))}, {}, options_);
+  EXPECT_FALSE(keyless.verified);
+  EXPECT_THAT(keyless.describe(kDigest), HasSubstr("no trusted key"));
+}
+
+TEST_F(VerifySignaturesTest, TheSignedRepositoryIsReportedAndCheckedOnlyWhenAsked) {
+  auto elsewhere = signedBy(signer(), payloadFor(kDigest, "ghcr.io/mallory/web"));
+  auto reported = verifySignatures(kDigest, {elsewhere}, {trusted(signer(), "k")}, options_);
+  ASSERT_TRUE(reported.verified) << "cosign does not check docker-reference";
+  EXPECT_EQ(reported.dockerReference, "ghcr.io/mallory/web");
+
+  auto strict = options_;
+  strict.matchRepository = true;
+  auto refused = verifySignatures(kDigest, {elsewhere}, {trusted(signer(), "k")}, strict);
+  EXPECT_FALSE(refused.verified);
+  ASSERT_EQ(refused.refusals.size(), 1u);
+  EXPECT_THAT(refused.refusals[0],
+              HasSubstr("signed for ghcr.io/mallory/web, not docker.io/acme/web"));
+  // cosign v3 writes repo@digest: the same repository, so it passes the strict check.
+  auto v3 = signedBy(signer(), payloadFor(kDigest, "acme/web@" + std::string(kDigest)));
+  EXPECT_TRUE(verifySignatures(kDigest, {v3}, {trusted(signer(), "k")}, strict).verified);
+}
+
+TEST(ImageMatchesTest, PatternsSayWhatTheyCover) {
+  auto image = [](std::string_view text) { return *ImageReference::parse(text); };
+  struct Case {
+    std::string pattern;
+    std::string image;
+    bool matches;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"docker.io/library/nginx", "nginx:1.27", true},
+           {"docker.io/library/nginx", "nginx@" + std::string(kDigest), true},
+           {"docker.io/library/*", "nginx", true},
+           {"docker.io/library/*", "acme/nginx", false},
+           {"ghcr.io/acme/*", "ghcr.io/acme/web:v2", true},
+           {"ghcr.io/acme/*", "ghcr.io/acme/team/web", false},
+           {"ghcr.io/acme/**", "ghcr.io/acme/team/web", true},
+           {"ghcr.io/acme/**", "ghcr.io/acmecorp/web", false},
+           {"**", "registry.example:5000/any/thing", true},
+           {"*/acme/web", "ghcr.io/acme/web", true},
+           {"nginx", "nginx", false},  // patterns are not normalised: write docker.io/library/nginx
+           {"ghcr.io/acme/web", "ghcr.io/acme/web2", false},
+       }) {
+    EXPECT_EQ(imageMatches(c.pattern, image(c.image)), c.matches) << c.pattern << " vs " << c.image;
+  }
+}
+
+TEST(FindWaiverTest, AValidWaiverWinsAndAnExpiredOneIsNamed) {
+  const auto now = std::chrono::system_clock::time_point(1800000000s);
+  Waiver valid{std::string(kDigest), "alice", "CHG-1", now + 1h};
+  Waiver lapsed{std::string(kDigest), "bob", "CHG-0", now - 1h};
+  Waiver older{std::string(kDigest), "carol", "CHG-00", now - 48h};
+  Waiver other{std::string(kOtherDigest), "dave", "elsewhere", now + 1h};
+  Waiver atNow{std::string(kDigest), "erin", "ends now", now};
+
+  EXPECT_EQ(findWaiver(kDigest, {}, now).state, WaiverState::None);
+  EXPECT_EQ(findWaiver(kDigest, {other}, now).state, WaiverState::None);
+
+  auto found = findWaiver(kDigest, {lapsed, valid, other}, now);
+  EXPECT_EQ(found.state, WaiverState::Valid);
+  EXPECT_EQ(found.waiver->owner, "alice");
+
+  auto expired = findWaiver(kDigest, {older, lapsed}, now);
+  EXPECT_EQ(expired.state, WaiverState::Expired);
+  EXPECT_EQ(expired.waiver->owner, "bob") << "the latest to expire is the one to name";
+
+  EXPECT_EQ(findWaiver(kDigest, {atNow}, now).state, WaiverState::Expired)
+      << "a waiver ends at its expiry";
+  EXPECT_EQ(findWaiver(kDigest, {valid}, now + 2h).state, WaiverState::Expired)
+      << "the clock decides, not the waiver's presence";
+}
+
+}  // namespace
+}  // namespace mc::signing
