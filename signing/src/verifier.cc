@@ -74,8 +74,7 @@ Verifier::Verifier(SignatureSource& source, const Clock& clock, VerifierOptions 
 Verifier::~Verifier() { impl_->pool.join(); }
 
 asio::awaitable<Result<DigestVerdict>> Verifier::verify(
-    const ImageReference& pinned, const KeyPolicy& policy,
-    std::optional<RegistryCredentials> credentials) {
+    ImageReference pinned, KeyPolicy policy, std::optional<RegistryCredentials> credentials) {
   if (!pinned.hasDigest()) {
     co_return makeError(
         ErrorKind::Invalid,

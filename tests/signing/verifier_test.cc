@@ -32,7 +32,7 @@ const KeyPair& signer() {
 class FakeSource final : public SignatureSource {
  public:
   asio::awaitable<Result<std::vector<FetchedSignature>>> signatures(
-      const ImageReference& pinned, std::optional<RegistryCredentials> credentials) override {
+      ImageReference pinned, std::optional<RegistryCredentials> credentials) override {
     ++requests;
     lastDigest = pinned.digest();
     lastCredentials = credentials;

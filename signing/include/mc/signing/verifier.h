@@ -27,8 +27,10 @@ class SignatureSource {
  public:
   virtual ~SignatureSource() = default;
   // `pinned` holds a digest; `credentials` are the pull Secret's for its registry, if any.
+  // Parameters are values: a reference to a caller's temporary would dangle after the first
+  // suspension.
   virtual boost::asio::awaitable<Result<std::vector<FetchedSignature>>> signatures(
-      const ImageReference& pinned, std::optional<RegistryCredentials> credentials) = 0;
+      ImageReference pinned, std::optional<RegistryCredentials> credentials) = 0;
 };
 
 // The keys one policy trusts, and how strictly it reads a payload.
@@ -62,8 +64,10 @@ class Verifier {
 
   // The verdict on `pinned` (Invalid unless it holds a digest) under `policy`. A failure to read
   // the signatures is an Error, returned as it is and never cached, never a verdict.
+  // Parameters are values, as SignatureSource's (a KeyPolicy's keys are shared, so copies are
+  // cheap).
   boost::asio::awaitable<Result<DigestVerdict>> verify(
-      const ImageReference& pinned, const KeyPolicy& policy,
+      ImageReference pinned, KeyPolicy policy,
       std::optional<RegistryCredentials> credentials = std::nullopt);
 
   struct Stats {
