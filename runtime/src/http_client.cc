@@ -65,6 +65,11 @@ Error transportError(const boost::system::error_code& ec, std::string_view what,
   if (ec == beast::error::timeout) {
     return makeError(ErrorKind::Timeout, fmt::format("{} {}: timed out", what, origin));
   }
+  if (ec == bhttp::error::body_limit) {
+    // The same request would get the same answer: not worth a retry.
+    return makeError(ErrorKind::Terminal,
+                     fmt::format("{} {}: response body over the limit", what, origin));
+  }
   return makeError(ErrorKind::Transient, fmt::format("{} {}: {}", what, origin, ec.message()));
 }
 
@@ -175,7 +180,8 @@ struct HttpClient::Impl {
   }
 
   asio::awaitable<Result<Response>> sendOnce(bhttp::request<bhttp::string_body>& req,
-                                             std::chrono::milliseconds timeout, bool& retry) {
+                                             std::chrono::milliseconds timeout,
+                                             uint64_t maxBodyBytes, bool& retry) {
     retry = false;
     std::unique_ptr<Connection> conn;
     bool reused = false;
@@ -192,7 +198,7 @@ struct HttpClient::Impl {
     }
     conn->tcp().expires_after(timeout);
     bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(kMaxBodyBytes);
+    parser.body_limit(maxBodyBytes > 0 ? maxBodyBytes : kMaxBodyBytes);
     // A HEAD response announces a Content-Length but carries no body.
     parser.skip(req.method() == bhttp::verb::head);
     bool wrote = false;
@@ -331,9 +337,9 @@ asio::awaitable<Result<Response>> HttpClient::send(Request request) {
   }
   auto& req = *made;
   bool retry = false;
-  auto result = co_await impl_->sendOnce(req, request.timeout, retry);
+  auto result = co_await impl_->sendOnce(req, request.timeout, request.maxBodyBytes, retry);
   if (!result && retry) {
-    result = co_await impl_->sendOnce(req, request.timeout, retry);
+    result = co_await impl_->sendOnce(req, request.timeout, request.maxBodyBytes, retry);
   }
   co_return result;
 }

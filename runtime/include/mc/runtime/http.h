@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,10 @@ struct Request {
   Headers headers;
   std::string body;
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
+  // The most body send() reads before giving up on the response (a Terminal error, the connection
+  // dropped); 0 is the client's own limit (1 GiB). For callers that know how big an answer can
+  // be (a registry's manifests and signature payloads), so a server cannot make them hold more.
+  uint64_t maxBodyBytes = 0;
 };
 
 struct Response {
