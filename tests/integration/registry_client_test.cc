@@ -11,9 +11,14 @@
 
 #include "mc/e2e/servers.h"
 #include "mc/runtime/http_client.h"
+#include "mc/runtime/secret.h"
 #include "mc/signing/cosign.h"
 #include "mc/signing/digest.h"
+#include "mc/signing/registry_signatures.h"
+#include "mc/signing/verifier.h"
+#include "mc/testing/fake_clock.h"
 #include "mc/testing/io_thread.h"
+#include "signing/test_keys.h"
 
 namespace mc::signing {
 namespace {
@@ -114,6 +119,17 @@ class RegistryClientIntegrationTest : public ::testing::Test {
         {"layers", json::array{layerDescriptor}}};
     signatureTag_ = signatureTag(indexDigest_).value();
     pushManifest(signatureTag_, kOciManifestType, json::serialize(signature));
+    signatureManifest_ = signature;
+  }
+
+  // Adds a layer signed by `pair` over the same payload to the index's signature manifest, as a
+  // second `cosign sign` appends its signature.
+  void signIndex(const KeyPair& pair) {
+    auto layer = signatureManifest_.at("layers").as_array().front().as_object();
+    layer["annotations"] =
+        json::object{{kSignatureAnnotation, kube::base64Encode(pair.sign(payload_, EVP_sha256()))}};
+    signatureManifest_.at("layers").as_array().push_back(layer);
+    pushManifest(signatureTag_, kOciManifestType, json::serialize(signatureManifest_));
   }
 
   void TearDown() override { io_.run(dropClient()); }
@@ -175,6 +191,7 @@ class RegistryClientIntegrationTest : public ::testing::Test {
   std::string indexDigest_;
   std::string payload_;
   std::string signatureTag_;
+  json::object signatureManifest_;
 };
 
 TEST_F(RegistryClientIntegrationTest, ResolvesTagsToTheDigestsTheRegistryReports) {
@@ -254,6 +271,44 @@ TEST_F(RegistryClientIntegrationTest, AStoppedRegistryIsAnErrorNeverASuccess) {
               after.error().kind == ErrorKind::Timeout)
       << after.error().describe();
   EXPECT_NE(after.error().message.find(host_), std::string::npos) << after.error().message;
+}
+
+// The verifier's whole path on the real registry: the `.sig` tag and its payload blobs fetched by
+// RegistrySignatures through the client, checked by the Verifier on its pool.
+TEST_F(RegistryClientIntegrationTest, VerifiesWhatTheRegistryHoldsForADigest) {
+  const auto signer = generate("EC", "P-256");
+  const auto stranger = generate("EC", "P-256");
+  signIndex(signer);
+  RegistrySignatures source(*client_);
+  test::FakeClock clock;
+  Verifier verifier(source, clock);
+  auto verify = [&](const std::string& digest, const KeyPair& trusted) {
+    KeyPolicy policy{{PublicKey::fromPem(trusted.publicPem(), "ns/cosign-pub").value()}, false};
+    return io_.run(verifier.verify(ref("@" + digest), std::move(policy)));
+  };
+
+  auto good = verify(indexDigest_, signer);
+  ASSERT_TRUE(good) << good.error().describe();
+  EXPECT_TRUE(good->verified) << "one good signature after the fake one: "
+                              << good->describe(indexDigest_);
+  EXPECT_EQ(good->dockerReference, host_ + "/" + std::string(kRepository));
+
+  auto other = verify(indexDigest_, stranger);
+  ASSERT_TRUE(other) << other.error().describe();
+  EXPECT_FALSE(other->verified);
+  EXPECT_EQ(other->refusals.size(), 2u) << other->describe(indexDigest_);
+
+  auto bare = verify(amd64Digest_, signer);  // never signed: no .sig tag at all
+  ASSERT_TRUE(bare) << bare.error().describe();
+  EXPECT_FALSE(bare->verified);
+  EXPECT_EQ(bare->describe(amd64Digest_), amd64Digest_ + " has no signature");
+
+  registry_.reset();
+  clock.advance(std::chrono::hours(1));  // past every cached verdict
+  auto down = verify(indexDigest_, signer);
+  ASSERT_FALSE(down) << "a registry that is gone is an Error, never a verdict";
+  EXPECT_TRUE(down.error().kind == ErrorKind::Transient || down.error().kind == ErrorKind::Timeout)
+      << down.error().describe();
 }
 
 }  // namespace
