@@ -18,6 +18,7 @@
 #include "mc/signing/verifier.h"
 #include "mc/testing/fake_clock.h"
 #include "mc/testing/io_thread.h"
+#include "signing/registry_calls.h"
 #include "signing/test_keys.h"
 
 namespace mc::signing {
@@ -40,23 +41,6 @@ std::string imageManifest(const std::string& config, const std::string& layer) {
       {"config", descriptor("application/vnd.oci.image.config.v1+json", config)},
       {"layers", json::array{descriptor("application/vnd.oci.image.layer.v1.tar", layer)}}};
   return json::serialize(manifest);
-}
-
-asio::awaitable<Result<FetchedManifest>> manifestOn(RegistryClient& client, ImageReference ref) {
-  auto result = co_await client.manifest(std::move(ref), std::nullopt);
-  co_return result;
-}
-
-asio::awaitable<Result<std::string>> blobOn(RegistryClient& client, ImageReference ref,
-                                            std::string digest) {
-  auto result = co_await client.blob(std::move(ref), std::move(digest), 64 * 1024, std::nullopt);
-  co_return result;
-}
-
-asio::awaitable<Result<ResolvedImage>> resolveOn(RegistryClient& client, ImageReference ref,
-                                                 Platform platform) {
-  auto result = co_await resolveDigest(client, std::move(ref), std::move(platform), std::nullopt);
-  co_return result;
 }
 
 class RegistryClientIntegrationTest : public ::testing::Test {
@@ -240,7 +224,7 @@ TEST_F(RegistryClientIntegrationTest, ReadsTheSignatureManifestAndItsPayload) {
   const auto& layer = layers->layers.front();
   EXPECT_EQ(layer.payloadDigest, digestOf(payload_));
 
-  auto blob = io_.run(blobOn(*client_, ref(""), layer.payloadDigest));
+  auto blob = io_.run(blobOn(*client_, ref(""), layer.payloadDigest, 64 * 1024));
   ASSERT_TRUE(blob) << blob.error().describe();
   EXPECT_EQ(*blob, payload_);
   auto parsed = parseSimpleSigningPayload(*blob);
@@ -255,7 +239,7 @@ TEST_F(RegistryClientIntegrationTest, WhatTheRegistryLacksIsNotFound) {
   EXPECT_NE(tag.error().message.find("mc/signed:never-pushed"), std::string::npos)
       << tag.error().message;
 
-  auto blob = io_.run(blobOn(*client_, ref(""), digestOf("never pushed")));
+  auto blob = io_.run(blobOn(*client_, ref(""), digestOf("never pushed"), 64 * 1024));
   ASSERT_FALSE(blob);
   EXPECT_EQ(blob.error().kind, ErrorKind::NotFound) << blob.error().describe();
 }

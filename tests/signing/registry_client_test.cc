@@ -15,6 +15,7 @@
 #include "mc/signing/digest.h"
 #include "mc/testing/fake_clock.h"
 #include "mc/testing/io_thread.h"
+#include "registry_calls.h"
 
 namespace mc::signing {
 namespace {
@@ -63,25 +64,6 @@ http::Response registryError(int status, std::string_view code, std::string_view
       status,
       {{"Content-Type", "application/json"}},
       fmt::format(R"({{"errors":[{{"code":"{}","message":"{}","detail":null}}]}})", code, message)};
-}
-
-asio::awaitable<Result<FetchedManifest>> manifestOn(RegistryClient& client, ImageReference ref,
-                                                    std::optional<RegistryCredentials> creds) {
-  auto result = co_await client.manifest(std::move(ref), std::move(creds));
-  co_return result;
-}
-
-asio::awaitable<Result<std::string>> blobOn(RegistryClient& client, ImageReference ref,
-                                            std::string digest, uint64_t maxBytes,
-                                            std::optional<RegistryCredentials> creds) {
-  auto result = co_await client.blob(std::move(ref), std::move(digest), maxBytes, std::move(creds));
-  co_return result;
-}
-
-asio::awaitable<Result<ResolvedImage>> resolveOn(RegistryClient& client, ImageReference ref,
-                                                 Platform platform) {
-  auto result = co_await resolveDigest(client, std::move(ref), std::move(platform), std::nullopt);
-  co_return result;
 }
 
 class RegistryClientTest : public ::testing::Test {
