@@ -125,10 +125,14 @@ int main(int argc, char** argv) {
   auto* pause = withName(
       app.add_subcommand("pause", "hold the canary at its current step (spec.paused)"), options);
   auto* resume = withName(app.add_subcommand("resume", "let a paused Rollout continue"), options);
-  auto* undo = withName(
-      app.add_subcommand("undo", "restore the pod template of an earlier revision"), options);
+  auto* undo =
+      withName(app.add_subcommand("undo",
+                                  "restore the pod template of the last known-good (or an earlier) "
+                                  "revision"),
+               options);
   undo->add_option("--to-revision", options.toRevision,
-                   "revision to restore (default: the one before the current template's)")
+                   "revision to restore (default: the last known-good template, status."
+                   "lastKnownGood; without verification, the one before the current template's)")
       ->check(CLI::PositiveNumber);
   auto* audit =
       app.add_subcommand("audit", "read and verify a Rollout's audit chain")->require_subcommand(1);

@@ -715,8 +715,11 @@ asio::awaitable<int> Commands::undo(std::string name, std::optional<int64_t> toR
     auto body = undoPatch(*target, readVersion);
     auto patched = co_await client_.patch(kRollouts, ns_, name, kube::PatchType::Json, body);
     if (patched) {
-      out(fmt::format("rollout \"{}\" rolled back to revision {} ({})\n", name, target->revision,
-                      target->replicaSet));
+      out(fmt::format("rollout \"{}\" rolled back to revision {} ({}){}\n", name, target->revision,
+                      target->replicaSet,
+                      target->knownGood.empty()
+                          ? ""
+                          : fmt::format(", the last known-good: {}", target->knownGood)));
       co_return kExitOk;
     }
     // A failed test operation comes back as a bare 422 ("the server rejected our request"):

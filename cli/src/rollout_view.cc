@@ -400,6 +400,44 @@ Result<UndoTarget> undoTarget(const crds::Rollout& rollout, std::string_view nam
   revisions.erase(std::unique(revisions.begin(), revisions.end()), revisions.end());
 
   std::optional<int64_t> wanted = toRevision;
+  std::string knownGood;
+  std::vector<const crds::KnownGood*> goods;
+  if (rollout.status.lastKnownGood) {
+    goods.push_back(&*rollout.status.lastKnownGood);
+  }
+  for (const auto& good : rollout.status.knownGoodHistory) {
+    goods.push_back(&good);
+  }
+  if (!wanted && !goods.empty()) {
+    std::vector<std::string> considered;
+    for (const crds::KnownGood* good : goods) {
+      if (rollout.status.currentPodHash && good->podHash == *rollout.status.currentPodHash) {
+        continue;  // what runs now: nothing to return to
+      }
+      considered.push_back(good->image);
+      for (const auto& rs : replicaSets) {
+        if (podHashOf(rs) == good->podHash && revisionOf(rs) > 0) {
+          wanted = revisionOf(rs);
+          knownGood = good->image;
+          break;
+        }
+      }
+      if (wanted) {
+        break;
+      }
+    }
+    if (!wanted) {
+      return makeError(
+          ErrorKind::NotFound,
+          considered.empty()
+              ? fmt::format("rollout \"{}\" runs its last known-good template already; name "
+                            "another revision with --to-revision",
+                            name)
+              : fmt::format("rollout \"{}\": no ReplicaSet of a known-good template ({}) is "
+                            "left to return to; name a revision with --to-revision",
+                            name, fmt::join(considered, ", ")));
+    }
+  }
   if (!wanted) {
     if (!current) {
       return makeError(
@@ -451,6 +489,7 @@ Result<UndoTarget> undoTarget(const crds::Rollout& rollout, std::string_view nam
   }
   target.podTemplate = std::move(podTemplate.as_object());
   target.alreadyCurrent = target.podTemplate == rollout.spec.podTemplate;
+  target.knownGood = std::move(knownGood);
   return target;
 }
 

@@ -122,6 +122,39 @@ TEST(KubectlMcViewTest, UndoPicksTheRevisionBeforeTheCurrentTemplate) {
   EXPECT_TRUE(named->alreadyCurrent) << "revision 4 has the Rollout's template";
 }
 
+// With a known-good on record, undo returns to it (not merely to the revision before), and to
+// the newest of the history when the current template is the last known-good itself.
+TEST(KubectlMcViewTest, UndoDefaultsToTheLastKnownGood) {
+  std::vector<json::object> owned{
+      replicaSet("c4", "4", kTemplateV2), replicaSet("c3", "3", kTemplateV2),
+      replicaSet("c2", "2", kTemplateV1), replicaSet("c1", "1", kTemplateV1)};
+  auto badCanary = rollout(R"({"currentPodHash": "c4", "stableRS": "web-c3",
+      "lastKnownGood": {"podHash": "c2", "image": "docker.io/example/web@sha256:22",
+                        "digest": "sha256:22"}})");
+  auto target = undoTarget(badCanary, "web", owned, std::nullopt);
+  ASSERT_TRUE(target) << target.error().message;
+  EXPECT_EQ(target->revision, 2) << "the known-good, not revision 3 just before the current";
+  EXPECT_EQ(target->knownGood, "docker.io/example/web@sha256:22");
+
+  auto onKnownGood = rollout(R"({"currentPodHash": "c2",
+      "lastKnownGood": {"podHash": "c2", "image": "web@sha256:22"},
+      "knownGoodHistory": [{"podHash": "c9", "image": "web@sha256:99"},
+                           {"podHash": "c1", "image": "web@sha256:11"}]})");
+  auto older = undoTarget(onKnownGood, "web", owned, std::nullopt);
+  ASSERT_TRUE(older) << older.error().message;
+  EXPECT_EQ(older->revision, 1) << "c9's ReplicaSet is gone: the next known-good that exists";
+  EXPECT_EQ(older->knownGood, "web@sha256:11");
+
+  auto pruned = rollout(R"({"currentPodHash": "c4",
+      "lastKnownGood": {"podHash": "c0", "image": "web@sha256:00"}})");
+  auto none = undoTarget(pruned, "web", owned, std::nullopt);
+  ASSERT_FALSE(none) << "never a silent undo to an unverified revision";
+  EXPECT_NE(none.error().message.find("web@sha256:00"), std::string::npos);
+  auto named = undoTarget(pruned, "web", owned, 3);
+  ASSERT_TRUE(named) << "--to-revision still names any revision";
+  EXPECT_EQ(named->knownGood, "");
+}
+
 TEST(KubectlMcViewTest, UndoErrorsSayWhatExists) {
   auto current = rollout(R"({"currentPodHash": "c2"})");
   std::vector<json::object> owned{replicaSet("c2", "2", kTemplateV2),

@@ -85,10 +85,15 @@ struct UndoTarget {
   std::string replicaSet;
   boost::json::object podTemplate;  // the template as the Rollout had it (kPodTemplateAnnotation)
   bool alreadyCurrent = false;      // spec.template is this template already
+  std::string knownGood;            // the pinned image, when the target is a known-good template
 };
 
-// `toRevision` absent: the highest revision below the current template's ReplicaSet's (the
-// one whose hash label is status.currentPodHash). `replicaSets`: the owned ones.
+// `toRevision` absent: the last known-good template (status.lastKnownGood, else the newest of
+// status.knownGoodHistory) other than the current one, whose ReplicaSet still exists; without
+// any known-good on record (no verification in use), the highest revision below the current
+// template's ReplicaSet's (the one whose hash label is status.currentPodHash). A known-good on
+// record that cannot be returned to is an error, never a silent undo to an unverified revision.
+// `replicaSets`: the owned ones.
 Result<UndoTarget> undoTarget(const crds::Rollout& rollout, std::string_view name,
                               const std::vector<boost::json::object>& replicaSets,
                               std::optional<int64_t> toRevision);
