@@ -18,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <fstream>
+#include <sstream>
 
 #include "mc/audit/sink.h"
 #include "mc/audit/writer.h"
@@ -29,6 +30,10 @@
 #include "mc/runtime/logging.h"
 #include "mc/runtime/manager.h"
 #include "mc/runtime/version.h"
+#include "mc/signing/policy.h"
+#include "mc/signing/registry_client.h"
+#include "mc/signing/registry_signatures.h"
+#include "mc/signing/verifier.h"
 
 namespace {
 
@@ -55,6 +60,11 @@ struct Options {
   int64_t auditKeep = 1000;
   std::string auditRetentionInterval = "1h";
   int workers = 4;
+  bool verifyImages = true;
+  std::vector<std::string> insecureRegistries;
+  std::string registryCaFile;
+  std::string registryTimeout = "10s";
+  std::string platform = "linux/amd64";
 };
 
 // In a pod, the service account's namespace; elsewhere "default".
@@ -164,6 +174,22 @@ int main(int argc, char** argv) {
   app.add_option("--workers", options.workers, "Rollouts reconciled at once (per namespace)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--verify-images", options.verifyImages,
+                 "verify the images of Rollouts that a VerificationPolicy, a "
+                 "ClusterVerificationPolicy or spec.verify covers (needs those CRDs)")
+      ->capture_default_str();
+  app.add_option("--insecure-registry", options.insecureRegistries,
+                 "a registry host:port spoken to in plain HTTP (repeat for several); every other "
+                 "registry is HTTPS with its certificate verified");
+  app.add_option("--registry-ca-file", options.registryCaFile,
+                 "PEM bundle that registry certificates are verified against (default: the "
+                 "system's)");
+  app.add_option("--registry-timeout", options.registryTimeout,
+                 "bound on each registry request; past it the verdict is an Error, never a pass")
+      ->capture_default_str();
+  app.add_option("--platform", options.platform,
+                 "os/arch[/variant] whose manifest a multi-platform image's tag resolves for")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -196,6 +222,28 @@ int main(int argc, char** argv) {
     if (!parsed || parsed->count() <= 0) {
       return usageError(fmt::format("{}: \"{}\" is not a duration such as 2160h", flag, text));
     }
+  }
+  auto registryTimeout = mc::parseDuration(options.registryTimeout);
+  if (!registryTimeout || registryTimeout->count() <= 0) {
+    return usageError(fmt::format("--registry-timeout: \"{}\" is not a duration such as 10s",
+                                  options.registryTimeout));
+  }
+  auto platform = mc::signing::parsePlatform(options.platform);
+  if (!platform) {
+    return usageError(fmt::format("--platform: {}", platform.error().message));
+  }
+  mc::signing::HttpRegistryOptions registryOptions;
+  registryOptions.insecureHosts.insert(options.insecureRegistries.begin(),
+                                       options.insecureRegistries.end());
+  registryOptions.timeout = std::chrono::ceil<std::chrono::milliseconds>(*registryTimeout);
+  if (!options.registryCaFile.empty()) {
+    std::ifstream in(options.registryCaFile);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    if (!in || pem.str().empty()) {
+      return usageError(fmt::format("--registry-ca-file: cannot read {}", options.registryCaFile));
+    }
+    registryOptions.caPem = pem.str();
   }
   if (options.namespaces.empty()) {
     options.namespaces.emplace_back();  // all namespaces
@@ -255,6 +303,12 @@ int main(int argc, char** argv) {
   retentionPolicy.keep = options.auditKeep;
   mc::audit::Retention retention(**client, auditLog, auditSink.get(), retentionPolicy);
   std::vector<std::unique_ptr<mc::reconcilers::AuditRetentionReconciler>> retentionReconcilers;
+  // One registry client and one verifier (its pool and verdict cache) for every controller.
+  mc::signing::HttpRegistryClient registryClient(io.get_executor(), registryOptions);
+  mc::signing::RegistrySignatures signatureSource(registryClient);
+  mc::signing::Verifier verifier(signatureSource, mc::systemClock());
+  mc::signing::RegistryImageChecker imageChecker(registryClient, verifier, *platform);
+  mc::signing::ImageChecker* checker = options.verifyImages ? &imageChecker : nullptr;
   // One Rollout controller and one AnalysisRun controller per watched namespace, each with its
   // own reconciler and caches.
   std::vector<std::unique_ptr<mc::reconcilers::RolloutReconciler>> reconcilers;
@@ -269,7 +323,7 @@ int main(int argc, char** argv) {
     controllerOptions.workers = options.workers;
     controllerOptions.registry = registry;
     manager.add(mc::reconcilers::makeRolloutController(**client, *reconcilers.back(), ns,
-                                                       controllerOptions));
+                                                       controllerOptions, checker));
     analysisReconcilers.push_back(std::make_unique<mc::reconcilers::AnalysisRunReconciler>(
         **client, &mc::analysis::makeProvider));
     analysisReconcilers.back()->useAuditLog(auditLog);

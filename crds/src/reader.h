@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mc/common/error.h"
 #include "mc/crds/rollout.h"
@@ -78,6 +79,22 @@ class Reader {
     if (value == nullptr) return nullptr;
     if (!value->is_array()) return wrongType(join(path, key), "a list");
     return &value->as_array();
+  }
+
+  // A list of strings; an entry of another type is a fault, naming its index.
+  std::vector<std::string> stringList(const json::object& object, std::string_view key,
+                                      const std::string& path) {
+    std::vector<std::string> out;
+    const json::array* list = optArray(object, key, path);
+    if (list == nullptr) return out;
+    for (size_t i = 0; i < list->size(); ++i) {
+      if (!(*list)[i].is_string()) {
+        wrongType(join(path, key) + "[" + std::to_string(i) + "]", "a string");
+        continue;
+      }
+      out.emplace_back((*list)[i].as_string());
+    }
+    return out;
   }
 
   // Null (and a fault) if `value` is not an object.

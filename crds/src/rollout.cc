@@ -84,6 +84,76 @@ Condition readCondition(Reader& r, const json::object& in, const std::string& pa
                    r.optInt<int64_t>(in, "observedGeneration", path)};
 }
 
+json::object writeVerifiedImage(const VerifiedImage& image) {
+  json::object out{{"container", image.container},
+                   {"image", image.image},
+                   {"digest", image.digest},
+                   {"verifiedBy", image.verifiedBy}};
+  if (!image.outcome.empty()) {
+    out["outcome"] = image.outcome;
+  }
+  return out;
+}
+
+std::vector<VerifiedImage> readVerifiedImages(Reader& r, const json::object& in,
+                                              const std::string& path) {
+  std::vector<VerifiedImage> out;
+  if (const auto* images = r.optArray(in, "images", path)) {
+    for (size_t i = 0; i < images->size(); ++i) {
+      auto imagePath = path + ".images[" + std::to_string(i) + "]";
+      if (const auto* image = r.asObject((*images)[i], imagePath)) {
+        out.push_back({r.optString(*image, "container", imagePath).value_or(""),
+                       r.optString(*image, "image", imagePath).value_or(""),
+                       r.optString(*image, "digest", imagePath).value_or(""),
+                       r.optString(*image, "verifiedBy", imagePath).value_or(""),
+                       r.optString(*image, "outcome", imagePath).value_or("")});
+      }
+    }
+  }
+  return out;
+}
+
+KnownGood readKnownGood(Reader& r, const json::object& in, const std::string& path) {
+  KnownGood out;
+  out.podHash = r.optString(in, "podHash", path).value_or("");
+  out.image = r.optString(in, "image", path).value_or("");
+  out.digest = r.optString(in, "digest", path).value_or("");
+  out.verifiedBy = r.optString(in, "verifiedBy", path).value_or("");
+  out.at = r.optString(in, "at", path).value_or("");
+  out.images = readVerifiedImages(r, in, path);
+  return out;
+}
+
+json::object writeVerification(const TemplateVerification& verification) {
+  json::array images;
+  for (const auto& image : verification.images) {
+    images.push_back(writeVerifiedImage(image));
+  }
+  json::object out{
+      {"podHash", verification.podHash}, {"at", verification.at}, {"images", std::move(images)}};
+  if (!verification.checkedAt.empty()) {
+    out["checkedAt"] = verification.checkedAt;
+  }
+  return out;
+}
+
+json::object writeKnownGood(const KnownGood& good) {
+  json::array images;
+  for (const auto& image : good.images) {
+    images.push_back(writeVerifiedImage(image));
+  }
+  return {{"podHash", good.podHash},       {"image", good.image}, {"digest", good.digest},
+          {"verifiedBy", good.verifiedBy}, {"at", good.at},       {"images", std::move(images)}};
+}
+
+TemplateVerification readVerification(Reader& r, const json::object& in, const std::string& path) {
+  TemplateVerification out;
+  out.podHash = r.optString(in, "podHash", path).value_or("");
+  out.at = r.optString(in, "at", path).value_or("");
+  out.checkedAt = r.optString(in, "checkedAt", path).value_or("");
+  out.images = readVerifiedImages(r, in, path);
+  return out;
+}
 }  // namespace
 
 std::vector<CanaryStep> effectiveSteps(const RolloutSpec& spec) {
@@ -124,6 +194,9 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
     }
     spec["strategy"] = {{"canary", std::move(c)}};
   }
+  if (rollout.spec.verify) {
+    spec["verify"] = json::value_from(*rollout.spec.verify);
+  }
   const auto& s = rollout.status;
   json::object status = s.unknown;
   put(status, "phase", s.phase);
@@ -144,6 +217,19 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
   put(status, "stepStartTime", s.stepStartTime);
   put(status, "backgroundRun", s.backgroundRun);
   put(status, "message", s.message);
+  if (s.verified) {
+    status["verified"] = writeVerification(*s.verified);
+  }
+  if (s.lastKnownGood) {
+    status["lastKnownGood"] = writeKnownGood(*s.lastKnownGood);
+  }
+  if (!s.knownGoodHistory.empty()) {
+    json::array history;
+    for (const auto& good : s.knownGoodHistory) {
+      history.push_back(writeKnownGood(good));
+    }
+    status["knownGoodHistory"] = std::move(history);
+  }
   put(status, "abort", s.abort);
   put(status, "promoteFull", s.promoteFull);
   put(status, "promoteStep", s.promoteStep);
@@ -209,6 +295,14 @@ Result<Rollout> readRollout(const json::value& in) {
       out.canary = std::move(c);
     }
   }
+  if (auto* verify = r.optObject(*spec, "verify", "spec")) {
+    auto read = readRolloutVerify(*verify, "spec.verify");
+    if (!read && !r.fault) {
+      r.fault = read.error();
+    } else if (read) {
+      out.verify = std::move(*read);
+    }
+  }
   if (auto* status = r.optObject(object, "status", "")) {
     auto& s = rollout.status;
     const std::string path = "status";
@@ -230,6 +324,20 @@ Result<Rollout> readRollout(const json::value& in) {
     s.stepStartTime = r.optString(*status, "stepStartTime", path);
     s.backgroundRun = r.optString(*status, "backgroundRun", path);
     s.message = r.optString(*status, "message", path);
+    if (auto* verified = r.optObject(*status, "verified", path)) {
+      s.verified = readVerification(r, *verified, path + ".verified");
+    }
+    if (auto* good = r.optObject(*status, "lastKnownGood", path)) {
+      s.lastKnownGood = readKnownGood(r, *good, path + ".lastKnownGood");
+    }
+    if (auto* history = r.optArray(*status, "knownGoodHistory", path)) {
+      for (size_t i = 0; i < history->size(); ++i) {
+        auto entryPath = path + ".knownGoodHistory[" + std::to_string(i) + "]";
+        if (const auto* entry = r.asObject((*history)[i], entryPath)) {
+          s.knownGoodHistory.push_back(readKnownGood(r, *entry, entryPath));
+        }
+      }
+    }
     s.abort = r.optBool(*status, "abort", path);
     s.promoteFull = r.optBool(*status, "promoteFull", path);
     s.promoteStep = r.optInt<int32_t>(*status, "promoteStep", path);
@@ -251,7 +359,8 @@ Result<Rollout> readRollout(const json::value& in) {
         "currentPodHash", "stablePodHash",    "pauseStartTime",
         "attempt",        "message",          "abort",
         "stepStartTime",  "backgroundRun",    "promoteFull",
-        "promoteStep",    "requestedBy",      "requestReason"};
+        "promoteStep",    "requestedBy",      "requestReason",
+        "verified",       "lastKnownGood",    "knownGoodHistory"};
     for (const auto& [key, value] : *status) {
       if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
         s.unknown[key] = value;

@@ -14,8 +14,33 @@ namespace {
 
 namespace json = boost::json;
 
+// Each container named in `pinned` runs its pinned image (the digest verified) instead of the
+// template's tag.
+void pinImages(json::object& podTemplate, const std::map<std::string, std::string>& pinned) {
+  auto* spec = podTemplate.if_contains("spec");
+  if (pinned.empty() || spec == nullptr || !spec->is_object()) {
+    return;
+  }
+  for (const char* list : {"initContainers", "containers"}) {
+    auto* containers = spec->as_object().if_contains(list);
+    if (containers == nullptr || !containers->is_array()) {
+      continue;
+    }
+    for (auto& container : containers->as_array()) {
+      if (!container.is_object()) {
+        continue;
+      }
+      auto it = pinned.find(stringAt(container.as_object(), "name"));
+      if (it != pinned.end()) {
+        container.as_object()["image"] = it->second;
+      }
+    }
+  }
+}
+
 // The ReplicaSet of one pod template: the template with the hash label added to its pods and to
-// the selector, so the stable's and the canary's pods never mix.
+// the selector, so the stable's and the canary's pods never mix, and its images pinned to the
+// digests verified. The annotation keeps the template as the Rollout had it.
 json::object replicaSetObject(const crds::Rollout& rollout, const std::string& ns,
                               const std::string& rolloutName, const std::string& uid,
                               const CreateReplicaSet& create) {
@@ -26,6 +51,7 @@ json::object replicaSetObject(const crds::Rollout& rollout, const std::string& n
   }
   auto& labels = ensureObject(templateMeta, "labels");
   labels[crds::kPodTemplateHashLabel] = create.podHash;
+  pinImages(podTemplate, create.pinnedImages);
   json::object selector = rollout.spec.selector;
   ensureObject(selector, "matchLabels")[crds::kPodTemplateHashLabel] = create.podHash;
   json::object annotations{

@@ -137,6 +137,12 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gather(Pass& pass) {
   context.now = clock_.wallNow();  // before the runs' arguments, which may need it
   gatherAnalysis(pass);
   context.scaleDownDelay = options_.scaleDownDelay;
+  if (!context.referenceError) {
+    auto verified = co_await gatherVerification(pass);
+    if (!verified) {
+      co_return verified.error();
+    }
+  }
   co_return Result<void>();
 }
 

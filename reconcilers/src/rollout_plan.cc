@@ -30,6 +30,10 @@ constexpr const char* kTrue = "True";
 constexpr const char* kFalse = "False";
 constexpr std::chrono::seconds kReferenceRecheck{10};
 constexpr std::chrono::milliseconds kRouteRecheck{500};
+// A refused template is asked about again this often (a signature or waiver may be added; the
+// verifier keeps a refusal 30 s), one without a verdict sooner.
+constexpr std::chrono::seconds kRefusedRecheck{30};
+constexpr std::chrono::seconds kVerifyRetry{10};
 
 // Sets conditions of one plan: all stamped with the plan's time and generation.
 class Conditions {
@@ -159,6 +163,16 @@ class Planner {
     for (const auto& rs : ctx_.replicaSets) {
       nextRevision_ = std::max(nextRevision_, rs.revision + 1);
     }
+    if (currentRs_ != nullptr && (!old_.verified || old_.verified->podHash != current_)) {
+      forgetVerdict();  // of another template: this one runs without a verdict on record
+    }
+    if (currentRs_ == nullptr && ctx_.verification && !admit(conditions)) {
+      scaleDownOthers();
+      pruneHistory();
+      terminateOthers();
+      countReplicas();
+      return std::move(plan_);
+    }
 
     if (stableRs_ == nullptr || stableRs_->podHash == current_) {
       steady(conditions);
@@ -189,7 +203,8 @@ class Planner {
     keep_.insert(hash);
     const ReplicaSetView* rs = find(hash);
     if (rs == nullptr) {
-      plan_.creates.push_back({rsName(hash), hash, replicas, nextRevision_});
+      plan_.creates.push_back({rsName(hash), hash, replicas, nextRevision_,
+                               hash == current_ ? pinned_ : std::map<std::string, std::string>{}});
       return;
     }
     bool older = hash == current_ && rs->revision < nextRevision_ - 1;
@@ -281,6 +296,144 @@ class Planner {
   }
 
   std::string attemptId() const { return fmt::format("a{}", plan_.status.attempt.value_or(0)); }
+
+  // --- Verification ---
+
+  void forgetVerdict() {
+    auto& st = plan_.status;
+    st.verified.reset();
+    std::erase_if(st.conditions, [](const Condition& c) { return c.type == condition::kVerified; });
+  }
+
+  // "web=registry/web@sha256:...,log=...": what the template's pods run once pinned.
+  static std::string pinnedList(const std::vector<ContainerVerdict>& images) {
+    std::vector<std::string> out;
+    for (const auto& [container, verdict] : images) {
+      out.push_back(
+          fmt::format("{}={}", container, verdict.pinned.empty() ? verdict.image : verdict.pinned));
+    }
+    return fmt::format("{}", fmt::join(out, ","));
+  }
+
+  static const char* reasonOf(signing::Outcome outcome) {
+    switch (outcome) {
+      case signing::Outcome::Verified:
+        return reason::kVerified;
+      case signing::Outcome::Waived:
+        return reason::kWaiverApplied;
+      case signing::Outcome::Unverified:
+        return reason::kUnverifiedAllowed;
+      case signing::Outcome::Rejected:
+        return reason::kSignatureRejected;
+      case signing::Outcome::WaiverExpired:
+        return reason::kWaiverExpired;
+      case signing::Outcome::Error:
+        break;
+    }
+    return reason::kVerificationError;
+  }
+
+  // The policies' verdict on the current template, before it has a ReplicaSet. Allowed: its
+  // images are pinned to the digests verified and the verdict goes on record. Refused, or no
+  // verdict: it gets no ReplicaSet at all, and the stable (if any) serves all traffic.
+  bool admit(Conditions& conditions) {
+    auto& st = plan_.status;
+    const auto& images = *ctx_.verification;
+    signing::Outcome worst = signing::Outcome::Verified;
+    for (const auto& image : images) {
+      worst = std::max(worst, image.verdict.outcome);
+    }
+    std::vector<std::string> why;
+    for (const auto& image : images) {
+      if (image.verdict.outcome == worst) {
+        why.push_back(fmt::format("{}: {}", image.container, image.verdict.message));
+      }
+    }
+    const std::string message = fmt::format("{}", fmt::join(why, "; "));
+    const std::string id = fmt::format("verify-{}", current_);
+    const char* verdictReason = reasonOf(worst);
+    auto withEvidence = [&](DecisionEvent& decision) -> DecisionEvent& {
+      decision.action = verdictReason;
+      decision.to = pinnedList(images);
+      for (const auto& [container, verdict] : images) {
+        decision.evidence[container + ".digest"] = verdict.digest;
+        decision.evidence[container + ".outcome"] = std::string(signing::toString(verdict.outcome));
+      }
+      return decision;
+    };
+    if (worst <= signing::Outcome::Unverified) {
+      crds::TemplateVerification verified{current_, formatTime(ctx_.now), {}};
+      for (const auto& [container, verdict] : images) {
+        pinned_[container] = verdict.pinned;
+        verified.images.push_back({container, verdict.image, verdict.digest, verdict.verifiedBy,
+                                   std::string(signing::toString(verdict.outcome))});
+        if (verdict.outcome == signing::Outcome::Waived && verdict.waiver) {
+          auto& waived =
+              event(fmt::format("{}.waiver-{}", id, container), event::kWaiverApplied,
+                    fmt::format("{} runs unverified under the waiver of {} (expires {}): {}",
+                                verdict.pinned, verdict.waiver->owner,
+                                formatTime(verdict.waiver->expires), verdict.waiver->reason));
+          withEvidence(waived).action = event::kWaiverApplied;
+          waived.evidence["waiverOwner"] = verdict.waiver->owner;
+          waived.evidence["waiverExpires"] = formatTime(verdict.waiver->expires);
+        }
+      }
+      st.verified = std::move(verified);
+      conditions.set(condition::kVerified, worst != signing::Outcome::Unverified, verdictReason,
+                     message);
+      withEvidence(
+          event(id + ".verified", verdictReason, message, worst == signing::Outcome::Unverified));
+      return true;
+    }
+    st.verified.reset();
+    const crds::Condition* before = crds::findCondition(old_.conditions, condition::kVerified);
+    bool changed =
+        before == nullptr || before->reason != verdictReason || before->message != message;
+    conditions.set(condition::kVerified, false, verdictReason, message);
+    if (worst == signing::Outcome::Error) {
+      plan_.verificationError = message;
+      requeueAfter(kVerifyRetry);
+    } else {
+      if (changed) {
+        withEvidence(event(fmt::format("{}.{}", id, verdictReason), verdictReason,
+                           fmt::format("{} gets no ReplicaSet: {}", rsName(current_), message),
+                           true));
+      }
+      requeueAfter(kRefusedRecheck);
+    }
+    holdStable(conditions, worst != signing::Outcome::Error, verdictReason, message);
+    return false;
+  }
+
+  // The current template waits for a verdict (or was refused): the stable, if there is one,
+  // serves all traffic and a canary of an older template is superseded.
+  void holdStable(Conditions& conditions, bool refused, const char* why,
+                  const std::string& message) {
+    auto& st = plan_.status;
+    int32_t ready = 0;
+    if (stableRs_ != nullptr) {
+      const std::string& stable = stableRs_->podHash;
+      clearCanaryState();
+      st.currentPodHash = stable;  // what runs; a verified template starts a fresh canary
+      st.stableRS = rsName(stable);
+      converge(stable, replicas_);
+      selectServices(stable, stable);
+      if (old_.canaryWeight.value_or(0) != 0 || !ctx_.routeVerified) {
+        plan_.route = RouteChange::Reset;
+      }
+      ready = stableRs_->availableReplicas;
+    }
+    st.phase = refused ? phase::kDegraded : phase::kProgressing;
+    st.message = fmt::format("{} {}: {}", rsName(current_),
+                             refused ? "is refused" : "waits for a verdict on its images", message);
+    conditions.set(condition::kProgressing, !refused, why, *st.message);
+    conditions.set(condition::kAvailable, ready >= replicas_,
+                   ready >= replicas_ ? reason::kMinimumReplicasAvailable
+                                      : reason::kMinimumReplicasUnavailable,
+                   fmt::format("{}/{} pods available", ready, replicas_));
+    conditions.set(condition::kPaused, false, reason::kNotPaused, "no canary is running");
+    conditions.set(condition::kCompleted, false, why, "the current template has no ReplicaSet");
+  }
 
   // --- Analysis ---
 
@@ -511,6 +664,63 @@ class Planner {
                    healthy          ? "the rollout to the current template is complete"
                    : replicas_ == 0 ? "pods are still terminating"
                                     : "pods of the current template are not all available yet");
+    knownGood(conditions, healthy);
+  }
+
+  // "registry/repo@sha256:..." of a verified image.
+  static std::string pinnedOf(const crds::VerifiedImage& image) {
+    auto reference = signing::ImageReference::parse(image.image);
+    return (reference ? reference->name() : image.image) + "@" + image.digest;
+  }
+
+  // The current template, once the stable and healthy, becomes the last known-good if every
+  // image it runs was verified (a waiver excuses, it does not vouch); the one before goes to the
+  // history. Until one exists, a rollback can only return to a stable no one verified: the
+  // condition says so.
+  void knownGood(Conditions& conditions, bool healthy) {
+    auto& st = plan_.status;
+    const auto& verified = st.verified;
+    bool allVerified =
+        verified && verified->podHash == current_ && !verified->images.empty() &&
+        std::all_of(verified->images.begin(), verified->images.end(), [](const auto& image) {
+          return image.outcome == signing::toString(signing::Outcome::Verified);
+        });
+    if (healthy && allVerified && (!st.lastKnownGood || st.lastKnownGood->podHash != current_)) {
+      if (st.lastKnownGood) {
+        std::erase_if(st.knownGoodHistory,
+                      [&](const auto& good) { return good.podHash == st.lastKnownGood->podHash; });
+        st.knownGoodHistory.insert(st.knownGoodHistory.begin(), *st.lastKnownGood);
+        if (st.knownGoodHistory.size() > crds::kKnownGoodHistory) {
+          st.knownGoodHistory.resize(crds::kKnownGoodHistory);
+        }
+      }
+      const auto& first = verified->images.front();
+      std::vector<std::string> pinned;
+      for (const auto& image : verified->images) {
+        pinned.push_back(fmt::format("{}={}", image.container, pinnedOf(image)));
+      }
+      st.lastKnownGood = crds::KnownGood{current_,         pinnedOf(first),      first.digest,
+                                         first.verifiedBy, formatTime(ctx_.now), verified->images};
+      auto& good = event(fmt::format("known-good-{}", current_), event::kKnownGood,
+                         fmt::format("{} ({}) is the last known-good: verified, promoted and "
+                                     "healthy",
+                                     rsName(current_), fmt::join(pinned, ", ")));
+      good.action = event::kKnownGood;
+      good.to = fmt::format("{}", fmt::join(pinned, ","));
+      for (const auto& image : verified->images) {
+        good.evidence[image.container + ".digest"] = image.digest;
+      }
+    }
+    if (st.lastKnownGood) {
+      conditions.set(condition::kKnownGood, true, reason::kKnownGood,
+                     fmt::format("{} ({}) is what a rollback returns to",
+                                 rsName(st.lastKnownGood->podHash), st.lastKnownGood->image));
+    } else if (verified) {
+      conditions.set(condition::kKnownGood, false, reason::kStableUnverified,
+                     fmt::format("no template has been verified, promoted and healthy yet: a "
+                                 "rollback returns to {}, which is unverified",
+                                 st.stableRS.value_or(rsName(current_))));
+    }
   }
 
   // Pods of any of the Rollout's ReplicaSets that still exist (as their status counts them).
@@ -1053,6 +1263,8 @@ class Planner {
   std::optional<AbortCause> cause_;  // why this plan aborts the canary
   bool aborted_ = false;
   bool completed_ = false;  // this plan completes the canary
+  // container -> digest-pinned image, for the current template's ReplicaSet (admit()).
+  std::map<std::string, std::string> pinned_;
 };
 
 }  // namespace

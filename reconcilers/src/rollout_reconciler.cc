@@ -25,6 +25,13 @@ void RolloutReconciler::useAnalysisCaches(kube::Store& runs, kube::Store& templa
   clusterTemplates_ = &clusterTemplates;
 }
 
+void RolloutReconciler::useVerification(signing::ImageChecker& checker, kube::Store& policies,
+                                        kube::Store& clusterPolicies) {
+  checker_ = &checker;
+  policies_ = &policies;
+  clusterPolicies_ = &clusterPolicies;
+}
+
 boost::asio::awaitable<Result<kube::ReconcileResult>> RolloutReconciler::reconcile(
     const kube::ReconcileRequest& request) {
   kube::ObjectPtr cached = rollouts_->get(request.key());
@@ -134,7 +141,8 @@ boost::asio::awaitable<Result<kube::ReconcileResult>> RolloutReconciler::reconci
 std::unique_ptr<kube::Controller> makeRolloutController(kube::Client& client,
                                                         RolloutReconciler& reconciler,
                                                         std::string ns,
-                                                        kube::ControllerOptions options) {
+                                                        kube::ControllerOptions options,
+                                                        signing::ImageChecker* checker) {
   auto controller =
       std::make_unique<kube::Controller>("rollout", client, crds::resources::kRollouts,
                                          crds::kRolloutKind, std::move(ns), reconciler, options);
@@ -152,6 +160,14 @@ std::unique_ptr<kube::Controller> makeRolloutController(kube::Client& client,
   auto& clusterTemplates =
       controller->watchCached(crds::resources::kClusterAnalysisTemplates, cached);
   reconciler.useAnalysisCaches(runs.store(), templates.store(), clusterTemplates.store());
+  if (checker != nullptr) {
+    // A policy changed is seen at the next reconcile of a Rollout that waits on it (a refused
+    // template is asked about again every 30 s); its cache spares a read per reconcile.
+    auto& policies = controller->watchCached(crds::resources::kVerificationPolicies, cached);
+    auto& clusterPolicies =
+        controller->watchCached(crds::resources::kClusterVerificationPolicies, cached);
+    reconciler.useVerification(*checker, policies.store(), clusterPolicies.store());
+  }
   return controller;
 }
 

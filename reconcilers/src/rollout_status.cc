@@ -74,7 +74,7 @@ audit::Entry auditEntry(const RolloutContext& context, const Plan& planned,
   spec.subject = fmt::format("Rollout/{}", context.name);
   spec.revision = canaryRevision(context, planned);
   spec.from = decision.rollsBack ? canaryImages : stableImages;
-  spec.to = decision.rollsBack ? stableImages : canaryImages;
+  spec.to = decision.to ? *decision.to : decision.rollsBack ? stableImages : canaryImages;
   spec.reason = decision.note;
   const auto& now = planned.status;
   json::object& evidence = spec.evidence;
@@ -104,6 +104,10 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::recordDecisions(Pass& pa
   if (pass.planned.invalidSpec) {
     events_.record(regarding, kube::EventType::Warning, crds::event::kInvalidSpec, "Validate",
                    pass.planned.invalidSpec->describe());
+  }
+  if (pass.planned.verificationError) {
+    events_.record(regarding, kube::EventType::Warning, crds::event::kVerificationError, "Verify",
+                   *pass.planned.verificationError);
   }
   const std::string uidPrefix = pass.uid.substr(0, std::min<size_t>(8, pass.uid.size()));
   for (const auto& decision : pass.planned.events) {

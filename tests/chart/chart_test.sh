@@ -188,7 +188,7 @@ fi
 # 3. watchNamespaces: a Role and RoleBinding in each, one --namespace each, and a ClusterRole for
 # ClusterAnalysisTemplates only (cluster-scoped: no Role can grant them).
 if render "$work/namespaces.yaml" --set 'watchNamespaces={team-a,team-b}'; then
-  run_check "watchNamespaces={team-a,team-b}: Roles in team-a and team-b, ClusterRole for ClusterAnalysisTemplates only" \
+  run_check "watchNamespaces={team-a,team-b}: Roles in team-a and team-b, ClusterRole for the cluster-scoped kinds only" \
     namespaces "$work/namespaces.yaml" "$namespace" team-a team-b
 else
   flunk "helm template --set watchNamespaces={team-a,team-b}"
@@ -208,6 +208,16 @@ if render "$work/secrets.yaml" --set 'analysis.secretNames={prom,thanos-basic}';
     secrets "$work/secrets.yaml" "$namespace" prom thanos-basic
 else
   flunk "helm template --set analysis.secretNames={prom,thanos-basic}"
+fi
+# verification.secretNames join them in the one rule (key and pull Secrets, by name only).
+if render "$work/verify-secrets.yaml" --set 'analysis.secretNames={prom}' \
+  --set 'verification.secretNames={cosign-keys,regcred,prom}'; then
+  run_check "verification.secretNames={cosign-keys,regcred,prom}: get on those and prom only" \
+    secrets "$work/verify-secrets.yaml" "$namespace" prom cosign-keys regcred
+  run_check "verification.enabled and insecureRegistries: the operator's flags" \
+    verify-flags "$work/verify-secrets.yaml" "$namespace"
+else
+  flunk "helm template --set verification.secretNames={cosign-keys,regcred,prom}"
 fi
 
 # Names stay within 63 characters however long the prefix.
@@ -240,6 +250,9 @@ expect_refused "metrics.port=0" metrics --set metrics.port=0
 expect_refused "replicaCount=two" replicaCount --set-string replicaCount=two
 expect_refused "crds.install=yes" crds --set-string crds.install=yes
 expect_refused "analysis.secretNames={Prom_Token}" secretNames --set 'analysis.secretNames={Prom_Token}'
+expect_refused "verification.secretNames={Key_1}" secretNames --set 'verification.secretNames={Key_1}'
+expect_refused "verification.insecureRegistries={http://r:5000}" insecureRegistries \
+  --set 'verification.insecureRegistries={http://r:5000}'
 
 if [ "$failed" -ne 0 ]; then
   echo "chart_test: FAILED" >&2

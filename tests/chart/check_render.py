@@ -8,7 +8,8 @@ Usage: check_render.py CHECK MANIFESTS [ARG...]
   crds SRC              every CRD of SRC/*.yaml rendered once, as written there, annotated
                         helm.sh/resource-policy: keep
   no-crds               crds.install=false: no CRD
-  secrets NS NAME..     analysis.secretNames=NAME...: get on those Secrets only
+  secrets NS NAME..     analysis/verification.secretNames=NAME...: get on those Secrets only
+  verify-flags NS       --verify-images=true and no --insecure-registry by default
   names                 every object name fits in 63 characters
   select NS OUT         writes the RBAC objects and the ServiceAccount to OUT for kubectl apply
 
@@ -42,10 +43,15 @@ WORKLOAD_RULES = {
     ("mc.maestro.dev", "auditchains"): {"get", "list", "watch", "create"},
     ("mc.maestro.dev", "auditchains/status"): {"update"},
     ("events.k8s.io", "events"): {"create", "patch"},
+    ("mc.maestro.dev", "verificationpolicies"): {"get", "list", "watch"},
 }
-# Cluster-scoped, so in a ClusterRole even when watchNamespaces is set.
-CLUSTER_TEMPLATE_RULES = {("mc.maestro.dev", "clusteranalysistemplates"): {"get", "list", "watch"}}
-# Added to the workload rules by analysis.secretNames: get, by those names only.
+# Cluster-scoped, so in a ClusterRole even when watchNamespaces is set: read only.
+CLUSTER_READ_RULES = {
+    ("mc.maestro.dev", "clusteranalysistemplates"): {"get", "list", "watch"},
+    ("mc.maestro.dev", "clusterverificationpolicies"): {"get", "list", "watch"},
+}
+# Added to the workload rules by analysis.secretNames and verification.secretNames: get, by those
+# names only.
 SECRET_RULE = ("", "secrets")
 LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
 
@@ -89,8 +95,8 @@ def one(docs, kind):
 def flatten_rules(obj, secret_names=()):
     """The rules of a Role/ClusterRole as {(group, resource): verbs}; flags what a rule must not use.
 
-    resourceNames are allowed on one rule only: get on the Secrets named by analysis.secretNames,
-    and they must be exactly `secret_names`."""
+    resourceNames are allowed on one rule only: get on the Secrets named by analysis.secretNames
+    and verification.secretNames, and they must be exactly `secret_names`."""
     granted = {}
     for i, rule in enumerate(obj.get("rules") or []):
         where = f"{name_of(obj)} rule {i}"
@@ -102,7 +108,7 @@ def flatten_rules(obj, secret_names=()):
             if rule.get("verbs") != ["get"]:
                 fail(f"{where}: Secrets only with get, not {rule.get('verbs')}")
             if sorted(names or []) != sorted(secret_names) or not names:
-                fail(f"{where}: Secrets only by the names of analysis.secretNames "
+                fail(f"{where}: Secrets only by the names of the secretNames values "
                      f"{list(secret_names)}, got resourceNames {names}")
         elif names:
             fail(f"{where}: unexpected resourceNames {names}")
@@ -265,7 +271,7 @@ def check_default(docs, ns):
     sa = service_account(docs, ns)
     cluster_role = one(docs, "ClusterRole")
     if cluster_role is not None:
-        expect_rules(cluster_role, WORKLOAD_RULES | CLUSTER_TEMPLATE_RULES)
+        expect_rules(cluster_role, WORKLOAD_RULES | CLUSTER_READ_RULES)
         expect_binding(one(docs, "ClusterRoleBinding"), "ClusterRole",
                        cluster_role["metadata"]["name"], sa, ns)
     expect_no_wildcards(docs)
@@ -288,10 +294,10 @@ def check_default(docs, ns):
 
 def check_namespaces(docs, ns, watched):
     sa = service_account(docs, ns)
-    # Only the ClusterRole for ClusterAnalysisTemplates, which a Role cannot grant.
+    # Only the ClusterRole for the cluster-scoped kinds, which a Role cannot grant.
     cluster_role = one(docs, "ClusterRole")
     if cluster_role is not None:
-        expect_rules(cluster_role, CLUSTER_TEMPLATE_RULES)
+        expect_rules(cluster_role, CLUSTER_READ_RULES)
         expect_binding(one(docs, "ClusterRoleBinding"), "ClusterRole",
                        cluster_role["metadata"]["name"], sa, ns)
     expect_no_wildcards(docs)
@@ -332,7 +338,7 @@ def check_no_leader(docs, ns):
              f"{[name_of(b) for b in of_kind(docs, 'RoleBinding')]}")
     cluster_role = one(docs, "ClusterRole")
     if cluster_role is not None:
-        expect_rules(cluster_role, WORKLOAD_RULES | CLUSTER_TEMPLATE_RULES)
+        expect_rules(cluster_role, WORKLOAD_RULES | CLUSTER_READ_RULES)
 
 
 def check_crds(docs, src):
@@ -426,8 +432,13 @@ def check_no_policies(docs):
 def check_secrets(docs, ns, secret_names):
     cluster_role = one(docs, "ClusterRole")
     if cluster_role is not None:
-        want = WORKLOAD_RULES | CLUSTER_TEMPLATE_RULES | {SECRET_RULE: {"get"}}
+        want = WORKLOAD_RULES | CLUSTER_READ_RULES | {SECRET_RULE: {"get"}}
         expect_rules(cluster_role, want, secret_names)
+
+
+def check_verify_flags(docs, ns):
+    container = operator_container(docs, ns, service_account(docs, ns))
+    expect_args(container, present=["--verify-images=true"], absent_prefixes=["--insecure-registry"])
 
 
 def check_names(docs):
@@ -490,6 +501,8 @@ def main(argv):
             check_no_retention(docs)
         elif check == "secrets":
             check_secrets(docs, rest[0], rest[1:])
+        elif check == "verify-flags":
+            check_verify_flags(docs, rest[0])
         elif check == "names":
             check_names(docs)
         else:

@@ -45,7 +45,7 @@ constexpr const char* kFullRollout = R"({
     "conditions": [{"type": "Progressing", "status": "True", "reason": "StepAdvanced",
                     "message": "step 2 of 5", "lastTransitionTime": "2026-11-23T16:00:00Z",
                     "observedGeneration": 3}],
-    "lastKnownGood": {"digest": "sha256:abc"}
+    "aStatusFieldFromALaterMc": {"digest": "sha256:abc"}
   }
 })";
 

@@ -224,6 +224,9 @@ struct World {
       view.revision = c.revision;
       view.replicas = c.replicas;
       view.statusCurrent = false;
+      for (const auto& [container, image] : c.pinnedImages) {
+        view.images += (view.images.empty() ? "" : ",") + container + "=" + image;
+      }
       ctx.replicaSets.push_back(view);
     }
     for (const auto& s : p.scales) {
@@ -2475,6 +2478,254 @@ TEST(RolloutPlanAnalysisTest, ARetryAfterAnAnalysisAbortRunsFreshAnalyses) {
   Plan p = w.step();
   ASSERT_EQ(w.ctx.rollout.status.currentStepIndex, 1);
   EXPECT_TRUE(wants(p, "web-2-1")) << "attempt 2's own run, not attempt 1's Failed one";
+}
+
+// ---- N. image verification before a template gets pods --------------------------------------
+
+const std::string kDigest = "sha256:" + std::string(64, 'b');
+
+std::vector<ContainerVerdict> verdictOn(std::string_view image, signing::Outcome outcome,
+                                        std::string message = "policy: why") {
+  signing::ImageVerdict verdict;
+  verdict.image = "docker.io/library/" + std::string(image);
+  verdict.digest = kDigest;
+  verdict.pinned = "docker.io/library/web@" + kDigest;
+  verdict.outcome = outcome;
+  verdict.message = std::move(message);
+  if (outcome == signing::Outcome::Verified) {
+    verdict.verifiedBy = "spec.verify: key sha256:abc";
+  }
+  if (outcome == signing::Outcome::Waived || outcome == signing::Outcome::WaiverExpired) {
+    verdict.waiver = signing::Waiver{kDigest, "alice", "hotfix INC-7", kNow + 24h};
+  }
+  return {ContainerVerdict{"web", std::move(verdict)}};
+}
+
+bool createsHash(const Plan& plan, const std::string& hash) {
+  return std::any_of(plan.creates.begin(), plan.creates.end(),
+                     [&](const CreateReplicaSet& c) { return c.podHash == hash; });
+}
+
+TEST(RolloutPlanTest, ARefusedTemplateGetsNoReplicaSetAndTheStableKeepsAllTraffic) {
+  World w = healthy();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Rejected, "no signature verifies");
+  Plan p = w.step();
+  EXPECT_FALSE(createsHash(p, hashOf("web:2"))) << describeActions(p);
+  EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:1")), 10);
+  EXPECT_EQ(conditionState(p.status, "Verified"), "False/SignatureRejected");
+  EXPECT_NE(conditionOf(p.status, "Verified")->message.find("no signature verifies"),
+            std::string::npos);
+  EXPECT_EQ(p.status.phase, "Degraded");
+  EXPECT_EQ(p.status.canaryWeight, 0);
+  EXPECT_FALSE(p.status.canaryRS);
+  EXPECT_FALSE(p.status.verified);
+  EXPECT_EQ(p.requeueAfter, 30s);
+  const DecisionEvent* refused = eventOf(p, "SignatureRejected");
+  ASSERT_NE(refused, nullptr) << describeEvents(p);
+  EXPECT_TRUE(refused->warning);
+  EXPECT_EQ(refused->action, "SignatureRejected");
+  EXPECT_EQ(refused->to, "web=docker.io/library/web@" + kDigest);
+  EXPECT_EQ(refused->evidence.at("web.digest"), kDigest);
+  EXPECT_EQ(refused->evidence.at("web.outcome"), "Rejected");
+  EXPECT_EQ(countEvents(p, "RolloutStarted"), 0);
+
+  // Refused again for the same reason: no second record, still no ReplicaSet.
+  Plan again = w.step();
+  EXPECT_TRUE(again.events.empty()) << describeEvents(again);
+  EXPECT_FALSE(createsHash(again, hashOf("web:2")));
+
+  // Signed meanwhile: the canary starts, pinned to the digest verified.
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Verified, "verified");
+  Plan started = w.step();
+  ASSERT_TRUE(createsHash(started, hashOf("web:2"))) << describeActions(started);
+  EXPECT_EQ(w.rs("web:2")->images, "web=docker.io/library/web@" + kDigest);
+  EXPECT_EQ(countEvents(started, "RolloutStarted"), 1);
+  EXPECT_EQ(conditionState(started.status, "Verified"), "True/Verified");
+  ASSERT_TRUE(started.status.verified);
+  EXPECT_EQ(started.status.verified->podHash, hashOf("web:2"));
+  ASSERT_EQ(started.status.verified->images.size(), 1u);
+  EXPECT_EQ(started.status.verified->images[0].digest, kDigest);
+  EXPECT_EQ(started.status.verified->images[0].verifiedBy, "spec.verify: key sha256:abc");
+  const DecisionEvent* verified = eventOf(started, "Verified");
+  ASSERT_NE(verified, nullptr);
+  EXPECT_EQ(verified->action, "Verified");
+  EXPECT_FALSE(verified->warning);
+
+  // Once the ReplicaSet exists no verdict is asked; the one on record stays.
+  w.ctx.verification.reset();
+  Plan later = w.step();
+  EXPECT_EQ(conditionState(later.status, "Verified"), "True/Verified");
+  EXPECT_TRUE(later.status.verified);
+}
+
+TEST(RolloutPlanTest, ATemplateRefusedMidCanarySupersedesTheCanaryForTheStable) {
+  for (bool routed : {false, true}) {
+    SCOPED_TRACE(routed ? "traffic routed" : "replica ratio");
+    World w = canaryAtStepOne(routed);
+    const int32_t attempt = w.ctx.rollout.status.attempt.value_or(0);
+    w.setTemplate("web:3");
+    w.ctx.verification = verdictOn("web:3", signing::Outcome::Rejected);
+    Plan p = w.step();
+    EXPECT_FALSE(createsHash(p, hashOf("web:3")));
+    EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:2")), 0) << describeActions(p);
+    EXPECT_EQ(replicasAfter(w.ctx, p, rsNameOf("web:1")), 10);
+    if (routed) {
+      EXPECT_EQ(p.route, RouteChange::Reset);
+    }
+    EXPECT_EQ(p.status.currentPodHash, hashOf("web:1"));
+    EXPECT_EQ(p.status.stablePodHash, hashOf("web:1"));
+    EXPECT_EQ(p.status.canaryWeight, 0);
+    // Verified later: a fresh canary (a new attempt) against the stable.
+    w.settle();
+    w.ctx.verification = verdictOn("web:3", signing::Outcome::Verified);
+    Plan fresh = w.step();
+    EXPECT_TRUE(createsHash(fresh, hashOf("web:3")));
+    EXPECT_EQ(fresh.status.attempt, attempt + 1);
+    EXPECT_EQ(fresh.status.currentStepIndex, 0);
+    EXPECT_EQ(fresh.status.canaryRS, rsNameOf("web:3"));
+  }
+}
+
+TEST(RolloutPlanTest, AFirstVersionRefusedCreatesNothing) {
+  World w(makeRollout("web:1"));
+  w.ctx.verification = verdictOn("web:1", signing::Outcome::Rejected);
+  Plan p = w.step();
+  EXPECT_TRUE(p.creates.empty()) << describeActions(p);
+  EXPECT_EQ(p.status.phase, "Degraded");
+  EXPECT_EQ(conditionState(p.status, "Verified"), "False/SignatureRejected");
+  EXPECT_EQ(conditionState(p.status, "Progressing"), "False/SignatureRejected");
+  EXPECT_EQ(countEvents(p, "SignatureRejected"), 1);
+}
+
+TEST(RolloutPlanTest, AValidWaiverAdmitsTheTemplateAndNamesItsOwnerAndExpiry) {
+  World w = healthy();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Waived, "waiver of alice");
+  Plan p = w.step();
+  EXPECT_TRUE(createsHash(p, hashOf("web:2")));
+  EXPECT_EQ(conditionState(p.status, "Verified"), "True/WaiverApplied");
+  const DecisionEvent* waived = eventOf(p, "WaiverApplied");
+  ASSERT_NE(waived, nullptr) << describeEvents(p);
+  EXPECT_NE(waived->note.find("alice"), std::string::npos) << waived->note;
+  EXPECT_NE(waived->note.find(formatTime(kNow + 24h)), std::string::npos) << waived->note;
+  EXPECT_EQ(waived->evidence.at("waiverOwner"), "alice");
+}
+
+TEST(RolloutPlanTest, AnExpiredWaiverRefusesTheTemplate) {
+  World w = healthy();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::WaiverExpired,
+                                 "the waiver of alice for " + kDigest + " expired");
+  Plan p = w.step();
+  EXPECT_FALSE(createsHash(p, hashOf("web:2")));
+  EXPECT_EQ(conditionState(p.status, "Verified"), "False/WaiverExpired");
+  const DecisionEvent* expired = eventOf(p, "WaiverExpired");
+  ASSERT_NE(expired, nullptr) << describeEvents(p);
+  EXPECT_NE(expired->note.find("alice"), std::string::npos);
+  EXPECT_NE(expired->note.find(kDigest), std::string::npos);
+}
+
+TEST(RolloutPlanTest, NoVerdictHoldsTheTemplateWithoutARecordAndAsksAgainSoon) {
+  World w = healthy();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Error, "registry unreachable");
+  Plan p = w.step();
+  EXPECT_FALSE(createsHash(p, hashOf("web:2")));
+  EXPECT_TRUE(p.events.empty()) << describeEvents(p);
+  ASSERT_TRUE(p.verificationError);
+  EXPECT_NE(p.verificationError->find("registry unreachable"), std::string::npos);
+  EXPECT_EQ(conditionState(p.status, "Verified"), "False/VerificationError");
+  EXPECT_EQ(p.status.phase, "Progressing");
+  EXPECT_EQ(p.requeueAfter, 10s);
+}
+
+TEST(RolloutPlanTest, UnverifiedButNotRequiredRunsAndSaysSo) {
+  World w = healthy();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Unverified, "not required");
+  Plan p = w.step();
+  EXPECT_TRUE(createsHash(p, hashOf("web:2")));
+  EXPECT_EQ(conditionState(p.status, "Verified"), "False/UnverifiedAllowed");
+  const DecisionEvent* reported = eventOf(p, "UnverifiedAllowed");
+  ASSERT_NE(reported, nullptr);
+  EXPECT_TRUE(reported->warning);
+}
+
+TEST(RolloutPlanTest, AVerdictOfAnotherTemplateIsForgottenWhenTheTemplateRunsWithoutOne) {
+  World w = healthy();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Rejected);
+  w.step();
+  w.setTemplate("web:1");  // reverted to the stable, which has pods and no verdict on record
+  w.ctx.verification.reset();
+  Plan p = w.step();
+  EXPECT_EQ(conditionState(p.status, "Verified"), "absent");
+  EXPECT_FALSE(p.status.verified);
+  EXPECT_EQ(p.status.phase, "Healthy");
+}
+
+// The current template's canary, started, promoted fully and settled until Healthy; the
+// decisions of every plan on the way.
+std::vector<DecisionEvent> promoteToHealthy(World& w) {
+  std::vector<DecisionEvent> events;
+  Plan started = w.step();
+  events.insert(events.end(), started.events.begin(), started.events.end());
+  w.settle();
+  w.ctx.rollout.status.promoteFull = true;
+  for (int i = 0; i < 20 && w.ctx.rollout.status.phase != "Healthy"; ++i) {
+    Plan p = w.step();
+    events.insert(events.end(), p.events.begin(), p.events.end());
+    w.settle();
+    w.ctx.now += 31s;  // past the scale-down delay
+  }
+  EXPECT_EQ(w.ctx.rollout.status.phase, "Healthy");
+  return events;
+}
+
+TEST(RolloutPlanTest, AVerifiedTemplatePromotedAndHealthyBecomesTheLastKnownGood) {
+  World w = healthy();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Verified);
+  auto events = promoteToHealthy(w);
+  const auto& status = w.ctx.rollout.status;
+  ASSERT_TRUE(status.lastKnownGood) << statusJson(status);
+  EXPECT_EQ(status.lastKnownGood->podHash, hashOf("web:2"));
+  EXPECT_EQ(status.lastKnownGood->image, "docker.io/library/web@" + kDigest);
+  EXPECT_EQ(status.lastKnownGood->digest, kDigest);
+  EXPECT_EQ(status.lastKnownGood->verifiedBy, "spec.verify: key sha256:abc");
+  EXPECT_EQ(status.lastKnownGood->at, formatTime(w.ctx.now - 31s));
+  EXPECT_TRUE(status.knownGoodHistory.empty());
+  EXPECT_EQ(conditionState(status, "KnownGood"), "True/KnownGood");
+  EXPECT_EQ(countReason(events, "KnownGood"), 1);
+  EXPECT_EQ(countEvents(w.step(), "KnownGood"), 0) << "once, not at every healthy plan";
+
+  // The next verified template takes its place; the first goes to the history.
+  w.setTemplate("web:3");
+  w.ctx.verification = verdictOn("web:3", signing::Outcome::Verified);
+  promoteToHealthy(w);
+  ASSERT_TRUE(w.ctx.rollout.status.lastKnownGood);
+  EXPECT_EQ(w.ctx.rollout.status.lastKnownGood->podHash, hashOf("web:3"));
+  ASSERT_EQ(w.ctx.rollout.status.knownGoodHistory.size(), 1u);
+  EXPECT_EQ(w.ctx.rollout.status.knownGoodHistory[0].podHash, hashOf("web:2"));
+}
+
+TEST(RolloutPlanTest, AWaivedTemplateIsNeverKnownGoodAndTheStatusSaysTheStableIsUnverified) {
+  World w = healthy();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Waived);
+  auto events = promoteToHealthy(w);
+  EXPECT_FALSE(w.ctx.rollout.status.lastKnownGood);
+  EXPECT_EQ(countReason(events, "KnownGood"), 0);
+  EXPECT_EQ(conditionState(w.ctx.rollout.status, "KnownGood"), "False/StableUnverified");
+}
+
+TEST(RolloutPlanTest, WithoutVerificationThereIsNoKnownGoodCondition) {
+  World w = healthy();
+  w.setTemplate("web:2");
+  promoteToHealthy(w);
+  EXPECT_FALSE(w.ctx.rollout.status.lastKnownGood);
+  EXPECT_EQ(conditionState(w.ctx.rollout.status, "KnownGood"), "absent");
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <mutex>
+#include <set>
 
 #include "mc/audit/chain.h"
 #include "mc/audit/writer.h"
@@ -22,9 +24,11 @@
 #include "mc/e2e/poll.h"
 #include "mc/runtime/events.h"
 #include "mc/runtime/informer.h"
+#include "mc/runtime/secret.h"
 #include "mc/testing/fake_apiserver.h"
 #include "mc/testing/fake_clock.h"
 #include "mc/testing/io_thread.h"
+#include "signing/test_keys.h"
 
 namespace mc::reconcilers {
 namespace {
@@ -46,6 +50,9 @@ const kube::ResourceType kClusterTemplates{"mc.maestro.dev", "v1alpha1", "cluste
                                            false};
 const kube::ResourceType kAuditRecords{"mc.maestro.dev", "v1alpha1", "auditrecords"};
 const kube::ResourceType kAuditChains{"mc.maestro.dev", "v1alpha1", "auditchains"};
+const kube::ResourceType kPolicies{"mc.maestro.dev", "v1alpha1", "verificationpolicies"};
+const kube::ResourceType kClusterPolicies{"mc.maestro.dev", "v1alpha1",
+                                          "clusterverificationpolicies", false};
 constexpr const char* kHashLabel = "mc.maestro.dev/pod-template-hash";
 constexpr const char* kNs = "shop";
 const std::string kStatus = "status";
@@ -148,8 +155,11 @@ class RolloutWorld {
   test::FakeClock& clock() { return clock_; }
   test::IoThread& io() { return io_; }
 
-  // A freshly started mc-operator: informers of its own, a recorder, a reconciler.
-  void start() { operator_ = std::make_unique<Operator>(fake_, clock_, options_, io_); }
+  // A freshly started mc-operator: informers of its own, a recorder, a reconciler (verifying
+  // images with `checker`, if one is given).
+  void start(signing::ImageChecker* checker = nullptr) {
+    operator_ = std::make_unique<Operator>(fake_, clock_, options_, io_, checker);
+  }
   // Everything the operator held in memory is gone, as after a SIGKILL.
   void crash() { operator_.reset(); }
 
@@ -278,6 +288,17 @@ class RolloutWorld {
     return audit::verifyChain("rollout-web", records,
                               chain ? *crds::readAuditChainHead(*chain) : crds::AuditChainHead{});
   }
+  // The `to` of every record of `action`, in seq order.
+  std::vector<std::string> auditTargets(const std::string& action) const {
+    std::map<int64_t, std::string> targets;
+    for (const auto& item : fake_.items(kAuditRecords, kNs)) {
+      auto spec = crds::readAuditRecordSpec(item.at("spec"));
+      if (spec && spec->action == action) targets[spec->seq] = spec->to;
+    }
+    std::vector<std::string> out;
+    for (auto& [seq, to] : targets) out.push_back(to);
+    return out;
+  }
   crds::AuditRecordSpec auditRecord(const std::string& action) const {
     for (const auto& item : fake_.items(kAuditRecords, kNs)) {
       auto spec = crds::readAuditRecordSpec(item.at("spec"));
@@ -315,7 +336,7 @@ class RolloutWorld {
  private:
   struct Operator {
     Operator(FakeApiServer& fake, const Clock& clock, RolloutReconcilerOptions options,
-             test::IoThread& io)
+             test::IoThread& io, signing::ImageChecker* checker)
         : recorder(fake, kube::EventRecorderOptions{}, clock),
           auditLog(fake, nullptr),
           reconciler(fake, recorder, options, clock),
@@ -323,18 +344,27 @@ class RolloutWorld {
           replicaSets(fake, kReplicaSets, kNs, ownedOptions()),
           runs(fake, kRuns, kNs),
           templates(fake, kTemplates, kNs),
-          clusterTemplates(fake, kClusterTemplates, "") {
+          clusterTemplates(fake, kClusterTemplates, ""),
+          policies(fake, kPolicies, kNs),
+          clusterPolicies(fake, kClusterPolicies, "") {
       // As makeRolloutController wires them.
       reconciler.useCaches(rollouts.store(), replicaSets.store());
       reconciler.useAnalysisCaches(runs.store(), templates.store(), clusterTemplates.store());
       reconciler.useAuditLog(auditLog);
-      for (auto* informer : {&rollouts, &replicaSets, &runs, &templates, &clusterTemplates}) {
+      if (checker != nullptr) {
+        reconciler.useVerification(*checker, policies.store(), clusterPolicies.store());
+      }
+      for (auto* informer : informers()) {
         done.push_back(boost::asio::co_spawn(io.io(), informer->run(), boost::asio::use_future));
       }
       done.push_back(boost::asio::co_spawn(io.io(), recorder.run(), boost::asio::use_future));
     }
+    std::vector<kube::Informer*> informers() {
+      return {&rollouts,         &replicaSets, &runs,           &templates,
+              &clusterTemplates, &policies,    &clusterPolicies};
+    }
     ~Operator() {
-      for (auto* informer : {&rollouts, &replicaSets, &runs, &templates, &clusterTemplates}) {
+      for (auto* informer : informers()) {
         informer->stop();
       }
       recorder.stop();
@@ -356,13 +386,18 @@ class RolloutWorld {
     kube::Informer runs;
     kube::Informer templates;
     kube::Informer clusterTemplates;
+    kube::Informer policies;
+    kube::Informer clusterPolicies;
     std::vector<std::future<void>> done;
   };
 
   bool cachesInStep() {
     auto& o = *operator_;
     return o.rollouts.hasSynced() && o.replicaSets.hasSynced() && o.runs.hasSynced() &&
-           o.templates.hasSynced() && o.clusterTemplates.hasSynced() &&
+           o.templates.hasSynced() && o.clusterTemplates.hasSynced() && o.policies.hasSynced() &&
+           o.clusterPolicies.hasSynced() &&
+           inStep(o.policies.store(), fake_.items(kPolicies, kNs)) &&
+           inStep(o.clusterPolicies.store(), fake_.items(kClusterPolicies, "")) &&
            inStep(o.rollouts.store(), fake_.items(kRollouts, kNs)) &&
            inStep(o.replicaSets.store(), fake_.items(kReplicaSets, kNs, kHashLabel)) &&
            inStep(o.runs.store(), fake_.items(kRuns, kNs)) &&
@@ -961,6 +996,217 @@ TEST(RolloutReconcilerAnalysisTest, AnUnmeasurableBuiltInIsInvalidSpecBeforeAnyR
       << stringAt(invalid, "message");
   EXPECT_FALSE(world.fake().read(kRuns, kNs, "web-1-1"))
       << "no run of a template MC cannot measure";
+}
+
+// --- Image verification before a template gets pods ---
+
+// The registry and its signatures as the reconciler's checker sees them: tags point at digests
+// (a push moves one), digests are signed or not, and the registry may be down.
+class FakeImageChecker final : public signing::ImageChecker {
+ public:
+  // Called on the test thread between reconciles, read on the io thread during one.
+  void tag(const std::string& image, const std::string& digest) {
+    std::lock_guard lock(mutex_);
+    tags_[image] = digest;
+  }
+  void sign(const std::string& digest) {
+    std::lock_guard lock(mutex_);
+    signed_.insert(digest);
+  }
+  void setDown(bool down) { down_ = down; }
+
+  boost::asio::awaitable<Result<std::string>> resolve(
+      signing::ImageReference image, std::optional<signing::RegistryCredentials>) override {
+    if (down_) {
+      co_return makeError(ErrorKind::Transient, "registry 127.0.0.1:5000: connection refused");
+    }
+    std::lock_guard lock(mutex_);
+    auto it = tags_.find(image.name() + ":" + image.tag());
+    if (it == tags_.end()) {
+      co_return makeError(ErrorKind::NotFound, "manifest unknown: " + image.str());
+    }
+    co_return it->second;
+  }
+
+  boost::asio::awaitable<Result<signing::DigestVerdict>> verify(
+      signing::ImageReference pinned, signing::KeyPolicy keys,
+      std::optional<signing::RegistryCredentials>) override {
+    if (down_) {
+      co_return makeError(ErrorKind::Transient, "registry 127.0.0.1:5000: connection refused");
+    }
+    std::lock_guard lock(mutex_);
+    signing::DigestVerdict verdict;
+    verdict.verified = signed_.count(pinned.digest()) != 0 && !keys.keys.empty();
+    if (verdict.verified) {
+      verdict.verifiedBy = keys.keys.front().describe();
+    } else {
+      verdict.refusals.push_back("no signature of this digest");
+    }
+    co_return verdict;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::string> tags_;
+  std::set<std::string> signed_;
+  std::atomic<bool> down_{false};
+};
+
+const std::string kDigest1 = "sha256:" + std::string(64, '1');
+const std::string kDigest2 = "sha256:" + std::string(64, '2');
+const std::string kDigest3 = "sha256:" + std::string(64, '3');
+
+json::object keySecret(const std::string& pem) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata", {{"name", "cosign"}, {"namespace", kNs}}},
+          {"data", {{"cosign.pub", kube::base64Encode(pem)}}}};
+}
+
+// A Rollout whose spec.verify trusts the key in Secret "cosign", with v1 signed and Healthy.
+struct VerifiedWorld {
+  RolloutWorld world;
+  FakeImageChecker registry;
+
+  explicit VerifiedWorld(
+      std::string_view verify = R"({"keys": [{"secretRef": {"name": "cosign"}}]})") {
+    auto key = signing::generate("EC", "P-256");
+    world.fake().put(kube::resources::kSecrets, keySecret(key.publicPem()));
+    registry.tag("docker.io/example/web:1", kDigest1);
+    registry.sign(kDigest1);
+    auto rollout = rolloutObject("example/web:1", "{}");
+    rollout["spec"].as_object()["verify"] = json::parse(verify);
+    world.fake().put(kRollouts, std::move(rollout));
+    world.start(&registry);
+  }
+
+  std::string imageOf(const std::string& hash) const {
+    auto sets = world.replicaSets();
+    if (!sets.count(hash)) return "";
+    const auto* containers =
+        arrayAt(objectAt(objectAt(objectAt(sets[hash], "spec"), "template"), "spec"), "containers");
+    return containers ? stringAt(containers->at(0).as_object(), "image") : "";
+  }
+};
+
+TEST(RolloutReconcilerVerifyTest, OnlyASignedDigestGetsPodsAndThePodsRunThatDigest) {
+  VerifiedWorld v;
+  auto& world = v.world;
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  ASSERT_EQ(world.statusText("phase"), "Healthy") << json::serialize(world.status());
+  EXPECT_EQ(v.imageOf(hashOf("example/web:1")), "docker.io/example/web@" + kDigest1);
+
+  // An unsigned v2: no ReplicaSet, the condition, a Warning Event and a record.
+  v.registry.tag("docker.io/example/web:2", kDigest2);
+  world.setImage("example/web:2");
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(world.replicaSets().count(hashOf("example/web:2")), 0u);
+  EXPECT_EQ(world.replicasOf(hashOf("example/web:1")), 10);
+  auto verified = world.condition("Verified");
+  EXPECT_EQ(stringAt(verified, "status"), "False") << json::serialize(world.status());
+  EXPECT_EQ(stringAt(verified, "reason"), "SignatureRejected");
+  EXPECT_NE(stringAt(verified, "message").find(kDigest2), std::string::npos);
+  EXPECT_EQ(world.statusText("phase"), "Degraded");
+  EXPECT_EQ(world.events()["SignatureRejected"], 1);
+  auto refused = world.auditRecord("SignatureRejected");
+  EXPECT_EQ(refused.to, "web=docker.io/example/web@" + kDigest2);
+  EXPECT_TRUE(world.verifyAudit().intact());
+
+  // Signed: the canary starts on the digest verified, and the record says so.
+  v.registry.sign(kDigest2);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(v.imageOf(hashOf("example/web:2")), "docker.io/example/web@" + kDigest2);
+  EXPECT_EQ(stringAt(world.condition("Verified"), "reason"), "Verified");
+  EXPECT_EQ(text(world.status(), {"verified", "podHash"}), hashOf("example/web:2"));
+  EXPECT_EQ(world.auditTargets("Verified"),
+            (std::vector<std::string>{"web=docker.io/example/web@" + kDigest1,
+                                      "web=docker.io/example/web@" + kDigest2}));
+
+  // The tag moves to an unsigned digest mid-canary: the pods keep the one verified.
+  v.registry.tag("docker.io/example/web:2", kDigest3);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(v.imageOf(hashOf("example/web:2")), "docker.io/example/web@" + kDigest2);
+  EXPECT_TRUE(world.verifyAudit().intact());
+}
+
+TEST(RolloutReconcilerVerifyTest, ARegistryDownBlocksTheCanaryWithAnErrorAndNoRecord) {
+  VerifiedWorld v;
+  auto& world = v.world;
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  auto recordsBefore = world.auditTrail().size();
+  v.registry.setDown(true);
+  v.registry.tag("docker.io/example/web:2", kDigest2);
+  v.registry.sign(kDigest2);
+  world.setImage("example/web:2");
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(world.replicaSets().count(hashOf("example/web:2")), 0u);
+  EXPECT_EQ(stringAt(world.condition("Verified"), "reason"), "VerificationError");
+  EXPECT_NE(stringAt(world.condition("Verified"), "message").find("connection refused"),
+            std::string::npos);
+  EXPECT_EQ(world.events()["VerificationError"], 1);
+  EXPECT_EQ(world.auditTrail().size(), recordsBefore) << "no verdict, no record";
+  v.registry.setDown(false);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(v.imageOf(hashOf("example/web:2")), "docker.io/example/web@" + kDigest2);
+}
+
+TEST(RolloutReconcilerVerifyTest, AClusterPolicyCoversARolloutThatNamesNone) {
+  RolloutWorld world;
+  FakeImageChecker registry;
+  auto key = signing::generate("EC", "P-256");
+  auto secret = keySecret(key.publicPem());
+  secret["metadata"].as_object()["namespace"] = "mc-system";
+  world.fake().put(kube::resources::kSecrets, secret);
+  world.fake().put(kClusterPolicies, json::parse(R"({"apiVersion": "mc.maestro.dev/v1alpha1",
+      "kind": "ClusterVerificationPolicy", "metadata": {"name": "example-images"},
+      "spec": {"images": ["docker.io/example/**"],
+               "keys": [{"secretRef": {"name": "cosign", "namespace": "mc-system"}}]}})")
+                                         .as_object());
+  registry.tag("docker.io/example/web:1", kDigest1);
+  world.fake().put(kRollouts, rolloutObject("example/web:1", "{}"));
+  world.start(&registry);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_TRUE(world.replicaSets().empty()) << "an unsigned first version gets no pods either";
+  EXPECT_NE(stringAt(world.condition("Verified"), "message")
+                .find("ClusterVerificationPolicy/example-images"),
+            std::string::npos)
+      << json::serialize(world.status());
+  registry.sign(kDigest1);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(world.statusText("phase"), "Healthy");
+}
+
+TEST(RolloutReconcilerVerifyTest, AMissingKeySecretOrPolicyNeverPasses) {
+  {
+    RolloutWorld world;
+    FakeImageChecker registry;
+    registry.tag("docker.io/example/web:1", kDigest1);
+    registry.sign(kDigest1);
+    auto rollout = rolloutObject("example/web:1", "{}");
+    rollout["spec"].as_object()["verify"] =
+        json::parse(R"({"keys": [{"secretRef": {"name": "cosign"}}]})");
+    world.fake().put(kRollouts, std::move(rollout));
+    world.start(&registry);
+    ASSERT_TRUE(world.settle()) << world.lastError();
+    EXPECT_TRUE(world.replicaSets().empty());
+    EXPECT_EQ(stringAt(world.condition("Verified"), "reason"), "VerificationError");
+    EXPECT_NE(stringAt(world.condition("Verified"), "message").find("Secret shop/cosign not found"),
+              std::string::npos)
+        << json::serialize(world.status());
+  }
+  {
+    RolloutWorld world;
+    FakeImageChecker registry;
+    auto rollout = rolloutObject("example/web:1", "{}");
+    rollout["spec"].as_object()["verify"] =
+        json::parse(R"({"policyRef": {"kind": "VerificationPolicy", "name": "strict"}})");
+    world.fake().put(kRollouts, std::move(rollout));
+    world.start(&registry);
+    ASSERT_TRUE(world.settle()) << world.lastError();
+    EXPECT_TRUE(world.replicaSets().empty());
+    EXPECT_EQ(stringAt(world.condition("InvalidSpec"), "message"),
+              "spec.verify.policyRef: VerificationPolicy \"strict\" not found");
+  }
 }
 
 }  // namespace

@@ -67,8 +67,9 @@ The ServiceAccount mc-operator runs as: the chart's own when it creates one, els
 {{/*
 The rules of MC's workload Role/ClusterRole: what the reconcilers read and write, nothing more.
 docs/chart.md says why each is needed. The Lease rule is not here: it lives in a Role of the
-release namespace only (rbac.yaml). Secrets only when analysis.secretNames lists some: get by
-those names only, for the Prometheus credentials of AnalysisRuns.
+release namespace only (rbac.yaml). Secrets only when analysis.secretNames or
+verification.secretNames list some: get by those names only, for the Prometheus credentials of
+AnalysisRuns, and the public keys and pull credentials that image verification reads.
 */}}
 {{- define "mc.workloadRules" -}}
 - apiGroups: ["mc.maestro.dev"]
@@ -124,7 +125,10 @@ those names only, for the Prometheus credentials of AnalysisRuns.
 - apiGroups: ["mc.maestro.dev"]
   resources: ["auditchains/status"]
   verbs: ["update"]
-{{- with .Values.analysis.secretNames }}
+- apiGroups: ["mc.maestro.dev"]
+  resources: ["verificationpolicies"]
+  verbs: ["get", "list", "watch"]
+{{- with concat .Values.analysis.secretNames .Values.verification.secretNames }}
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
@@ -133,21 +137,23 @@ those names only, for the Prometheus credentials of AnalysisRuns.
 {{- end }}
 
 {{/*
-ClusterAnalysisTemplates are cluster-scoped, so a rule for them in a namespaced Role would grant
-nothing: they are read through a ClusterRole whatever watchNamespaces says (rbac.yaml).
+ClusterAnalysisTemplates and ClusterVerificationPolicies are cluster-scoped, so a rule for them in
+a namespaced Role would grant nothing: they are read (and only read) through a ClusterRole whatever
+watchNamespaces says (rbac.yaml).
 */}}
-{{- define "mc.clusterTemplateRules" -}}
+{{- define "mc.clusterReadRules" -}}
 - apiGroups: ["mc.maestro.dev"]
-  resources: ["clusteranalysistemplates"]
+  resources: ["clusteranalysistemplates", "clusterverificationpolicies"]
   verbs: ["get", "list", "watch"]
 {{- end }}
 
 {{/*
-Name of the ClusterRole (and its binding) for ClusterAnalysisTemplates when watchNamespaces is
-set; the prefix is cut so the whole stays within 63.
+Name of the ClusterRole (and its binding) that reads the cluster-scoped ClusterAnalysisTemplates
+and ClusterVerificationPolicies when watchNamespaces is set; the prefix is cut so the whole stays
+within 63.
 */}}
-{{- define "mc.clusterTemplatesName" -}}
-{{- printf "%s-cluster-templates" (include "mc.fullname" . | trunc 45 | trimSuffix "-") }}
+{{- define "mc.clusterReadName" -}}
+{{- printf "%s-cluster-read" (include "mc.fullname" . | trunc 50 | trimSuffix "-") }}
 {{- end }}
 
 {{/*

@@ -22,6 +22,8 @@ inline constexpr const char* kClusterAnalysisTemplateKind = "ClusterAnalysisTemp
 inline constexpr const char* kAnalysisRunKind = "AnalysisRun";
 inline constexpr const char* kAuditRecordKind = "AuditRecord";
 inline constexpr const char* kAuditChainKind = "AuditChain";
+inline constexpr const char* kVerificationPolicyKind = "VerificationPolicy";
+inline constexpr const char* kClusterVerificationPolicyKind = "ClusterVerificationPolicy";
 
 namespace resources {
 inline const kube::ResourceType kRollouts{kGroup, kVersion, "rollouts"};
@@ -31,6 +33,9 @@ inline const kube::ResourceType kClusterAnalysisTemplates{kGroup, kVersion,
 inline const kube::ResourceType kAnalysisRuns{kGroup, kVersion, "analysisruns"};
 inline const kube::ResourceType kAuditRecords{kGroup, kVersion, "auditrecords"};
 inline const kube::ResourceType kAuditChains{kGroup, kVersion, "auditchains"};
+inline const kube::ResourceType kVerificationPolicies{kGroup, kVersion, "verificationpolicies"};
+inline const kube::ResourceType kClusterVerificationPolicies{kGroup, kVersion,
+                                                             "clusterverificationpolicies", false};
 }  // namespace resources
 
 // On MC's ReplicaSets, their pods, and the Services it points at them: which template they run.
@@ -75,6 +80,12 @@ inline constexpr const char* kAvailable = "Available";
 inline constexpr const char* kPaused = "Paused";
 inline constexpr const char* kCompleted = "Completed";
 inline constexpr const char* kInvalidSpec = "InvalidSpec";
+// Whether the current template's images verified under the policies that cover them, before
+// its ReplicaSet was made (absent when no policy covers them).
+inline constexpr const char* kVerified = "Verified";
+// Whether status.lastKnownGood names a template a rollback can return to; False while verification
+// is in use but none has been verified, promoted and healthy yet (the stable is unverified).
+inline constexpr const char* kKnownGood = "KnownGood";
 }  // namespace condition
 
 // status.conditions[].reason of a Rollout.
@@ -99,6 +110,19 @@ inline constexpr const char* kSpecValid = "SpecValid";
 inline constexpr const char* kAnalysisFailed = "AnalysisFailed";
 inline constexpr const char* kProgressDeadlineExceeded = "ProgressDeadlineExceeded";
 inline constexpr const char* kAnalysisInconclusive = "AnalysisInconclusive";
+// The Verified condition's reasons (and the Events'): every image verified; one excused by a
+// valid waiver; one refused (unsigned, wrongly signed, signed for another digest); one excused
+// only by a waiver that has expired; one unverified under a policy that does not require it; the
+// verdict could not be reached (registry unreachable, a key Secret unreadable): never a pass.
+inline constexpr const char* kVerified = "Verified";
+inline constexpr const char* kWaiverApplied = "WaiverApplied";
+inline constexpr const char* kSignatureRejected = "SignatureRejected";
+inline constexpr const char* kWaiverExpired = "WaiverExpired";
+inline constexpr const char* kUnverifiedAllowed = "UnverifiedAllowed";
+inline constexpr const char* kVerificationError = "VerificationError";
+// The KnownGood condition's reasons; KnownGood is also the Event's when a template becomes it.
+inline constexpr const char* kKnownGood = "KnownGood";
+inline constexpr const char* kStableUnverified = "StableUnverified";
 }  // namespace reason
 
 // status.phase of an AnalysisRun, and of each of its metrics and measurements (docs/analysis.md).
@@ -135,6 +159,13 @@ inline constexpr const char* kInvalidSpec = "InvalidSpec";
 inline constexpr const char* kAnalysisFailed = reason::kAnalysisFailed;
 inline constexpr const char* kProgressDeadlineExceeded = reason::kProgressDeadlineExceeded;
 inline constexpr const char* kAnalysisInconclusive = reason::kAnalysisInconclusive;
+inline constexpr const char* kVerified = reason::kVerified;
+inline constexpr const char* kWaiverApplied = reason::kWaiverApplied;
+inline constexpr const char* kSignatureRejected = reason::kSignatureRejected;
+inline constexpr const char* kWaiverExpired = reason::kWaiverExpired;
+inline constexpr const char* kUnverifiedAllowed = reason::kUnverifiedAllowed;
+inline constexpr const char* kVerificationError = reason::kVerificationError;
+inline constexpr const char* kKnownGood = reason::kKnownGood;
 }  // namespace event
 
 // The value of kRolloutLabel for a Rollout: its name, cut to the 63 characters a label value may

@@ -11,6 +11,7 @@
 
 #include "mc/common/error.h"
 #include "mc/crds/names.h"
+#include "mc/crds/verification.h"
 
 // C++ types of the Rollout CRD (crds/rollout.yaml), mapped to JSON with Boost.JSON's
 // tag_invoke. Absent and null differ in the API (a merge patch with null deletes a field), so
@@ -67,6 +68,7 @@ struct RolloutSpec {
   std::optional<bool> paused;
   std::optional<int32_t> progressDeadlineSeconds;  // absent: 600
   std::optional<CanaryStrategy> canary;            // strategy.canary
+  std::optional<RolloutVerify> verify;  // absent: only ClusterVerificationPolicies that match
 };
 
 struct Condition {
@@ -77,6 +79,37 @@ struct Condition {
   std::string lastTransitionTime;
   std::optional<int64_t> observedGeneration;
 };
+
+// One container's image as MC verified it, before its pods ran it.
+struct VerifiedImage {
+  std::string container;
+  std::string image;       // as the template names it ("registry/web:v2")
+  std::string digest;      // "sha256:<hex>": what the ReplicaSet runs, pinned
+  std::string verifiedBy;  // the key that verified it, or the waiver that excused it
+  std::string outcome;     // "Verified", "Waived" or "Unverified" (allowed, not required)
+};
+
+// What MC verified of one pod template before it got a ReplicaSet (status.verified).
+struct TemplateVerification {
+  std::string podHash;
+  std::string at;         // RFC 3339
+  std::string checkedAt;  // RFC 3339: when its digests were last verified again ("" never)
+  std::vector<VerifiedImage> images;
+};
+
+// A template whose every covered image was verified (not waived), fully promoted and healthy:
+// what a rollback returns to (status.lastKnownGood and its history).
+struct KnownGood {
+  std::string podHash;
+  std::string image;       // the first container's pinned image, "registry/repo@sha256:..."
+  std::string digest;      // its digest
+  std::string verifiedBy;  // what verified it
+  std::string at;          // RFC 3339: when it became known-good
+  std::vector<VerifiedImage> images;  // every container's
+};
+
+// status.knownGoodHistory keeps this many known-good templates before lastKnownGood.
+inline constexpr size_t kKnownGoodHistory = 5;
 
 struct RolloutStatus {
   std::optional<std::string> phase;
@@ -97,6 +130,11 @@ struct RolloutStatus {
   std::optional<std::string> stepStartTime;   // RFC 3339: when the current step began (deadline)
   std::optional<std::string> backgroundRun;   // the AnalysisRun of the background analysis
   std::optional<std::string> message;         // one line for people: what MC waits for
+  // The current template's images as verified when its ReplicaSet was made (absent when no
+  // policy covers them).
+  std::optional<TemplateVerification> verified;
+  std::optional<KnownGood> lastKnownGood;
+  std::vector<KnownGood> knownGoodHistory;  // the ones before it, newest first
   // Requests from `kubectl mc`, written to status by the user and cleared by MC once handled:
   std::optional<bool> abort;           // abort the canary (stays set while Degraded; retry clears)
   std::optional<bool> promoteFull;     // skip the remaining steps

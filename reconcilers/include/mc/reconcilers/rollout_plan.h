@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mc/crds/rollout.h"
+#include "mc/signing/policy.h"
 
 // The Rollout controller's decisions as a pure function: the state gathered from the caches in,
 // the actions and the new status out. No I/O and no clock here, so every case is a table test.
@@ -50,6 +51,12 @@ struct FieldError {
   std::string describe() const { return field + ": " + message; }
 };
 
+// One container of the current template and the verdict of the policies on its image.
+struct ContainerVerdict {
+  std::string container;
+  signing::ImageVerdict verdict;
+};
+
 struct RolloutContext {
   crds::Rollout rollout;
   std::string name;
@@ -65,6 +72,10 @@ struct RolloutContext {
   std::map<std::string, std::string> serviceHashes;
   // What the gather step found wrong with objects the spec names (a missing Service or route).
   std::optional<FieldError> referenceError;
+  // The policies' verdicts on the current template's images, asked only while it has no
+  // ReplicaSet (its pods will run the digests verified now), and only for the containers a
+  // policy covers. nullopt: no verdict was asked (no policy covers an image, or it has pods).
+  std::optional<std::vector<ContainerVerdict>> verification;
   WallTime now;
   std::chrono::seconds scaleDownDelay{30};
 };
@@ -74,6 +85,9 @@ struct CreateReplicaSet {
   std::string podHash;
   int32_t replicas = 0;
   int64_t revision = 0;
+  // container -> "registry/repo@sha256:...": the images verified, which its pods run instead of
+  // the template's tags, so a tag moved later cannot slip another image in.
+  std::map<std::string, std::string> pinnedImages;
 };
 
 struct ScaleReplicaSet {
@@ -124,6 +138,9 @@ struct DecisionEvent {
   bool rollsBack = false;
   // Numbers of this decision alone (a drill's time to roll back), as decimal strings.
   std::map<std::string, std::string> evidence;
+  // What runs after the decision, when it is not the template as written (its images pinned
+  // to the digests verified): the record's `to`.
+  std::optional<std::string> to;
 };
 
 struct Plan {
@@ -138,6 +155,9 @@ struct Plan {
   RouteChange route = RouteChange::None;
   int32_t routeWeight = 0;
   std::optional<FieldError> invalidSpec;  // also in status; the reconciler records an Event
+  // Why the current template's images could not be verified (no verdict, not a refusal): a
+  // Warning Event, not a decision on record.
+  std::optional<std::string> verificationError;
   std::chrono::milliseconds requeueAfter{0};
 };
 

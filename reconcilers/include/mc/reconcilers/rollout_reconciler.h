@@ -13,6 +13,7 @@
 #include "mc/runtime/events.h"
 #include "mc/runtime/kube_client.h"
 #include "mc/runtime/writes_in_flight.h"
+#include "mc/signing/policy.h"
 
 namespace mc::reconcilers {
 
@@ -44,6 +45,12 @@ class RolloutReconciler final : public kube::Reconciler {
   // Where decisions go on record (AuditRecords) before their Events and before they act; without
   // one (tests of the canary alone) only Events are written.
   void useAuditLog(audit::AuditLog& log) { audit_ = &log; }
+  // Image verification: the checker (registry and verifier) and the caches of the policies.
+  // Without them (tests of the canary alone) no image is verified, and a Rollout whose spec
+  // names a policy is InvalidSpec rather than let through unverified.
+  void useVerification(signing::ImageChecker& checker, kube::Store& policies,
+                       kube::Store& clusterPolicies);
+  bool verifies() const { return checker_ != nullptr; }
 
   boost::asio::awaitable<Result<kube::ReconcileResult>> reconcile(
       const kube::ReconcileRequest& request) override;
@@ -77,6 +84,9 @@ class RolloutReconciler final : public kube::Reconciler {
   // rollout_analysis.cc, from gather(): the runs the Rollout owns (always), and each analysis the
   // spec names resolved against its templates (a missing template or argument: InvalidSpec).
   void gatherAnalysis(Pass& pass);
+  // rollout_verify.cc, from gather(): the policies' verdict on the current template's images
+  // while it has no ReplicaSet.
+  Step<> gatherVerification(Pass& pass);
 
   kube::Client& client_;
   kube::EventRecorder& events_;
@@ -88,6 +98,9 @@ class RolloutReconciler final : public kube::Reconciler {
   kube::Store* templates_ = nullptr;
   kube::Store* clusterTemplates_ = nullptr;
   audit::AuditLog* audit_ = nullptr;
+  signing::ImageChecker* checker_ = nullptr;
+  kube::Store* policies_ = nullptr;
+  kube::Store* clusterPolicies_ = nullptr;
   // MC's own writes the caches have not shown yet: not repeated, and no plan on a stale status.
   kube::WritesInFlight writes_;
   std::mutex mutex_;  // guards countsHeldSince_
@@ -96,10 +109,12 @@ class RolloutReconciler final : public kube::Reconciler {
 };
 
 // The Rollout controller for namespace `ns` ("" for all): Rollouts as the primary type,
-// ReplicaSets as owned, feeding `reconciler`.
+// ReplicaSets as owned, feeding `reconciler`. With `checker`, it also caches the verification
+// policies and the reconciler verifies images with it.
 std::unique_ptr<kube::Controller> makeRolloutController(kube::Client& client,
                                                         RolloutReconciler& reconciler,
                                                         std::string ns,
-                                                        kube::ControllerOptions options);
+                                                        kube::ControllerOptions options,
+                                                        signing::ImageChecker* checker = nullptr);
 
 }  // namespace mc::reconcilers

@@ -1,0 +1,282 @@
+// Gather, for image verification: the policies that may cover the current template's images
+// (ClusterVerificationPolicies from their cache, spec.verify inline or by reference), their keys
+// and the pull credentials read from Secrets, and the verdict on each image. Asked only while the
+// current template has no ReplicaSet: once it has one, its pods run the digests verified then.
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <map>
+
+#include "mc/common/json.h"
+#include "mc/common/timefmt.h"
+#include "mc/crds/pod_template_hash.h"
+#include "mc/runtime/secret.h"
+#include "mc/signing/docker_config.h"
+#include "rollout_pass.h"
+
+namespace mc::reconcilers {
+namespace {
+
+namespace json = boost::json;
+
+// Secrets read in one pass, by namespace/name: a key Secret named by two policies is read once.
+class SecretReader {
+ public:
+  explicit SecretReader(kube::Client& client) : client_(client) {}
+
+  // The Secret, or nullopt with `problem` set when it cannot be used; an apiserver failure other
+  // than NotFound or Forbidden is returned (the reconcile is retried).
+  boost::asio::awaitable<Result<std::optional<json::object>>> get(std::string ns, std::string name,
+                                                                  std::string& problem) {
+    std::string key = ns + "/" + name;
+    auto it = cache_.find(key);
+    if (it == cache_.end()) {
+      auto found = co_await client_.get(kube::resources::kSecrets, ns, name);
+      if (!found && found.error().kind != ErrorKind::NotFound &&
+          found.error().kind != ErrorKind::Forbidden) {
+        co_return found.error();
+      }
+      it = cache_.emplace(key, std::move(found)).first;
+    }
+    if (!it->second) {
+      problem = it->second.error().kind == ErrorKind::NotFound
+                    ? fmt::format("Secret {} not found", key)
+                    : fmt::format("Secret {} cannot be read: {}", key, it->second.error().message);
+      co_return std::nullopt;
+    }
+    co_return *it->second;
+  }
+
+ private:
+  kube::Client& client_;
+  std::map<std::string, Result<json::object>> cache_;
+};
+
+std::vector<signing::Waiver> readWaivers(const crds::VerificationPolicySpec& spec,
+                                         std::string& problem) {
+  std::vector<signing::Waiver> waivers;
+  for (const auto& w : spec.waivers) {
+    auto expires = parseTime(w.expires);
+    if (!expires) {
+      problem = fmt::format("waiver of {} for {}: expires \"{}\" is not an RFC 3339 time", w.owner,
+                            w.digest, w.expires);
+      continue;
+    }
+    waivers.push_back({w.digest, w.owner, w.reason, *expires});
+  }
+  return waivers;
+}
+
+// A policy as the verifier applies it: its keys read from their Secrets (or inline) and its
+// waivers parsed. What cannot be read becomes the policy's problem: an Error for every image it
+// covers, never a pass.
+boost::asio::awaitable<Result<signing::Policy>> resolvePolicy(SecretReader& secrets,
+                                                              crds::VerificationPolicySpec spec,
+                                                              std::string name, bool cluster,
+                                                              std::string ns) {
+  signing::Policy policy;
+  policy.name = std::move(name);
+  policy.cluster = cluster;
+  policy.images = spec.images;
+  policy.required = spec.required.value_or(true);
+  policy.allowNamespaceWaivers = cluster && spec.allowNamespaceWaivers.value_or(false);
+  policy.keys.matchRepository = spec.matchRepository.value_or(false);
+  policy.waivers = readWaivers(spec, policy.problem);
+  for (const auto& key : spec.keys) {
+    std::string pem;
+    std::string keyName;
+    if (key.publicKey) {
+      pem = *key.publicKey;
+      keyName = policy.name + " inline key";
+    } else {
+      std::string secretNs = key.secretNamespace.value_or(ns);
+      std::string dataKey = key.secretKey.value_or(crds::kDefaultPublicKeyKey);
+      keyName = fmt::format("{}/{} {}", secretNs, key.secretName.value_or(""), dataKey);
+      auto secret = co_await secrets.get(secretNs, key.secretName.value_or(""), policy.problem);
+      if (!secret) {
+        co_return secret.error();
+      }
+      if (!*secret) {
+        continue;
+      }
+      auto value = kube::secretValue(**secret, dataKey);
+      if (!value || !*value) {
+        policy.problem = fmt::format("key {}: {}", keyName,
+                                     value ? "no such key in the Secret" : value.error().message);
+        continue;
+      }
+      pem = **value;
+    }
+    auto parsed = signing::PublicKey::fromPem(pem, keyName);
+    if (!parsed) {
+      policy.problem = fmt::format("key {}: {}", keyName, parsed.error().message);
+      continue;
+    }
+    policy.keys.keys.push_back(std::move(*parsed));
+  }
+  if (spec.keys.empty() && !cluster && !spec.waivers.empty()) {
+    policy.waiversOnly = true;  // the namespace's waivers, for the policies that judge
+  } else if (spec.keys.empty() && policy.problem.empty()) {
+    policy.problem = "names no key: nothing could verify a signature";
+  }
+  co_return policy;
+}
+
+// The credentials of the pod template's imagePullSecrets, as the kubelet would use them; Secrets
+// missing or unreadable are skipped (the kubelet too pulls without them).
+boost::asio::awaitable<Result<std::vector<signing::DockerConfig>>> pullConfigs(
+    SecretReader& secrets, const json::object& podTemplate, std::string ns) {
+  std::vector<signing::DockerConfig> configs;
+  const json::array* refs = arrayAt(objectAt(podTemplate, "spec"), "imagePullSecrets");
+  if (refs == nullptr) {
+    co_return configs;
+  }
+  for (const auto& ref : *refs) {
+    if (!ref.is_object()) {
+      continue;
+    }
+    std::string problem;
+    auto secret = co_await secrets.get(ns, stringAt(ref.as_object(), "name"), problem);
+    if (!secret) {
+      co_return secret.error();
+    }
+    if (*secret) {
+      if (auto config = signing::readPullSecret(**secret)) {
+        configs.push_back(std::move(*config));
+      }
+    }
+  }
+  co_return configs;
+}
+
+std::optional<signing::RegistryCredentials> credentialsFor(
+    const std::vector<signing::DockerConfig>& configs, const std::string& image) {
+  auto reference = signing::ImageReference::parse(image);
+  if (!reference) {
+    return std::nullopt;
+  }
+  for (const auto& config : configs) {
+    if (auto found = config.lookup(reference->registry())) {
+      return found;
+    }
+  }
+  return std::nullopt;
+}
+
+// (container, image) of the template's init containers and containers.
+std::vector<std::pair<std::string, std::string>> containerImages(const json::object& podTemplate) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const json::object* spec = objectAt(podTemplate, "spec");
+  for (const char* list : {"initContainers", "containers"}) {
+    if (const json::array* containers = arrayAt(spec, list)) {
+      for (const auto& container : *containers) {
+        if (container.is_object()) {
+          out.emplace_back(stringAt(container.as_object(), "name"),
+                           stringAt(container.as_object(), "image"));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass& pass) {
+  auto& context = pass.context;
+  const auto& spec = context.rollout.spec;
+  if (checker_ == nullptr) {
+    if (spec.verify) {
+      context.referenceError =
+          FieldError{"spec.verify", "this mc-operator runs without image verification"};
+    }
+    co_return Result<void>();
+  }
+  const std::string hash =
+      crds::podTemplateHash(spec.podTemplate, context.rollout.status.collisionCount.value_or(0));
+  for (const auto& rs : context.replicaSets) {
+    if (rs.podHash == hash) {
+      co_return Result<void>();  // its pods run what was verified when it was made
+    }
+  }
+  SecretReader secrets(client_);
+  std::vector<signing::Policy> policies;
+  std::optional<std::string> referenced;  // the cluster policy spec.verify names, if it does
+  if (spec.verify && spec.verify->policyRef) {
+    const auto& ref = *spec.verify->policyRef;
+    bool cluster = ref.kind == crds::kClusterVerificationPolicyKind;
+    kube::ObjectPtr found = cluster ? clusterPolicies_->get(ref.name)
+                                    : policies_->get(pass.request.ns + "/" + ref.name);
+    if (!found) {
+      context.referenceError = FieldError{"spec.verify.policyRef",
+                                          fmt::format("{} \"{}\" not found", ref.kind, ref.name)};
+      co_return Result<void>();
+    }
+    auto read = crds::readVerificationPolicy(*found);
+    if (!read) {
+      context.referenceError =
+          FieldError{"spec.verify.policyRef",
+                     fmt::format("{} \"{}\": {}", ref.kind, ref.name, read.error().fieldMessage())};
+      co_return Result<void>();
+    }
+    std::string name = cluster ? fmt::format("{}/{}", ref.kind, ref.name)
+                               : fmt::format("{}/{}/{}", ref.kind, pass.request.ns, ref.name);
+    auto policy = co_await resolvePolicy(secrets, std::move(*read), std::move(name), cluster,
+                                         pass.request.ns);
+    if (!policy) {
+      co_return policy.error();
+    }
+    if (cluster) {
+      referenced = ref.name;
+    }
+    policies.push_back(std::move(*policy));
+  } else if (spec.verify) {
+    auto policy = co_await resolvePolicy(secrets, spec.verify->inlinePolicy, "spec.verify", false,
+                                         pass.request.ns);
+    if (!policy) {
+      co_return policy.error();
+    }
+    policies.push_back(std::move(*policy));
+  }
+  // Cluster policies cover what their patterns match, named or not; one without patterns only
+  // the Rollouts that name it.
+  for (const auto& object : clusterPolicies_->list()) {
+    std::string name = kube::nameOf(*object);
+    auto read = crds::readVerificationPolicy(*object);
+    if (referenced == name || !read || read->images.empty()) {
+      if (!read) {
+        pass.request.log.warn("ClusterVerificationPolicy {} is unreadable and ignored: {}", name,
+                              read.error().fieldMessage());
+      }
+      continue;
+    }
+    auto policy = co_await resolvePolicy(
+        secrets, std::move(*read), fmt::format("{}/{}", crds::kClusterVerificationPolicyKind, name),
+        true, pass.request.ns);
+    if (!policy) {
+      co_return policy.error();
+    }
+    policies.push_back(std::move(*policy));
+  }
+  if (policies.empty()) {
+    co_return Result<void>();
+  }
+  auto configs = co_await pullConfigs(secrets, spec.podTemplate, pass.request.ns);
+  if (!configs) {
+    co_return configs.error();
+  }
+  std::vector<ContainerVerdict> verdicts;
+  for (const auto& [container, image] : containerImages(spec.podTemplate)) {
+    auto verdict = co_await signing::checkImage(*checker_, image, policies,
+                                                credentialsFor(*configs, image), context.now);
+    if (verdict) {
+      verdicts.push_back({container, std::move(*verdict)});
+    }
+  }
+  if (!verdicts.empty()) {
+    context.verification = std::move(verdicts);
+  }
+  co_return Result<void>();
+}
+
+}  // namespace mc::reconcilers
