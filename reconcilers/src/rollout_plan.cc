@@ -166,6 +166,12 @@ class Planner {
     if (currentRs_ != nullptr && (!old_.verified || old_.verified->podHash != current_)) {
       forgetVerdict();  // of another template: this one runs without a verdict on record
     }
+    if (currentRs_ != nullptr && ctx_.reverification) {
+      reverify(conditions);
+    }
+    if (currentRs_ != nullptr) {
+      scheduleReverification();
+    }
     if (currentRs_ == nullptr && ctx_.verification && !admit(conditions)) {
       scaleDownOthers();
       pruneHistory();
@@ -403,6 +409,66 @@ class Planner {
     }
     holdStable(conditions, worst != signing::Outcome::Error, verdictReason, message);
     return false;
+  }
+
+  // The digests the current template's pods run, verified again: a key removed from a policy or
+  // a waiver expired is reported (condition, and an Event and record on the change), and the pods
+  // keep running; a person decides what to do. No verdict is a Warning Event, nothing changes.
+  void reverify(Conditions& conditions) {
+    auto& st = plan_.status;
+    if (!st.verified) {
+      return;
+    }
+    st.verified->checkedAt = formatTime(ctx_.now);
+    const auto& images = *ctx_.reverification;
+    signing::Outcome worst = signing::Outcome::Verified;
+    for (const auto& image : images) {
+      worst = std::max(worst, image.verdict.outcome);
+    }
+    std::vector<std::string> why;
+    for (const auto& image : images) {
+      if (image.verdict.outcome == worst) {
+        why.push_back(fmt::format("{}: {}", image.container, image.verdict.message));
+      }
+    }
+    std::string message = fmt::format("{}", fmt::join(why, "; "));
+    if (worst == signing::Outcome::Error) {
+      plan_.verificationError = "verifying the running digests again: " + message;
+      return;
+    }
+    const char* verdictReason = reasonOf(worst);
+    if (worst > signing::Outcome::Unverified) {
+      message = fmt::format("the digests {} runs no longer verify (its pods keep running): {}",
+                            rsName(current_), message);
+    }
+    const crds::Condition* before = crds::findCondition(old_.conditions, condition::kVerified);
+    bool changed = before == nullptr || before->reason != verdictReason;
+    conditions.set(condition::kVerified, worst < signing::Outcome::Unverified, verdictReason,
+                   message);
+    if (changed && worst > signing::Outcome::Unverified) {
+      auto& lapsed = event(fmt::format("reverify-{}.{}", current_, verdictReason), verdictReason,
+                           message, true);
+      lapsed.action = verdictReason;
+      lapsed.to = pinnedList(images);
+      for (const auto& [container, verdict] : images) {
+        lapsed.evidence[container + ".digest"] = verdict.digest;
+        lapsed.evidence[container + ".outcome"] = std::string(signing::toString(verdict.outcome));
+      }
+    }
+  }
+
+  // A template verified when its ReplicaSet was made is asked about again once a period.
+  void scheduleReverification() {
+    const auto& verified = plan_.status.verified;
+    if (!verified || verified->podHash != current_) {
+      return;
+    }
+    auto last = parseTime(verified->checkedAt.empty() ? verified->at : verified->checkedAt);
+    if (last) {
+      requeueAfter(std::max(
+          std::chrono::milliseconds(std::chrono::seconds(1)),
+          std::chrono::ceil<std::chrono::milliseconds>(*last + ctx_.reverifyEvery - ctx_.now)));
+    }
   }
 
   // The current template waits for a verdict (or was refused): the stable, if there is one,

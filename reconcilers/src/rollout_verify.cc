@@ -15,8 +15,6 @@
 #include "rollout_pass.h"
 
 namespace mc::reconcilers {
-namespace {
-
 namespace json = boost::json;
 
 // Secrets read in one pass, by namespace/name: a key Secret named by two policies is read once.
@@ -51,6 +49,8 @@ class SecretReader {
   kube::Client& client_;
   std::map<std::string, Result<json::object>> cache_;
 };
+
+namespace {
 
 std::vector<signing::Waiver> readWaivers(const crds::VerificationPolicySpec& spec,
                                          std::string& problem) {
@@ -185,6 +185,7 @@ std::vector<std::pair<std::string, std::string>> containerImages(const json::obj
 boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass& pass) {
   auto& context = pass.context;
   const auto& spec = context.rollout.spec;
+  const auto& status = context.rollout.status;
   if (checker_ == nullptr) {
     if (spec.verify) {
       context.referenceError =
@@ -192,14 +193,60 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass&
     }
     co_return Result<void>();
   }
+  context.reverifyEvery = options_.reverifyEvery;
   const std::string hash =
-      crds::podTemplateHash(spec.podTemplate, context.rollout.status.collisionCount.value_or(0));
-  for (const auto& rs : context.replicaSets) {
-    if (rs.podHash == hash) {
-      co_return Result<void>();  // its pods run what was verified when it was made
+      crds::podTemplateHash(spec.podTemplate, status.collisionCount.value_or(0));
+  bool hasPods = std::any_of(context.replicaSets.begin(), context.replicaSets.end(),
+                             [&](const ReplicaSetView& rs) { return rs.podHash == hash; });
+  // With pods, its digests are what was verified when its ReplicaSet was made: they are asked
+  // about again once a period, to report a key removed or a waiver expired (never to evict).
+  std::vector<std::pair<std::string, std::string>> images;
+  if (!hasPods) {
+    images = containerImages(spec.podTemplate);
+  } else if (status.verified && status.verified->podHash == hash) {
+    auto last = parseTime(status.verified->checkedAt.empty() ? status.verified->at
+                                                             : status.verified->checkedAt);
+    if (last && context.now < *last + options_.reverifyEvery) {
+      co_return Result<void>();
     }
+    for (const auto& image : status.verified->images) {
+      auto reference = signing::ImageReference::parse(image.image);
+      auto pinned = reference ? reference->withDigest(image.digest) : reference;
+      images.emplace_back(image.container, pinned ? pinned->str() : image.image);
+    }
+  } else {
+    co_return Result<void>();
   }
   SecretReader secrets(client_);
+  auto policies = co_await collectPolicies(pass, secrets);
+  if (!policies) {
+    co_return policies.error();
+  }
+  if (policies->empty()) {
+    co_return Result<void>();
+  }
+  auto configs = co_await pullConfigs(secrets, spec.podTemplate, pass.request.ns);
+  if (!configs) {
+    co_return configs.error();
+  }
+  std::vector<ContainerVerdict> verdicts;
+  for (const auto& [container, image] : images) {
+    auto verdict = co_await signing::checkImage(*checker_, image, *policies,
+                                                credentialsFor(*configs, image), context.now);
+    if (verdict) {
+      verdicts.push_back({container, std::move(*verdict)});
+    }
+  }
+  if (!verdicts.empty()) {
+    (hasPods ? context.reverification : context.verification) = std::move(verdicts);
+  }
+  co_return Result<void>();
+}
+
+boost::asio::awaitable<Result<std::vector<signing::Policy>>> RolloutReconciler::collectPolicies(
+    Pass& pass, SecretReader& secrets) {
+  auto& context = pass.context;
+  const auto& spec = context.rollout.spec;
   std::vector<signing::Policy> policies;
   std::optional<std::string> referenced;  // the cluster policy spec.verify names, if it does
   if (spec.verify && spec.verify->policyRef) {
@@ -210,14 +257,14 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass&
     if (!found) {
       context.referenceError = FieldError{"spec.verify.policyRef",
                                           fmt::format("{} \"{}\" not found", ref.kind, ref.name)};
-      co_return Result<void>();
+      co_return std::vector<signing::Policy>{};
     }
     auto read = crds::readVerificationPolicy(*found);
     if (!read) {
       context.referenceError =
           FieldError{"spec.verify.policyRef",
                      fmt::format("{} \"{}\": {}", ref.kind, ref.name, read.error().fieldMessage())};
-      co_return Result<void>();
+      co_return std::vector<signing::Policy>{};
     }
     std::string name = cluster ? fmt::format("{}/{}", ref.kind, ref.name)
                                : fmt::format("{}/{}/{}", ref.kind, pass.request.ns, ref.name);
@@ -258,25 +305,7 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass&
     }
     policies.push_back(std::move(*policy));
   }
-  if (policies.empty()) {
-    co_return Result<void>();
-  }
-  auto configs = co_await pullConfigs(secrets, spec.podTemplate, pass.request.ns);
-  if (!configs) {
-    co_return configs.error();
-  }
-  std::vector<ContainerVerdict> verdicts;
-  for (const auto& [container, image] : containerImages(spec.podTemplate)) {
-    auto verdict = co_await signing::checkImage(*checker_, image, policies,
-                                                credentialsFor(*configs, image), context.now);
-    if (verdict) {
-      verdicts.push_back({container, std::move(*verdict)});
-    }
-  }
-  if (!verdicts.empty()) {
-    context.verification = std::move(verdicts);
-  }
-  co_return Result<void>();
+  co_return policies;
 }
 
 }  // namespace mc::reconcilers

@@ -2728,5 +2728,38 @@ TEST(RolloutPlanTest, WithoutVerificationThereIsNoKnownGoodCondition) {
   EXPECT_EQ(conditionState(w.ctx.rollout.status, "KnownGood"), "absent");
 }
 
+TEST(RolloutPlanTest, RunningDigestsAreVerifiedAgainEachPeriodAndALapseIsReportedNotEvicted) {
+  World w = healthy();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Verified);
+  promoteToHealthy(w);
+  w.ctx.verification.reset();
+  Plan steady = w.plan();
+  EXPECT_GT(steady.requeueAfter, 0ms) << "the next re-verification is scheduled";
+  EXPECT_LE(steady.requeueAfter, milliseconds(w.ctx.reverifyEvery));
+
+  w.ctx.now += w.ctx.reverifyEvery;
+  w.ctx.reverification =
+      verdictOn("web:2", signing::Outcome::Rejected, "spec.verify: no signature verifies");
+  Plan lapsed = w.step();
+  EXPECT_TRUE(lapsed.creates.empty()) << describeActions(lapsed);
+  EXPECT_FALSE(scaleOf(lapsed, rsNameOf("web:2"))) << describeActions(lapsed);
+  EXPECT_EQ(w.rs("web:2")->replicas, 10);
+  EXPECT_EQ(lapsed.status.phase, "Healthy") << "reported, not evicted";
+  EXPECT_EQ(conditionState(lapsed.status, "Verified"), "False/SignatureRejected");
+  EXPECT_EQ(lapsed.status.verified->checkedAt, formatTime(w.ctx.now));
+  EXPECT_EQ(countEvents(lapsed, "SignatureRejected"), 1);
+  EXPECT_EQ(countEvents(w.step(), "SignatureRejected"), 0) << "once per change";
+
+  // No verdict this time: a Warning Event, the condition as it was.
+  w.ctx.reverification = verdictOn("web:2", signing::Outcome::Error, "registry unreachable");
+  Plan unknown = w.step();
+  ASSERT_TRUE(unknown.verificationError);
+  EXPECT_EQ(conditionState(unknown.status, "Verified"), "False/SignatureRejected");
+
+  w.ctx.reverification = verdictOn("web:2", signing::Outcome::Verified);
+  EXPECT_EQ(conditionState(w.step().status, "Verified"), "True/Verified");
+}
+
 }  // namespace
 }  // namespace mc::reconcilers

@@ -1009,9 +1009,10 @@ class FakeImageChecker final : public signing::ImageChecker {
     std::lock_guard lock(mutex_);
     tags_[image] = digest;
   }
-  void sign(const std::string& digest) {
+  // Signed by the key of `fingerprint` ("" : by whatever key the policy trusts).
+  void sign(const std::string& digest, const std::string& fingerprint = "") {
     std::lock_guard lock(mutex_);
-    signed_.insert(digest);
+    signed_[digest] = fingerprint;
   }
   void setDown(bool down) { down_ = down; }
 
@@ -1036,7 +1037,12 @@ class FakeImageChecker final : public signing::ImageChecker {
     }
     std::lock_guard lock(mutex_);
     signing::DigestVerdict verdict;
-    verdict.verified = signed_.count(pinned.digest()) != 0 && !keys.keys.empty();
+    auto it = signed_.find(pinned.digest());
+    verdict.verified = it != signed_.end() && !keys.keys.empty() &&
+                       (it->second.empty() ||
+                        std::any_of(keys.keys.begin(), keys.keys.end(), [&](const auto& key) {
+                          return key.fingerprint() == it->second;
+                        }));
     if (verdict.verified) {
       verdict.verifiedBy = keys.keys.front().describe();
     } else {
@@ -1048,7 +1054,7 @@ class FakeImageChecker final : public signing::ImageChecker {
  private:
   std::mutex mutex_;
   std::map<std::string, std::string> tags_;
-  std::set<std::string> signed_;
+  std::map<std::string, std::string> signed_;  // digest -> the key's fingerprint
   std::atomic<bool> down_{false};
 };
 
@@ -1207,6 +1213,50 @@ TEST(RolloutReconcilerVerifyTest, AMissingKeySecretOrPolicyNeverPasses) {
     EXPECT_EQ(stringAt(world.condition("InvalidSpec"), "message"),
               "spec.verify.policyRef: VerificationPolicy \"strict\" not found");
   }
+}
+
+// A key removed from the policy while its digest runs: reported at the next period, by a
+// condition, an Event and a record, and the pods keep running.
+TEST(RolloutReconcilerVerifyTest, AKeyRemovedWhileItsDigestRunsIsReportedAndNothingIsEvicted) {
+  RolloutWorld world;
+  FakeImageChecker registry;
+  auto oldKey = signing::generate("EC", "P-256");
+  auto newKey = signing::generate("EC", "P-256");
+  world.fake().put(kube::resources::kSecrets, keySecret(oldKey.publicPem()));
+  auto oldFingerprint = signing::PublicKey::fromPem(oldKey.publicPem())->fingerprint();
+  registry.tag("docker.io/example/web:1", kDigest1);
+  registry.sign(kDigest1, oldFingerprint);
+  auto rollout = rolloutObject("example/web:1", "{}");
+  rollout["spec"].as_object()["verify"] =
+      json::parse(R"({"keys": [{"secretRef": {"name": "cosign"}}]})");
+  world.fake().put(kRollouts, std::move(rollout));
+  world.start(&registry);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  ASSERT_EQ(world.statusText("phase"), "Healthy");
+  ASSERT_EQ(stringAt(world.condition("Verified"), "reason"), "Verified");
+
+  // The key is rotated out: within the period nothing is asked, after it the verdict lapses.
+  world.fake().put(kube::resources::kSecrets, keySecret(newKey.publicPem()));
+  world.clock().advance(5min);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(stringAt(world.condition("Verified"), "reason"), "Verified") << "not due yet";
+  world.clock().advance(6min);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  auto verified = world.condition("Verified");
+  EXPECT_EQ(stringAt(verified, "status"), "False") << json::serialize(world.status());
+  EXPECT_EQ(stringAt(verified, "reason"), "SignatureRejected");
+  EXPECT_NE(stringAt(verified, "message").find("no longer verify"), std::string::npos);
+  EXPECT_EQ(world.events()["SignatureRejected"], 1);
+  EXPECT_EQ(world.auditRecord("SignatureRejected").to, "web=docker.io/example/web@" + kDigest1);
+  EXPECT_EQ(world.replicasOf(hashOf("example/web:1")), 10) << "reported, not evicted";
+  EXPECT_EQ(world.statusText("phase"), "Healthy");
+
+  // Signed again with the new key: verified again at the next period.
+  registry.sign(kDigest1, signing::PublicKey::fromPem(newKey.publicPem())->fingerprint());
+  world.clock().advance(11min);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(stringAt(world.condition("Verified"), "reason"), "Verified");
+  EXPECT_TRUE(world.verifyAudit().intact());
 }
 
 }  // namespace

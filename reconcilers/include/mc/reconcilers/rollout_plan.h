@@ -76,6 +76,10 @@ struct RolloutContext {
   // ReplicaSet (its pods will run the digests verified now), and only for the containers a
   // policy covers. nullopt: no verdict was asked (no policy covers an image, or it has pods).
   std::optional<std::vector<ContainerVerdict>> verification;
+  // The policies' verdicts on the digests the current template's pods run (status.verified),
+  // asked again once `reverifyEvery` has passed since the last time.
+  std::optional<std::vector<ContainerVerdict>> reverification;
+  std::chrono::seconds reverifyEvery{std::chrono::minutes(10)};
   WallTime now;
   std::chrono::seconds scaleDownDelay{30};
 };

@@ -23,7 +23,12 @@ struct RolloutReconcilerOptions {
   // more to change with it, so pods becoming ready one by one cost one write, not one each.
   // Decisions (step, weight, phase, conditions) are written at once.
   std::chrono::milliseconds countsDebounce{2000};
+  // The digests a template runs are verified again this often (a key removed from a policy, a
+  // waiver expired): reported, never evicted.
+  std::chrono::seconds reverifyEvery{std::chrono::minutes(10)};
 };
+
+class SecretReader;  // src/rollout_verify.cc
 
 // The Rollout controller's reconcile: gather (the Rollout and its ReplicaSets from the caches,
 // the Services and route from the apiserver) -> plan() -> record the decisions as Events -> one
@@ -87,6 +92,7 @@ class RolloutReconciler final : public kube::Reconciler {
   // rollout_verify.cc, from gather(): the policies' verdict on the current template's images
   // while it has no ReplicaSet.
   Step<> gatherVerification(Pass& pass);
+  Step<std::vector<signing::Policy>> collectPolicies(Pass& pass, SecretReader& secrets);
 
   kube::Client& client_;
   kube::EventRecorder& events_;
