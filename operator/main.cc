@@ -65,6 +65,7 @@ struct Options {
   std::string registryCaFile;
   std::string registryTimeout = "10s";
   std::string platform = "linux/amd64";
+  std::string reverifyEvery = "10m";
 };
 
 // In a pod, the service account's namespace; elsewhere "default".
@@ -187,6 +188,10 @@ int main(int argc, char** argv) {
   app.add_option("--registry-timeout", options.registryTimeout,
                  "bound on each registry request; past it the verdict is an Error, never a pass")
       ->capture_default_str();
+  app.add_option("--reverify-every", options.reverifyEvery,
+                 "how often the digests a Rollout runs are verified again (a key removed, a "
+                 "waiver expired: reported, never evicted)")
+      ->capture_default_str();
   app.add_option("--platform", options.platform,
                  "os/arch[/variant] whose manifest a multi-platform image's tag resolves for")
       ->capture_default_str();
@@ -227,6 +232,11 @@ int main(int argc, char** argv) {
   if (!registryTimeout || registryTimeout->count() <= 0) {
     return usageError(fmt::format("--registry-timeout: \"{}\" is not a duration such as 10s",
                                   options.registryTimeout));
+  }
+  auto reverifyEvery = mc::parseDuration(options.reverifyEvery);
+  if (!reverifyEvery || reverifyEvery->count() <= 0) {
+    return usageError(fmt::format("--reverify-every: \"{}\" is not a duration such as 10m",
+                                  options.reverifyEvery));
   }
   auto platform = mc::signing::parsePlatform(options.platform);
   if (!platform) {
@@ -316,6 +326,7 @@ int main(int argc, char** argv) {
   for (const auto& ns : options.namespaces) {
     mc::reconcilers::RolloutReconcilerOptions reconcilerOptions;
     reconcilerOptions.scaleDownDelay = std::chrono::ceil<std::chrono::seconds>(*scaleDownDelay);
+    reconcilerOptions.reverifyEvery = std::chrono::ceil<std::chrono::seconds>(*reverifyEvery);
     reconcilers.push_back(std::make_unique<mc::reconcilers::RolloutReconciler>(
         **client, manager.events(), reconcilerOptions));
     reconcilers.back()->useAuditLog(auditLog);
