@@ -192,6 +192,13 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
     if (canary->analysis) {
       c["analysis"] = writeAnalysis(*canary->analysis);
     }
+    if (canary->bake) {
+      json::object bake{{"duration", canary->bake->duration}};
+      if (canary->bake->analysis) {
+        bake["analysis"] = writeAnalysis(*canary->bake->analysis);
+      }
+      c["bake"] = std::move(bake);
+    }
     spec["strategy"] = {{"canary", std::move(c)}};
   }
   if (rollout.spec.verify) {
@@ -222,6 +229,17 @@ void tag_invoke(const json::value_from_tag&, json::value& out, const Rollout& ro
   }
   if (s.lastKnownGood) {
     status["lastKnownGood"] = writeKnownGood(*s.lastKnownGood);
+  }
+  if (s.bake) {
+    status["bake"] = json::object{{"podHash", s.bake->podHash},
+                                  {"previousPodHash", s.bake->previousPodHash},
+                                  {"startedAt", s.bake->startedAt}};
+  }
+  if (s.rolledBack) {
+    status["rolledBack"] = json::object{{"fromPodHash", s.rolledBack->fromPodHash},
+                                        {"toPodHash", s.rolledBack->toPodHash},
+                                        {"at", s.rolledBack->at},
+                                        {"reason", s.rolledBack->reason}};
   }
   if (!s.knownGoodHistory.empty()) {
     json::array history;
@@ -292,6 +310,14 @@ Result<Rollout> readRollout(const json::value& in) {
       if (auto* analysis = r.optObject(*canary, "analysis", path)) {
         c.analysis = readAnalysis(r, *analysis, path + ".analysis");
       }
+      if (auto* bake = r.optObject(*canary, "bake", path)) {
+        BakeSpec b;
+        b.duration = r.optString(*bake, "duration", path + ".bake").value_or("");
+        if (auto* analysis = r.optObject(*bake, "analysis", path + ".bake")) {
+          b.analysis = readAnalysis(r, *analysis, path + ".bake.analysis");
+        }
+        c.bake = std::move(b);
+      }
       out.canary = std::move(c);
     }
   }
@@ -330,6 +356,19 @@ Result<Rollout> readRollout(const json::value& in) {
     if (auto* good = r.optObject(*status, "lastKnownGood", path)) {
       s.lastKnownGood = readKnownGood(r, *good, path + ".lastKnownGood");
     }
+    if (auto* bake = r.optObject(*status, "bake", path)) {
+      const std::string at = path + ".bake";
+      s.bake = BakeStatus{r.optString(*bake, "podHash", at).value_or(""),
+                          r.optString(*bake, "previousPodHash", at).value_or(""),
+                          r.optString(*bake, "startedAt", at).value_or("")};
+    }
+    if (auto* back = r.optObject(*status, "rolledBack", path)) {
+      const std::string at = path + ".rolledBack";
+      s.rolledBack = RollbackStatus{r.optString(*back, "fromPodHash", at).value_or(""),
+                                    r.optString(*back, "toPodHash", at).value_or(""),
+                                    r.optString(*back, "at", at).value_or(""),
+                                    r.optString(*back, "reason", at).value_or("")};
+    }
     if (auto* history = r.optArray(*status, "knownGoodHistory", path)) {
       for (size_t i = 0; i < history->size(); ++i) {
         auto entryPath = path + ".knownGoodHistory[" + std::to_string(i) + "]";
@@ -360,7 +399,8 @@ Result<Rollout> readRollout(const json::value& in) {
         "attempt",        "message",          "abort",
         "stepStartTime",  "backgroundRun",    "promoteFull",
         "promoteStep",    "requestedBy",      "requestReason",
-        "verified",       "lastKnownGood",    "knownGoodHistory"};
+        "verified",       "lastKnownGood",    "knownGoodHistory",
+        "bake",           "rolledBack"};
     for (const auto& [key, value] : *status) {
       if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
         s.unknown[key] = value;

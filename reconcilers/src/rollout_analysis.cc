@@ -77,6 +77,9 @@ void RolloutReconciler::gatherAnalysis(Pass& pass) {
   if (spec.canary && spec.canary->analysis) {
     blocks.emplace_back(std::nullopt, &*spec.canary->analysis);
   }
+  if (spec.canary && spec.canary->bake && spec.canary->bake->analysis) {
+    blocks.emplace_back(kBakeStep, &*spec.canary->bake->analysis);
+  }
   const auto steps = crds::effectiveSteps(spec);
   for (size_t i = 0; i < steps.size(); ++i) {
     if (steps[i].analysis) {
@@ -86,8 +89,10 @@ void RolloutReconciler::gatherAnalysis(Pass& pass) {
   const std::string canaryHash =
       crds::podTemplateHash(spec.podTemplate, context.rollout.status.collisionCount.value_or(0));
   for (const auto& [step, block] : blocks) {
-    const std::string field = step ? fmt::format("spec.strategy.canary.steps[{}].analysis", *step)
-                                   : std::string("spec.strategy.canary.analysis");
+    const std::string field = !step ? std::string("spec.strategy.canary.analysis")
+                              : *step == kBakeStep
+                                  ? std::string("spec.strategy.canary.bake.analysis")
+                                  : fmt::format("spec.strategy.canary.steps[{}].analysis", *step);
     auto fault = [&](std::string at, std::string message) {
       context.referenceError = FieldError{std::move(at), std::move(message)};
     };
@@ -116,7 +121,7 @@ void RolloutReconciler::gatherAnalysis(Pass& pass) {
           return fault(at, fmt::format("{} \"{}\": {}", kind, ref.templateName,
                                        policy.error().fieldMessage()));
         }
-        if (step && !policy->count) {
+        if (step && *step != kBakeStep && !policy->count) {
           // A step waits for its run's verdict; a metric without a count never gives one.
           return fault(at, fmt::format("{} \"{}\": metric \"{}\" has an interval and no count, "
                                        "so it never ends: a step's analysis needs a count "
@@ -172,8 +177,9 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::createRuns(Pass& pass) {
         {"labels",
          {{crds::kRolloutLabel, crds::rolloutLabelValue(request.name)},
           {crds::kPodTemplateHashLabel, status.currentPodHash.value_or("")},
-          {crds::kAnalysisLabel, want.step ? fmt::format("step-{}", *want.step)
-                                           : std::string(crds::kBackgroundAnalysis)}}},
+          {crds::kAnalysisLabel, !want.step                ? std::string(crds::kBackgroundAnalysis)
+                                 : *want.step == kBakeStep ? std::string(crds::kBakeAnalysis)
+                                                           : fmt::format("step-{}", *want.step)}}},
         {"ownerReferences", json::array{kube::controllerReference(
                                 crds::kApiVersion, crds::kRolloutKind, request.name, pass.uid)}}};
     run.spec.metrics = resolved->second.metrics;

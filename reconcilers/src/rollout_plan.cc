@@ -106,6 +106,14 @@ std::optional<FieldError> validateSpec(const crds::RolloutSpec& spec,
           fmt::format("\"{}\" is not a duration such as 30s or 5m", *steps[i].pause->duration)};
     }
   }
+  if (spec.canary && spec.canary->bake) {
+    auto duration = parseDuration(spec.canary->bake->duration);
+    if (!duration || duration->count() <= 0) {
+      return FieldError{
+          "spec.strategy.canary.bake.duration",
+          fmt::format("\"{}\" is not a duration such as 10m", spec.canary->bake->duration)};
+    }
+  }
   if (spec.canary && spec.canary->stableService && spec.canary->canaryService &&
       *spec.canary->stableService == *spec.canary->canaryService) {
     return FieldError{"spec.strategy.canary.canaryService",
@@ -180,9 +188,14 @@ class Planner {
       return std::move(plan_);
     }
 
-    if (stableRs_ == nullptr || stableRs_->podHash == current_) {
+    if (old_.rolledBack && old_.rolledBack->fromPodHash == current_ && stableRs_ != nullptr &&
+        stableRs_->podHash != current_) {
+      holdRolledBack(conditions);
+    } else if (stableRs_ == nullptr || stableRs_->podHash == current_) {
+      plan_.status.rolledBack.reset();  // a new template (or the stable's again) ends it
       steady(conditions);
     } else {
+      plan_.status.rolledBack.reset();
       canary(conditions);
     }
     scaleDownOthers();
@@ -501,6 +514,136 @@ class Planner {
     conditions.set(condition::kCompleted, false, why, "the current template has no ReplicaSet");
   }
 
+  // --- The bake window after promotion ---
+
+  std::chrono::milliseconds bakeDuration() const {
+    return parseDuration(spec_.canary->bake->duration).value_or(std::chrono::milliseconds(0));
+  }
+
+  void bakeAnalysis() {
+    if (spec_.canary->bake->analysis) {
+      wantRun(runName("bake"), kBakeStep);
+    }
+  }
+
+  // The promoted template in its window: the previous stable kept scaled and the bake analysis
+  // judging, until the window has passed (then the template may become the last known-good) or
+  // the analysis breaches (a rollback, and true).
+  bool bakeWindow(Conditions& conditions) {
+    auto& st = plan_.status;
+    const auto& bake = *old_.bake;
+    if (!spec_.canary || !spec_.canary->bake) {
+      st.bake.reset();  // bake removed from the spec: the window ends now
+      return false;
+    }
+    if (spec_.canary->bake->analysis) {
+      const AnalysisRunView* run = findRun(runName("bake"));
+      const auto& onError = spec_.canary->bake->analysis->onError;
+      if (run != nullptr && !run->terminating && abortsOn(*run, onError)) {
+        rollBack(conditions,
+                 fmt::format("bake analysis {} is {}: {}", run->name, run->phase, run->message));
+        return true;
+      }
+    }
+    auto started = parseTime(bake.startedAt).value_or(ctx_.now);
+    auto ends = started + bakeDuration();
+    if (ctx_.now >= ends) {
+      st.bake.reset();
+      event(attemptId() + ".bake-completed", event::kBakeCompleted,
+            fmt::format("bake window of {} passed without a breach: {} scales to 0",
+                        spec_.canary->bake->duration, rsName(bake.previousPodHash)))
+          .action = event::kBakeCompleted;
+      return false;
+    }
+    bakeAnalysis();
+    if (find(bake.previousPodHash) != nullptr) {
+      keep_.insert(bake.previousPodHash);
+      converge(bake.previousPodHash, replicas_);
+    }
+    requeueAfter(std::chrono::ceil<std::chrono::milliseconds>(ends - ctx_.now));
+    return false;
+  }
+
+  // A breach in the bake window: all traffic to the last known-good template (or, without one, to
+  // the stable the promotion replaced) at once, then its pods; the promoted template keeps no pod
+  // until the template changes. Phase RolledBack.
+  void rollBack(Conditions& conditions, std::string cause) {
+    auto& st = plan_.status;
+    const auto& bake = *old_.bake;
+    std::string target = bake.previousPodHash;
+    bool knownGood = false;
+    if (st.lastKnownGood && st.lastKnownGood->podHash != current_ &&
+        find(st.lastKnownGood->podHash) != nullptr) {
+      target = st.lastKnownGood->podHash;
+      knownGood = true;
+    }
+    aborted_ = true;
+    st.bake.reset();
+    st.stablePodHash = target;
+    st.stableRS = rsName(target);
+    st.currentPodHash = current_;
+    st.rolledBack = crds::RollbackStatus{current_, target, formatTime(ctx_.now), cause};
+    clearCanaryState();
+    keep_.insert(target);
+    converge(target, replicas_);
+    selectServices(target, target);
+    plan_.route = RouteChange::Reset;
+    const ReplicaSetView* to = find(target);
+    auto& back =
+        event(attemptId() + ".rolled-back", event::kRolledBack,
+              fmt::format("{}; all traffic back to {} ({}), {} scales to 0", cause, rsName(target),
+                          knownGood ? "the last known-good: " + st.lastKnownGood->image
+                                    : "the previous stable, which is not known-good",
+                          rsName(current_)),
+              true);
+    back.action = event::kRolledBack;
+    back.rollsBack = true;
+    back.to = to != nullptr ? to->images : rsName(target);
+    back.evidence["fromReplicaSet"] = rsName(current_);
+    back.evidence["toReplicaSet"] = rsName(target);
+    back.evidence["toKnownGood"] = knownGood ? "true" : "false";
+    if (currentRs_ != nullptr) {
+      back.evidence["fromImages"] = currentRs_->images;
+    }
+    rolledBackStatus(conditions);
+  }
+
+  // A template rolled back from: it keeps no pod, and no canary of it starts, until the template
+  // changes (a new one, or `kubectl mc undo`).
+  void holdRolledBack(Conditions& conditions) {
+    auto& st = plan_.status;
+    const std::string& target = stableRs_->podHash;
+    st.currentPodHash = current_;
+    clearCanaryState();
+    keep_.insert(target);
+    converge(target, replicas_);
+    selectServices(target, target);
+    if (old_.canaryWeight.value_or(0) != 0 || !ctx_.routeVerified) {
+      plan_.route = RouteChange::Reset;
+    }
+    aborted_ = true;
+    rolledBackStatus(conditions);
+  }
+
+  void rolledBackStatus(Conditions& conditions) {
+    auto& st = plan_.status;
+    st.phase = phase::kRolledBack;
+    st.message = fmt::format(
+        "rolled back from {} to {}: {}; a new template (or `kubectl mc undo "
+        "{}`) replaces it",
+        rsName(current_), st.stableRS.value_or(""), st.rolledBack ? st.rolledBack->reason : "",
+        ctx_.name);
+    conditions.set(condition::kProgressing, false, reason::kRolledBack, *st.message);
+    conditions.set(condition::kCompleted, false, reason::kRolledBack, *st.message);
+    conditions.set(condition::kPaused, false, reason::kNotPaused, "no canary is running");
+    const ReplicaSetView* target = find(st.stablePodHash.value_or(""));
+    int32_t ready = target != nullptr ? target->availableReplicas : 0;
+    conditions.set(condition::kAvailable, ready >= replicas_,
+                   ready >= replicas_ ? reason::kMinimumReplicasAvailable
+                                      : reason::kMinimumReplicasUnavailable,
+                   fmt::format("{}/{} pods available", ready, replicas_));
+  }
+
   // --- Analysis ---
 
   // This attempt's AnalysisRun of `what` ("2": step 2's; "bg": the background one).
@@ -642,10 +785,11 @@ class Planner {
       if (wanted_.count(run.name) != 0 || run.terminating || analysis::isDecided(run.phase)) {
         continue;
       }
-      std::string why = run.podHash != current_        ? verdict::kSuperseded
-                        : aborted_                     ? verdict::kAborted
-                        : completed_ && run.background ? verdict::kCanaryCompleted
-                                                       : verdict::kPassed;
+      std::string why = run.podHash != current_ ? verdict::kSuperseded
+                        : aborted_              ? verdict::kAborted
+                        : completed_ && (run.background || run.name == runName("bake"))
+                            ? verdict::kCanaryCompleted
+                            : verdict::kPassed;
       plan_.terminations.push_back({run.name, why});
     }
   }
@@ -687,6 +831,12 @@ class Planner {
                         rsName(*old_.stablePodHash), rsName(current_)),
             true);
     }
+    if (!first && old_.bake && old_.bake->podHash == current_ && bakeWindow(conditions)) {
+      return;  // rolled back
+    }
+    if (old_.bake && old_.bake->podHash != current_) {
+      st.bake.reset();  // the template changed during the window (a revert): it is over
+    }
     st.currentPodHash = current_;
     st.stablePodHash = current_;
     st.stableRS = rsName(current_);
@@ -712,9 +862,13 @@ class Planner {
       st.message =
           healthy ? scaledToZeroMessage() : fmt::format("scaling to 0: {} pods left", podsLeft());
     } else {
-      st.message = healthy ? fmt::format("{} serves all traffic", rsName(current_))
-                           : fmt::format("waiting for {}: {}/{} pods available", rsName(current_),
-                                         ready, replicas_);
+      st.message =
+          healthy && st.bake && st.bake->podHash == current_
+              ? fmt::format("{} serves all traffic; bake window since {}, {} kept scaled",
+                            rsName(current_), st.bake->startedAt, rsName(st.bake->previousPodHash))
+          : healthy ? fmt::format("{} serves all traffic", rsName(current_))
+                    : fmt::format("waiting for {}: {}/{} pods available", rsName(current_), ready,
+                                  replicas_);
     }
     st.phase = healthy ? phase::kHealthy : phase::kProgressing;
     conditions.set(condition::kProgressing, true,
@@ -751,7 +905,9 @@ class Planner {
         std::all_of(verified->images.begin(), verified->images.end(), [](const auto& image) {
           return image.outcome == signing::toString(signing::Outcome::Verified);
         });
-    if (healthy && allVerified && (!st.lastKnownGood || st.lastKnownGood->podHash != current_)) {
+    bool baking = st.bake && st.bake->podHash == current_;
+    if (healthy && allVerified && !baking &&
+        (!st.lastKnownGood || st.lastKnownGood->podHash != current_)) {
       if (st.lastKnownGood) {
         std::erase_if(st.knownGoodHistory,
                       [&](const auto& good) { return good.podHash == st.lastKnownGood->podHash; });
@@ -1191,7 +1347,21 @@ class Planner {
     plan_.services.clear();
     selectServices(current_, current_);
     plan_.route = RouteChange::Reset;
-    if (replicas_ == 0) {
+    if (spec_.canary && spec_.canary->bake && replicas_ > 0) {
+      // The old stable stays scaled, a warm standby, until the bake window has passed.
+      st.bake = crds::BakeStatus{current_, stableRs_->podHash, formatTime(ctx_.now)};
+      event(attemptId() + ".bake-started", event::kBakeStarted,
+            fmt::format("bake window of {}: {} stays scaled until it has passed{}",
+                        spec_.canary->bake->duration, oldStable,
+                        spec_.canary->bake->analysis ? ", and the bake analysis judges "
+                                                       "the new stable"
+                                                     : ""))
+          .action = event::kBakeStarted;
+      keep_.insert(stableRs_->podHash);
+      converge(stableRs_->podHash, replicas_);
+      bakeAnalysis();
+      requeueAfter(bakeDuration());
+    } else if (replicas_ == 0) {
       // Nothing serves at 0: the routes have nothing to settle, so no scale-down delay.
       if (stableRs_->replicas > 0 || stableRs_->scaleDownAt) {
         plan_.scales.push_back({oldStable, 0, std::nullopt, stableRs_->scaleDownAt.has_value()});

@@ -2761,5 +2761,122 @@ TEST(RolloutPlanTest, RunningDigestsAreVerifiedAgainEachPeriodAndALapseIsReporte
   EXPECT_EQ(conditionState(w.step().status, "Verified"), "True/Verified");
 }
 
+// ---- the bake window after promotion -------------------------------------------------------
+
+crds::RolloutAnalysis bakeAnalysisOf(std::string templateName) {
+  crds::RolloutAnalysis analysis;
+  analysis.templates.push_back({std::move(templateName), std::nullopt});
+  return analysis;
+}
+
+World withBake(std::optional<crds::RolloutAnalysis> analysis = std::nullopt) {
+  World w = healthy();
+  w.ctx.rollout.spec.canary->bake = crds::BakeSpec{"10m", std::move(analysis)};
+  return w;
+}
+
+TEST(RolloutPlanTest, ABakeWindowKeepsThePreviousStableScaledAndOnlyThenIsKnownGood) {
+  World w = withBake();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Verified);
+  auto events = promoteToHealthy(w);
+  const auto& status = w.ctx.rollout.status;
+  ASSERT_TRUE(status.bake) << statusJson(status);
+  EXPECT_EQ(status.bake->podHash, hashOf("web:2"));
+  EXPECT_EQ(status.bake->previousPodHash, hashOf("web:1"));
+  EXPECT_EQ(countReason(events, "BakeStarted"), 1);
+  EXPECT_EQ(w.rs("web:1")->replicas, 10) << "a warm standby through the window";
+  EXPECT_FALSE(status.lastKnownGood) << "not before the window has passed";
+  EXPECT_EQ(status.phase, "Healthy");
+
+  // The window passes without a breach: known-good, and the standby goes.
+  w.ctx.now = *parseTime(status.bake->startedAt) + 10min;
+  Plan done = w.step();
+  EXPECT_EQ(countEvents(done, "BakeCompleted"), 1);
+  EXPECT_EQ(countEvents(done, "KnownGood"), 1);
+  EXPECT_FALSE(done.status.bake);
+  ASSERT_TRUE(done.status.lastKnownGood);
+  EXPECT_EQ(done.status.lastKnownGood->podHash, hashOf("web:2"));
+  EXPECT_EQ(replicasAfter(w.ctx, done, rsNameOf("web:1")), 0);
+}
+
+TEST(RolloutPlanTest, ABreachInTheBakeWindowRollsBackToThePreviousKnownGoodAtOnce) {
+  for (bool routed : {false, true}) {
+    SCOPED_TRACE(routed ? "traffic routed" : "replica ratio");
+    World w(makeRollout("web:1"), routed);
+    w.ctx.verification = verdictOn("web:1", signing::Outcome::Verified);
+    w.step();
+    w.settle();
+    w.step();
+    ASSERT_TRUE(w.ctx.rollout.status.lastKnownGood) << "a verified first version is known-good";
+    w.ctx.rollout.spec.canary->bake = crds::BakeSpec{"10m", bakeAnalysisOf("error-rate")};
+    w.setTemplate("web:2");
+    w.ctx.verification = verdictOn("web:2", signing::Outcome::Verified);
+    promoteToHealthy(w);
+    ASSERT_TRUE(w.ctx.rollout.status.bake);
+    const std::string bakeRun = fmt::format("web-{}-bake", *w.ctx.rollout.status.attempt);
+    ASSERT_NE(w.run(bakeRun), nullptr) << "the bake analysis runs";
+
+    w.verdict(bakeRun, "Failed", "error-rate 0.2 > max 0.02");
+    Plan back = w.step();
+    EXPECT_EQ(back.status.phase, "RolledBack");
+    EXPECT_EQ(back.status.stablePodHash, hashOf("web:1"));
+    ASSERT_TRUE(back.status.rolledBack);
+    EXPECT_EQ(back.status.rolledBack->fromPodHash, hashOf("web:2"));
+    EXPECT_EQ(back.status.rolledBack->toPodHash, hashOf("web:1"));
+    EXPECT_EQ(back.route, RouteChange::Reset);
+    EXPECT_EQ(replicasAfter(w.ctx, back, rsNameOf("web:1")), 10);
+    EXPECT_EQ(replicasAfter(w.ctx, back, rsNameOf("web:2")), 0);
+    const DecisionEvent* rolledBack = eventOf(back, "RolledBack");
+    ASSERT_NE(rolledBack, nullptr) << describeEvents(back);
+    EXPECT_TRUE(rolledBack->rollsBack);
+    EXPECT_NE(rolledBack->note.find("error-rate 0.2 > max 0.02"), std::string::npos);
+    EXPECT_NE(rolledBack->note.find("the last known-good"), std::string::npos);
+    EXPECT_EQ(rolledBack->evidence.at("toKnownGood"), "true");
+    EXPECT_EQ(w.ctx.rollout.status.lastKnownGood->podHash, hashOf("web:1"));
+
+    // Held: no canary of the template rolled back from, until the template changes.
+    w.settle();
+    Plan held = w.step();
+    EXPECT_EQ(held.status.phase, "RolledBack");
+    EXPECT_TRUE(held.creates.empty()) << describeActions(held);
+    EXPECT_EQ(countEvents(held, "RolloutStarted"), 0);
+    w.setTemplate("web:3");
+    w.ctx.verification = verdictOn("web:3", signing::Outcome::Verified);
+    Plan next = w.step();
+    EXPECT_EQ(countEvents(next, "RolloutStarted"), 1);
+    EXPECT_FALSE(next.status.rolledBack);
+  }
+}
+
+TEST(RolloutPlanTest, ARollbackGoesToTheNewestKnownGoodWhenThePreviousStableIsNotOne) {
+  World w(makeRollout("web:1"));
+  w.ctx.verification = verdictOn("web:1", signing::Outcome::Verified);
+  w.step();
+  w.settle();
+  w.step();
+  w.setTemplate("web:2");  // waived: promoted, but never known-good
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Waived);
+  promoteToHealthy(w);
+  w.ctx.rollout.spec.canary->bake = crds::BakeSpec{"10m", bakeAnalysisOf("error-rate")};
+  w.setTemplate("web:3");
+  w.ctx.verification = verdictOn("web:3", signing::Outcome::Verified);
+  promoteToHealthy(w);
+  const std::string bakeRun = fmt::format("web-{}-bake", *w.ctx.rollout.status.attempt);
+  w.verdict(bakeRun, "Failed", "p95 2.1 s > max 1.5 s");
+  Plan back = w.step();
+  EXPECT_EQ(back.status.stablePodHash, hashOf("web:1")) << "web:2 was waived, not known-good";
+  EXPECT_EQ(replicasAfter(w.ctx, back, rsNameOf("web:1")), 10);
+  EXPECT_EQ(replicasAfter(w.ctx, back, rsNameOf("web:3")), 0);
+}
+
+TEST(RolloutPlanTest, ABakeDurationThatIsNoDurationIsInvalidSpec) {
+  World w = healthy();
+  w.ctx.rollout.spec.canary->bake = crds::BakeSpec{"soon", std::nullopt};
+  Plan p = w.plan();
+  ASSERT_TRUE(p.invalidSpec);
+  EXPECT_EQ(p.invalidSpec->field, "spec.strategy.canary.bake.duration");
+}
+
 }  // namespace
 }  // namespace mc::reconcilers

@@ -1259,5 +1259,50 @@ TEST(RolloutReconcilerVerifyTest, AKeyRemovedWhileItsDigestRunsIsReportedAndNoth
   EXPECT_TRUE(world.verifyAudit().intact());
 }
 
+// The bake window on the fake apiserver: its AnalysisRun is made (label "bake"), and a Failed
+// verdict takes all traffic back to the previous stable and its pods in one reconcile.
+TEST(RolloutReconcilerAnalysisTest, ABreachInTheBakeWindowRollsBackInOneReconcile) {
+  RolloutWorld world;
+  world.fake().put(kTemplates, errorRateTemplate());
+  const std::string baking = fmt::format(
+      R"({{{}, "trafficRouting": {{"gatewayAPI": {{"httpRoute": "web"}}}},
+          "steps": [{{"setWeight": 50}}],
+          "bake": {{"duration": "10m",
+                    "analysis": {{"templates": [{{"templateName": "error-rate"}}],
+                                  "args": [{{"name": "service", "value": "web"}}]}}}}}})",
+      kServicesField);
+  ASSERT_NO_FATAL_FAILURE(deployWithRoute(world, baking));
+  world.setImage("example/web:2");
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  const std::string v1 = hashOf("example/web:1");
+  const std::string v2 = hashOf("example/web:2");
+  ASSERT_EQ(world.statusText("stablePodHash"), v2) << json::serialize(world.status());
+  ASSERT_EQ(world.replicasOf(v1), 10) << "the previous stable is kept scaled";
+  auto run = world.fake().read(kRuns, kNs, "web-1-bake");
+  ASSERT_TRUE(run) << "the bake analysis runs";
+  EXPECT_EQ(text(*run, {"metadata", "labels", "mc.maestro.dev/analysis"}), "bake");
+  ASSERT_TRUE(world.fake().editStatus(kRuns, kNs, "web-1-bake", [](json::object& s) {
+    s["phase"] = "Failed";
+    s["message"] = R"(metric "error-rate" Failed: 0.2 > max 0.02)";
+  }));
+
+  auto once = world.reconcile();
+  ASSERT_TRUE(once) << once.error().describe();
+  EXPECT_EQ(world.statusText("phase"), "RolledBack");
+  EXPECT_EQ(world.selectorHashOf("web-stable"), v1) << "traffic first";
+  EXPECT_EQ(world.routeWeights(),
+            (std::map<std::string, int64_t>{{"web-stable", 100}, {"web-canary", 0}}));
+  EXPECT_EQ(world.replicasOf(v2), 0) << "then pods";
+  EXPECT_EQ(world.replicasOf(v1), 10);
+  EXPECT_EQ(world.events()["RolledBack"], 1);
+  auto record = world.auditRecord("RolledBack");
+  EXPECT_NE(record.reason.find("0.2 > max 0.02"), std::string::npos) << record.reason;
+  EXPECT_EQ(text(record.evidence, {"toReplicaSet"}), "web-" + v1);
+  ASSERT_TRUE(world.settle()) << world.lastError();
+  EXPECT_EQ(world.statusText("phase"), "RolledBack") << "held until the template changes";
+  EXPECT_EQ(world.replicasOf(v2), 0);
+  EXPECT_TRUE(world.verifyAudit().intact());
+}
+
 }  // namespace
 }  // namespace mc::reconcilers

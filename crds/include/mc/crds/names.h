@@ -51,6 +51,7 @@ inline constexpr std::string_view kPodTemplateAnnotation = "mc.maestro.dev/pod-t
 // "step-N"; the Rollout's name is in kRolloutLabel, its canary's hash in kPodTemplateHashLabel.
 inline constexpr std::string_view kAnalysisLabel = "mc.maestro.dev/analysis";
 inline constexpr std::string_view kBackgroundAnalysis = "background";
+inline constexpr std::string_view kBakeAnalysis = "bake";
 // On route objects MC creates (e.g. the NGINX canary Ingress) and on AnalysisRuns: the Rollout
 // they belong to.
 inline constexpr std::string_view kRolloutLabel = "mc.maestro.dev/rollout";
@@ -123,6 +124,9 @@ inline constexpr const char* kVerificationError = "VerificationError";
 // The KnownGood condition's reasons; KnownGood is also the Event's when a template becomes it.
 inline constexpr const char* kKnownGood = "KnownGood";
 inline constexpr const char* kStableUnverified = "StableUnverified";
+// A promoted template in its bake window, and one rolled back from it (also the Events').
+inline constexpr const char* kBaking = "Baking";
+inline constexpr const char* kRolledBack = "RolledBack";
 }  // namespace reason
 
 // status.phase of an AnalysisRun, and of each of its metrics and measurements (docs/analysis.md).
@@ -166,6 +170,9 @@ inline constexpr const char* kWaiverExpired = reason::kWaiverExpired;
 inline constexpr const char* kUnverifiedAllowed = reason::kUnverifiedAllowed;
 inline constexpr const char* kVerificationError = reason::kVerificationError;
 inline constexpr const char* kKnownGood = reason::kKnownGood;
+inline constexpr const char* kBakeStarted = "BakeStarted";
+inline constexpr const char* kBakeCompleted = "BakeCompleted";
+inline constexpr const char* kRolledBack = reason::kRolledBack;
 }  // namespace event
 
 // The value of kRolloutLabel for a Rollout: its name, cut to the 63 characters a label value may

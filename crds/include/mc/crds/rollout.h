@@ -50,6 +50,13 @@ struct CanaryStep {
   std::optional<AnalysisStep> analysis;
 };
 
+// strategy.canary.bake: after promotion the previous stable stays scaled for `duration` while
+// `analysis` (if any) keeps judging; a breach rolls back to the previous known-good template.
+struct BakeSpec {
+  std::string duration;
+  std::optional<RolloutAnalysis> analysis;
+};
+
 struct CanaryStrategy {
   std::optional<std::string> stableService;
   std::optional<std::string> canaryService;
@@ -58,6 +65,7 @@ struct CanaryStrategy {
   // router (reconcilers/routers/), so a new router needs no change here.
   std::optional<boost::json::object> trafficRouting;
   std::optional<RolloutAnalysis> analysis;  // background analysis
+  std::optional<BakeSpec> bake;
 };
 
 struct RolloutSpec {
@@ -108,6 +116,19 @@ struct KnownGood {
   std::vector<VerifiedImage> images;  // every container's
 };
 
+// A promoted template in its bake window (status.bake), or rolled back from it (status.rolledBack).
+struct BakeStatus {
+  std::string podHash;          // the template promoted
+  std::string previousPodHash;  // the stable it replaced: kept scaled through the window
+  std::string startedAt;        // RFC 3339
+};
+struct RollbackStatus {
+  std::string fromPodHash;  // the template rolled back: no pods until the template changes
+  std::string toPodHash;    // what runs instead
+  std::string at;           // RFC 3339
+  std::string reason;       // the breach, for people
+};
+
 // status.knownGoodHistory keeps this many known-good templates before lastKnownGood.
 inline constexpr size_t kKnownGoodHistory = 5;
 
@@ -135,6 +156,8 @@ struct RolloutStatus {
   std::optional<TemplateVerification> verified;
   std::optional<KnownGood> lastKnownGood;
   std::vector<KnownGood> knownGoodHistory;  // the ones before it, newest first
+  std::optional<BakeStatus> bake;
+  std::optional<RollbackStatus> rolledBack;
   // Requests from `kubectl mc`, written to status by the user and cleared by MC once handled:
   std::optional<bool> abort;           // abort the canary (stays set while Degraded; retry clears)
   std::optional<bool> promoteFull;     // skip the remaining steps

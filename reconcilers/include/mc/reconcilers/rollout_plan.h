@@ -113,10 +113,14 @@ struct SelectPods {
 
 enum class RouteChange { None, SetWeight, Reset };
 
-// An AnalysisRun that must exist now: of the background analysis or of the step's.
+// WantRun::step of the bake window's analysis (spec.strategy.canary.bake.analysis).
+inline constexpr int32_t kBakeStep = -1;
+
+// An AnalysisRun that must exist now: of the background analysis, of the step's, or of the bake
+// window's.
 struct WantRun {
   std::string name;
-  std::optional<int32_t> step;  // nullopt: spec.strategy.canary.analysis
+  std::optional<int32_t> step;  // nullopt: spec.strategy.canary.analysis; kBakeStep: the bake's
 };
 
 // An AnalysisRun to end (spec.terminate): its canary was superseded, aborted or completed.
