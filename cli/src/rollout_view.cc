@@ -279,6 +279,20 @@ std::string renderRollout(const json::object& object, const std::vector<json::ob
     }
   }
 
+  // What the verification policies said of the current template, and what a rollback returns to.
+  if (const auto* verified = crds::findCondition(status.conditions, crds::condition::kVerified)) {
+    field(out, "Verified",
+          fmt::format("{} ({}): {}", verified->status, verified->reason, verified->message));
+  }
+  if (status.lastKnownGood) {
+    field(out, "KnownGood",
+          fmt::format("{} ({}-{}, since {})", status.lastKnownGood->image, kube::nameOf(object),
+                      status.lastKnownGood->podHash, status.lastKnownGood->at));
+  } else if (const auto* known =
+                 crds::findCondition(status.conditions, crds::condition::kKnownGood)) {
+    field(out, "KnownGood", "none: " + known->message);
+  }
+
   out += "Replicas:\n";
   field(out, "Desired", std::to_string(rollout.spec.replicas.value_or(1)), 2);
   field(out, "Current", std::to_string(status.replicas.value_or(0)), 2);

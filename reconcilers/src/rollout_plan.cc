@@ -352,33 +352,50 @@ class Planner {
     return reason::kVerificationError;
   }
 
+  // The worst verdict on a template's images, and why, naming each container that has it.
+  struct TemplateVerdict {
+    signing::Outcome worst = signing::Outcome::Verified;
+    std::string message;
+  };
+  static TemplateVerdict summarize(const std::vector<ContainerVerdict>& images) {
+    TemplateVerdict out;
+    for (const auto& image : images) {
+      out.worst = std::max(out.worst, image.verdict.outcome);
+    }
+    std::vector<std::string> why;
+    for (const auto& image : images) {
+      if (image.verdict.outcome == out.worst) {
+        why.push_back(fmt::format("{}: {}", image.container, image.verdict.message));
+      }
+    }
+    out.message = fmt::format("{}", fmt::join(why, "; "));
+    return out;
+  }
+
+  // A verification decision on record: its action, the pinned images, each one's digest and
+  // outcome as evidence.
+  static DecisionEvent& withVerdicts(DecisionEvent& decision, const char* action,
+                                     const std::vector<ContainerVerdict>& images) {
+    decision.action = action;
+    decision.to = pinnedList(images);
+    for (const auto& [container, verdict] : images) {
+      decision.evidence[container + ".digest"] = verdict.digest;
+      decision.evidence[container + ".outcome"] = std::string(signing::toString(verdict.outcome));
+    }
+    return decision;
+  }
+
   // The policies' verdict on the current template, before it has a ReplicaSet. Allowed: its
   // images are pinned to the digests verified and the verdict goes on record. Refused, or no
   // verdict: it gets no ReplicaSet at all, and the stable (if any) serves all traffic.
   bool admit(Conditions& conditions) {
     auto& st = plan_.status;
     const auto& images = *ctx_.verification;
-    signing::Outcome worst = signing::Outcome::Verified;
-    for (const auto& image : images) {
-      worst = std::max(worst, image.verdict.outcome);
-    }
-    std::vector<std::string> why;
-    for (const auto& image : images) {
-      if (image.verdict.outcome == worst) {
-        why.push_back(fmt::format("{}: {}", image.container, image.verdict.message));
-      }
-    }
-    const std::string message = fmt::format("{}", fmt::join(why, "; "));
+    const auto [worst, message] = summarize(images);
     const std::string id = fmt::format("verify-{}", current_);
     const char* verdictReason = reasonOf(worst);
     auto withEvidence = [&](DecisionEvent& decision) -> DecisionEvent& {
-      decision.action = verdictReason;
-      decision.to = pinnedList(images);
-      for (const auto& [container, verdict] : images) {
-        decision.evidence[container + ".digest"] = verdict.digest;
-        decision.evidence[container + ".outcome"] = std::string(signing::toString(verdict.outcome));
-      }
-      return decision;
+      return withVerdicts(decision, verdictReason, images);
     };
     if (worst <= signing::Outcome::Unverified) {
       crds::TemplateVerification verified{current_, formatTime(ctx_.now), {}};
@@ -434,17 +451,7 @@ class Planner {
     }
     st.verified->checkedAt = formatTime(ctx_.now);
     const auto& images = *ctx_.reverification;
-    signing::Outcome worst = signing::Outcome::Verified;
-    for (const auto& image : images) {
-      worst = std::max(worst, image.verdict.outcome);
-    }
-    std::vector<std::string> why;
-    for (const auto& image : images) {
-      if (image.verdict.outcome == worst) {
-        why.push_back(fmt::format("{}: {}", image.container, image.verdict.message));
-      }
-    }
-    std::string message = fmt::format("{}", fmt::join(why, "; "));
+    auto [worst, message] = summarize(images);
     if (worst == signing::Outcome::Error) {
       plan_.verificationError = "verifying the running digests again: " + message;
       return;
@@ -459,14 +466,9 @@ class Planner {
     conditions.set(condition::kVerified, worst < signing::Outcome::Unverified, verdictReason,
                    message);
     if (changed && worst > signing::Outcome::Unverified) {
-      auto& lapsed = event(fmt::format("reverify-{}.{}", current_, verdictReason), verdictReason,
-                           message, true);
-      lapsed.action = verdictReason;
-      lapsed.to = pinnedList(images);
-      for (const auto& [container, verdict] : images) {
-        lapsed.evidence[container + ".digest"] = verdict.digest;
-        lapsed.evidence[container + ".outcome"] = std::string(signing::toString(verdict.outcome));
-      }
+      withVerdicts(event(fmt::format("reverify-{}.{}", current_, verdictReason), verdictReason,
+                         message, true),
+                   verdictReason, images);
     }
   }
 

@@ -159,6 +159,41 @@ TEST(KubectlMcRenderTest, HealthyRolloutHasEveryStepDoneAndNoCanary) {
   EXPECT_EQ(row(text, "web-aaa"), (Row{"web-aaa", "2", "old", "0", "0", "0", "90m"}));
 }
 
+TEST(KubectlMcRenderTest, VerificationAndTheLastKnownGoodAreShown) {
+  auto object = rollout(R"({
+    "phase": "Degraded", "observedGeneration": 2, "stableRS": "web-aaa", "currentPodHash": "aaa",
+    "stablePodHash": "aaa",
+    "conditions": [
+      {"type": "Verified", "status": "False", "reason": "SignatureRejected",
+       "message": "web: docker.io/example/web@sha256:bb: no signature verifies",
+       "lastTransitionTime": "2026-03-01T11:59:00Z"},
+      {"type": "KnownGood", "status": "True", "reason": "KnownGood", "message": "web-aaa",
+       "lastTransitionTime": "2026-03-01T11:00:00Z"}],
+    "lastKnownGood": {"podHash": "aaa", "image": "docker.io/example/web@sha256:aa",
+                      "digest": "sha256:aa", "verifiedBy": "key", "at": "2026-03-01T11:00:00Z"}})");
+  auto owned = ownedReplicaSets(
+      object, {replicaSet("web-aaa", "aaa", 2, "example/web:1", 4, 4, "2026-03-01T10:30:00Z")});
+  auto text = renderRollout(object, owned, kNow);
+  EXPECT_EQ(lineWith(text, "Verified:"),
+            "Verified:       False (SignatureRejected): web: docker.io/example/web@sha256:bb: no "
+            "signature verifies")
+      << text;
+  EXPECT_EQ(lineWith(text, "KnownGood:"),
+            "KnownGood:      docker.io/example/web@sha256:aa (web-aaa, since "
+            "2026-03-01T11:00:00Z)");
+
+  auto unverified = rollout(R"({
+    "phase": "Healthy", "observedGeneration": 2, "stableRS": "web-aaa", "currentPodHash": "aaa",
+    "conditions": [{"type": "KnownGood", "status": "False", "reason": "StableUnverified",
+                    "message": "a rollback returns to web-aaa, which is unverified",
+                    "lastTransitionTime": "2026-03-01T11:00:00Z"}]})");
+  auto plain = renderRollout(unverified, owned, kNow);
+  EXPECT_EQ(lineWith(plain, "KnownGood:"),
+            "KnownGood:      none: a rollback returns to web-aaa, which is unverified")
+      << plain;
+  EXPECT_EQ(plain.find("Verified:"), std::string::npos) << "no verdict, no line";
+}
+
 TEST(KubectlMcRenderTest, DegradedRolloutShowsItsMessageAndWhereItStopped) {
   auto object = rollout(R"({
     "phase": "Degraded", "observedGeneration": 2, "currentStepIndex": 2, "canaryWeight": 0,
