@@ -41,10 +41,15 @@ class RolloutCrdTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     auto& cp = ControlPlaneEnvironment::get();
-    auto applied = cp.kubectl({"apply", "-f", (e2e::sourceDir() / "crds/rollout.yaml").string()});
-    ASSERT_EQ(applied.exitCode, 0) << applied.output;
-    auto established = cp.kubectl(
-        {"wait", "--for=condition=Established", "crd/rollouts.mc.maestro.dev", "--timeout=60s"});
+    for (const char* crd : {"rollout", "verification_policy", "cluster_verification_policy"}) {
+      auto file = e2e::sourceDir() / "crds" / fmt::format("{}.yaml", crd);
+      auto applied = cp.kubectl({"apply", "-f", file.string()});
+      ASSERT_EQ(applied.exitCode, 0) << applied.output;
+    }
+    auto established =
+        cp.kubectl({"wait", "--for=condition=Established", "crd/rollouts.mc.maestro.dev",
+                    "crd/verificationpolicies.mc.maestro.dev",
+                    "crd/clusterverificationpolicies.mc.maestro.dev", "--timeout=60s"});
     ASSERT_EQ(established.exitCode, 0) << established.output;
   }
   void SetUp() override {
@@ -173,6 +178,68 @@ TEST_F(RolloutCrdTest, ScaleToZeroIsAccepted) {
   auto back = io_.run(client_->get(kRollouts, "default", "to-zero"));
   ASSERT_TRUE(back);
   EXPECT_EQ(back->at("spec").at("replicas").as_int64(), 3);
+}
+
+// The verification policies' rules, as the apiserver applies them: a key is a Secret or inline,
+// a namespaced policy (or spec.verify) reads Secrets of its own namespace, a cluster policy names
+// each Secret's namespace, spec.verify names a policy or holds one, and waivers are complete.
+TEST_F(RolloutCrdTest, VerificationPoliciesAreJudgedAtApplyTime) {
+  const kube::ResourceType& policies = resources::kVerificationPolicies;
+  const kube::ResourceType& clusterPolicies = resources::kClusterVerificationPolicies;
+  auto policy = [](const std::string& kind, const std::string& name, const char* spec) {
+    return json::parse(fmt::format(R"({{"apiVersion": "mc.maestro.dev/v1alpha1", "kind": "{}",
+        "metadata": {{"name": "{}"}}, "spec": {}}})",
+                                   kind, name, spec))
+        .as_object();
+  };
+  auto refusal = [&](const kube::ResourceType& type, json::object object) {
+    auto created =
+        io_.run(client_->create(type, type.namespaced ? "default" : "", std::move(object)));
+    return created ? std::string() : created.error().message;
+  };
+  const char* waiver =
+      R"({"digest": "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+                           "owner": "alice", "reason": "INC-7", "expires": "2026-12-31T00:00:00Z"})";
+  EXPECT_EQ(refusal(policies, policy("VerificationPolicy", "ok",
+                                     fmt::format(R"({{
+      "images": ["docker.io/example/**"], "keys": [{{"secretRef": {{"name": "cosign"}}}},
+      {{"publicKey": "-----BEGIN PUBLIC KEY-----"}}], "waivers": [{}]}})",
+                                                 waiver)
+                                         .c_str())),
+            "");
+  EXPECT_NE(refusal(policies, policy("VerificationPolicy", "elsewhere", R"({
+      "keys": [{"secretRef": {"name": "cosign", "namespace": "other"}}]})"))
+                .find("secretRef.namespace must be absent"),
+            std::string::npos);
+  EXPECT_NE(refusal(policies, policy("VerificationPolicy", "both", R"({
+      "keys": [{"secretRef": {"name": "cosign"}, "publicKey": "pem"}]})"))
+                .find("a key is a secretRef or an inline publicKey"),
+            std::string::npos);
+  EXPECT_NE(refusal(policies, policy("VerificationPolicy", "half-waiver", R"({
+      "waivers": [{"digest": "sha256:11", "owner": "alice"}]})")),
+            "");
+  EXPECT_EQ(refusal(clusterPolicies, policy("ClusterVerificationPolicy", "ok", R"({
+      "images": ["ghcr.io/acme/**"], "allowNamespaceWaivers": true,
+      "keys": [{"secretRef": {"name": "cosign", "namespace": "mc-system"}}]})")),
+            "");
+  EXPECT_NE(refusal(clusterPolicies, policy("ClusterVerificationPolicy", "no-namespace", R"({
+      "keys": [{"secretRef": {"name": "cosign"}}]})"))
+                .find("names each key Secret's namespace"),
+            std::string::npos);
+
+  auto verified = rollout("verified", json::parse(R"({"steps": [{"setWeight": 50}],
+      "bake": {"duration": "10m"}})"));
+  verified["spec"].as_object()["verify"] =
+      json::parse(R"({"policyRef": {"kind": "VerificationPolicy", "name": "ok"}})");
+  EXPECT_EQ(rejection(verified), "");
+  auto both = rollout("both", json::parse("{}"));
+  both["spec"].as_object()["verify"] = json::parse(R"({
+      "policyRef": {"kind": "ClusterVerificationPolicy", "name": "ok"},
+      "keys": [{"publicKey": "pem"}]})");
+  EXPECT_NE(rejection(both).find("names a policy (policyRef) or holds one inline, not both"),
+            std::string::npos);
+  auto badBake = rollout("bad-bake", json::parse(R"({"bake": {"duration": "soon"}})"));
+  EXPECT_NE(rejection(badBake), "");
 }
 
 }  // namespace
