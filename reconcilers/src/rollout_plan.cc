@@ -12,6 +12,7 @@
 #include "mc/common/timefmt.h"
 #include "mc/crds/pod_template_hash.h"
 #include "mc/reconcilers/canary_math.h"
+#include "mc/runtime/hash.h"
 
 namespace mc::reconcilers {
 namespace {
@@ -180,7 +181,10 @@ class Planner {
     if (currentRs_ != nullptr) {
       scheduleReverification();
     }
-    if (currentRs_ == nullptr && ctx_.verification && !admit(conditions)) {
+    // A template is admitted before it gets a ReplicaSet, or before an old ReplicaSet of it gets
+    // pods again (gather asks only then).
+    if (ctx_.verification && !(stableRs_ != nullptr && stableRs_->podHash == current_) &&
+        !admit(conditions)) {
       scaleDownOthers();
       pruneHistory();
       terminateOthers();
@@ -188,8 +192,11 @@ class Planner {
       return std::move(plan_);
     }
 
-    if (old_.rolledBack && old_.rolledBack->fromPodHash == current_ && stableRs_ != nullptr &&
-        stableRs_->podHash != current_) {
+    if (old_.bake && old_.bake->podHash != current_) {
+      plan_.status.bake.reset();  // a new template (or a revert) ends the window
+    }
+    if (old_.rolledBack && old_.rolledBack->fromPodHash == current_ &&
+        (stableRs_ == nullptr || stableRs_->podHash != current_)) {
       holdRolledBack(conditions);
     } else if (stableRs_ == nullptr || stableRs_->podHash == current_) {
       plan_.status.rolledBack.reset();  // a new template (or the stable's again) ends it
@@ -222,8 +229,11 @@ class Planner {
     keep_.insert(hash);
     const ReplicaSetView* rs = find(hash);
     if (rs == nullptr) {
-      plan_.creates.push_back({rsName(hash), hash, replicas, nextRevision_,
-                               hash == current_ ? pinned_ : std::map<std::string, std::string>{}});
+      // Only the current template's ReplicaSet is ever made (from spec.template, admitted and
+      // pinned); any other that is gone stays gone.
+      if (hash == current_) {
+        plan_.creates.push_back({rsName(hash), hash, replicas, nextRevision_, pinned_});
+      }
       return;
     }
     bool older = hash == current_ && rs->revision < nextRevision_ - 1;
@@ -372,6 +382,30 @@ class Planner {
     return out;
   }
 
+  // "SignatureRejected" as a part of a decision's id, which names Events and AuditRecords (DNS
+  // subdomains: lower case): "signature-rejected".
+  static std::string kebab(std::string_view reason) {
+    std::string out;
+    for (char c : reason) {
+      if (c >= 'A' && c <= 'Z') {
+        if (!out.empty()) {
+          out += '-';
+        }
+        out += static_cast<char>(c - 'A' + 'a');
+      } else {
+        out += c;
+      }
+    }
+    return out;
+  }
+
+  // A short key of the digests a verdict is about, so a decision on other digests of the same
+  // template (a tag moved between two attempts) is a decision of its own, never taken for one
+  // already on record.
+  static std::string digestsKey(const std::vector<ContainerVerdict>& images) {
+    return kube::sha256Hex(pinnedList(images)).substr(0, 10);
+  }
+
   // A verification decision on record: its action, the pinned images, each one's digest and
   // outcome as evidence.
   static DecisionEvent& withVerdicts(DecisionEvent& decision, const char* action,
@@ -392,7 +426,7 @@ class Planner {
     auto& st = plan_.status;
     const auto& images = *ctx_.verification;
     const auto [worst, message] = summarize(images);
-    const std::string id = fmt::format("verify-{}", current_);
+    const std::string id = fmt::format("verify-{}-{}", current_, digestsKey(images));
     const char* verdictReason = reasonOf(worst);
     auto withEvidence = [&](DecisionEvent& decision) -> DecisionEvent& {
       return withVerdicts(decision, verdictReason, images);
@@ -431,7 +465,7 @@ class Planner {
       requeueAfter(kVerifyRetry);
     } else {
       if (changed) {
-        withEvidence(event(fmt::format("{}.{}", id, verdictReason), verdictReason,
+        withEvidence(event(fmt::format("{}.{}", id, kebab(verdictReason)), verdictReason,
                            fmt::format("{} gets no ReplicaSet: {}", rsName(current_), message),
                            true));
       }
@@ -466,8 +500,20 @@ class Planner {
     conditions.set(condition::kVerified, worst < signing::Outcome::Unverified, verdictReason,
                    message);
     if (changed && worst > signing::Outcome::Unverified) {
-      withVerdicts(event(fmt::format("reverify-{}.{}", current_, verdictReason), verdictReason,
-                         message, true),
+      // Named by the check before this one (the status read): re-planned after a crash, the
+      // same decision finds its record.
+      std::string previous = !old_.verified                     ? ""
+                             : old_.verified->checkedAt.empty() ? old_.verified->at
+                                                                : old_.verified->checkedAt;
+      auto previousAt = parseTime(previous);
+      int64_t since =
+          previousAt
+              ? std::chrono::duration_cast<std::chrono::seconds>(previousAt->time_since_epoch())
+                    .count()
+              : 0;
+      withVerdicts(event(fmt::format("reverify-{}-{}.{}-{}", current_, digestsKey(images),
+                                     kebab(verdictReason), since),
+                         verdictReason, message, true),
                    verdictReason, images);
     }
   }
@@ -542,9 +588,21 @@ class Planner {
       const AnalysisRunView* run = findRun(runName("bake"));
       const auto& onError = spec_.canary->bake->analysis->onError;
       if (run != nullptr && !run->terminating && abortsOn(*run, onError)) {
-        rollBack(conditions,
-                 fmt::format("bake analysis {} is {}: {}", run->name, run->phase, run->message));
-        return true;
+        std::string cause =
+            fmt::format("bake analysis {} is {}: {}", run->name, run->phase, run->message);
+        if (rollBack(conditions, cause)) {
+          return true;
+        }
+        // Nothing left to return to: the window stays open (the template never becomes
+        // known-good) and people are told.
+        event(attemptId() + ".rollback-impossible", event::kRolledBack,
+              fmt::format("{}; no ReplicaSet of a known-good or the previous template is left "
+                          "to roll back to: {} keeps serving",
+                          cause, rsName(current_)),
+              true)
+            .action = "RollbackImpossible";
+        bakeAnalysis();
+        return false;
       }
     }
     auto started = parseTime(bake.startedAt).value_or(ctx_.now);
@@ -569,15 +627,30 @@ class Planner {
   // A breach in the bake window: all traffic to the last known-good template (or, without one, to
   // the stable the promotion replaced) at once, then its pods; the promoted template keeps no pod
   // until the template changes. Phase RolledBack.
-  void rollBack(Conditions& conditions, std::string cause) {
+  bool rollBack(Conditions& conditions, std::string cause) {
     auto& st = plan_.status;
     const auto& bake = *old_.bake;
-    std::string target = bake.previousPodHash;
+    // The newest known-good whose ReplicaSet is left, else the stable the promotion replaced;
+    // a ReplicaSet that is gone is never made again here (from spec.template, the bad one).
+    std::vector<std::string> candidates;
+    if (st.lastKnownGood) {
+      candidates.push_back(st.lastKnownGood->podHash);
+    }
+    for (const auto& good : st.knownGoodHistory) {
+      candidates.push_back(good.podHash);
+    }
+    size_t knownGoods = candidates.size();
+    candidates.push_back(bake.previousPodHash);
+    std::string target;
     bool knownGood = false;
-    if (st.lastKnownGood && st.lastKnownGood->podHash != current_ &&
-        find(st.lastKnownGood->podHash) != nullptr) {
-      target = st.lastKnownGood->podHash;
-      knownGood = true;
+    for (size_t i = 0; i < candidates.size() && target.empty(); ++i) {
+      if (candidates[i] != current_ && find(candidates[i]) != nullptr) {
+        target = candidates[i];
+        knownGood = i < knownGoods;
+      }
+    }
+    if (target.empty()) {
+      return false;
     }
     aborted_ = true;
     st.bake.reset();
@@ -594,7 +667,7 @@ class Planner {
     auto& back =
         event(attemptId() + ".rolled-back", event::kRolledBack,
               fmt::format("{}; all traffic back to {} ({}), {} scales to 0", cause, rsName(target),
-                          knownGood ? "the last known-good: " + st.lastKnownGood->image
+                          knownGood ? "known-good, the last that is left"
                                     : "the previous stable, which is not known-good",
                           rsName(current_)),
               true);
@@ -608,18 +681,21 @@ class Planner {
       back.evidence["fromImages"] = currentRs_->images;
     }
     rolledBackStatus(conditions);
+    return true;
   }
 
   // A template rolled back from: it keeps no pod, and no canary of it starts, until the template
   // changes (a new one, or `kubectl mc undo`).
   void holdRolledBack(Conditions& conditions) {
     auto& st = plan_.status;
-    const std::string& target = stableRs_->podHash;
     st.currentPodHash = current_;
     clearCanaryState();
-    keep_.insert(target);
-    converge(target, replicas_);
-    selectServices(target, target);
+    if (stableRs_ != nullptr) {
+      const std::string& target = stableRs_->podHash;
+      keep_.insert(target);
+      converge(target, replicas_);
+      selectServices(target, target);
+    }  // else its ReplicaSet was deleted: still nothing of the template rolled back from runs
     if (old_.canaryWeight.value_or(0) != 0 || !ctx_.routeVerified) {
       plan_.route = RouteChange::Reset;
     }
@@ -925,7 +1001,7 @@ class Planner {
       }
       st.lastKnownGood = crds::KnownGood{current_,         pinnedOf(first),      first.digest,
                                          first.verifiedBy, formatTime(ctx_.now), verified->images};
-      auto& good = event(fmt::format("known-good-{}", current_), event::kKnownGood,
+      auto& good = event(fmt::format("known-good-{}-{}", current_, attemptId()), event::kKnownGood,
                          fmt::format("{} ({}) is the last known-good: verified, promoted and "
                                      "healthy",
                                      rsName(current_), fmt::join(pinned, ", ")));
@@ -1454,8 +1530,16 @@ class Planner {
   // Old ReplicaSets at zero beyond spec.revisionHistoryLimit (newest kept) are deleted.
   void pruneHistory() {
     std::vector<const ReplicaSetView*> old;
+    std::set<std::string> knownGood;  // what a rollback or `kubectl mc undo` returns to
+    if (plan_.status.lastKnownGood) {
+      knownGood.insert(plan_.status.lastKnownGood->podHash);
+    }
+    for (const auto& good : plan_.status.knownGoodHistory) {
+      knownGood.insert(good.podHash);
+    }
     for (const auto& rs : ctx_.replicaSets) {
-      if (keep_.count(rs.podHash) == 0 && rs.replicas == 0 && rs.statusReplicas == 0) {
+      if (keep_.count(rs.podHash) == 0 && knownGood.count(rs.podHash) == 0 && rs.replicas == 0 &&
+          rs.statusReplicas == 0) {
         old.push_back(&rs);
       }
     }

@@ -180,6 +180,25 @@ std::vector<std::pair<std::string, std::string>> containerImages(const json::obj
   return out;
 }
 
+// (container, image) of a ReplicaSetView's "container=image,..." list.
+std::vector<std::pair<std::string, std::string>> imagesOfView(const std::string& list) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  while (start < list.size()) {
+    size_t end = list.find(',', start);
+    std::string entry = list.substr(start, end == std::string::npos ? end : end - start);
+    size_t eq = entry.find('=');
+    if (eq != std::string::npos) {
+      out.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+    if (end == std::string::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass& pass) {
@@ -196,19 +215,33 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass&
   context.reverifyEvery = options_.reverifyEvery;
   const std::string hash =
       crds::podTemplateHash(spec.podTemplate, status.collisionCount.value_or(0));
-  bool hasPods = std::any_of(context.replicaSets.begin(), context.replicaSets.end(),
-                             [&](const ReplicaSetView& rs) { return rs.podHash == hash; });
-  // With pods, its digests are what was verified when its ReplicaSet was made: they are asked
-  // about again once a period, to report a key removed or a waiver expired (never to evict).
+  const ReplicaSetView* existing = nullptr;
+  for (const auto& rs : context.replicaSets) {
+    if (rs.podHash == hash) {
+      existing = &rs;
+    }
+  }
+  bool onRecord = status.verified && status.verified->podHash == hash;
+  bool isStable = status.stablePodHash == hash;
+  // Three cases: a template without a ReplicaSet is admitted (or not) before it gets one; one
+  // whose ReplicaSet exists from before without a verdict on record (an undo or revert to an old
+  // revision) is admitted on what that ReplicaSet runs, before it gets pods or traffic again; the
+  // digests of one on record are verified again once a period (reported, never evicted). The
+  // stable without a verdict (verification switched on later) is left as it runs: the KnownGood
+  // condition says it is unverified.
   std::vector<std::pair<std::string, std::string>> images;
-  if (!hasPods) {
+  bool reverifying = false;
+  if (existing == nullptr) {
     images = containerImages(spec.podTemplate);
-  } else if (status.verified && status.verified->podHash == hash) {
+  } else if (!onRecord && !isStable) {
+    images = imagesOfView(existing->images);
+  } else if (onRecord) {
     auto last = parseTime(status.verified->checkedAt.empty() ? status.verified->at
                                                              : status.verified->checkedAt);
     if (last && context.now < *last + options_.reverifyEvery) {
       co_return Result<void>();
     }
+    reverifying = true;
     for (const auto& image : status.verified->images) {
       auto reference = signing::ImageReference::parse(image.image);
       auto pinned = reference ? reference->withDigest(image.digest) : reference;
@@ -237,8 +270,21 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass&
       verdicts.push_back({container, std::move(*verdict)});
     }
   }
+  if (existing != nullptr && !reverifying) {
+    // An old ReplicaSet runs what its template says: a tag there could be any image now.
+    for (auto& [container, verdict] : verdicts) {
+      auto reference = signing::ImageReference::parse(verdict.image);
+      if (verdict.allowed() && (!reference || !reference->hasDigest())) {
+        verdict.outcome = signing::Outcome::Rejected;
+        verdict.message = fmt::format(
+            "ReplicaSet {} runs {} by tag, not by the digest verified: delete it and MC makes it "
+            "again, pinned",
+            existing->name, verdict.image);
+      }
+    }
+  }
   if (!verdicts.empty()) {
-    (hasPods ? context.reverification : context.verification) = std::move(verdicts);
+    (reverifying ? context.reverification : context.verification) = std::move(verdicts);
   }
   co_return Result<void>();
 }
@@ -290,11 +336,16 @@ boost::asio::awaitable<Result<std::vector<signing::Policy>>> RolloutReconciler::
   for (const auto& object : clusterPolicies_->list()) {
     std::string name = kube::nameOf(*object);
     auto read = crds::readVerificationPolicy(*object);
-    if (referenced == name || !read || read->images.empty()) {
-      if (!read) {
-        pass.request.log.warn("ClusterVerificationPolicy {} is unreadable and ignored: {}", name,
-                              read.error().fieldMessage());
-      }
+    if (!read) {
+      // What it covers cannot be known: it covers everything, and passes nothing.
+      signing::Policy unreadable;
+      unreadable.name = fmt::format("{}/{}", crds::kClusterVerificationPolicyKind, name);
+      unreadable.cluster = true;
+      unreadable.problem = "cannot be read: " + read.error().fieldMessage();
+      policies.push_back(std::move(unreadable));
+      continue;
+    }
+    if (referenced == name || read->images.empty()) {
       continue;
     }
     auto policy = co_await resolvePolicy(

@@ -9,6 +9,22 @@
 namespace mc::signing {
 namespace {
 
+// One name per registry, so a policy's pattern cannot be dodged by spelling the same registry
+// otherwise: host names are case-insensitive, :443 is HTTPS's default port, and Docker Hub
+// answers as docker.io, index.docker.io and registry-1.docker.io.
+std::string canonicalRegistry(std::string_view domain) {
+  std::string out(domain);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (out.size() > 4 && out.ends_with(":443")) {
+    out.resize(out.size() - 4);
+  }
+  if (out == kDockerHubApiHost || out == "registry-1.docker.io") {
+    return std::string(kDockerHub);
+  }
+  return out;
+}
+
 // distribution/reference's limit on a whole name (registry and repository).
 constexpr size_t kMaxNameLength = 255;
 constexpr size_t kMaxTagLength = 128;
@@ -154,7 +170,7 @@ Result<ImageReference> ImageReference::parse(std::string_view text) {
     if (!isDomain(domain)) {
       return invalid(text, fmt::format("registry \"{}\" is not a host[:port]", domain));
     }
-    ref.registry_ = domain == kDockerHubApiHost ? std::string(kDockerHub) : std::string(domain);
+    ref.registry_ = canonicalRegistry(domain);
     path = rest.substr(firstSlash + 1);
   } else {
     ref.registry_ = std::string(kDockerHub);

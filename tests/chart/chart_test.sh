@@ -220,6 +220,15 @@ else
   flunk "helm template --set verification.secretNames={cosign-keys,regcred,prom}"
 fi
 
+# verification.enabled=false: --verify-images=false, and no rule for policies or their Secrets.
+if render "$work/no-verify.yaml" --set verification.enabled=false \
+  --set 'verification.secretNames={cosign-keys}'; then
+  run_check "verification.enabled=false: no policy rules, no key Secrets, --verify-images=false" \
+    no-verify "$work/no-verify.yaml" "$namespace"
+else
+  flunk "helm template --set verification.enabled=false"
+fi
+
 # Names stay within 63 characters however long the prefix.
 long=$(printf 'x%.0s' {1..70})
 if render "$work/long.yaml" --set "fullnameOverride=$long" &&

@@ -10,6 +10,7 @@ Usage: check_render.py CHECK MANIFESTS [ARG...]
   no-crds               crds.install=false: no CRD
   secrets NS NAME..     analysis/verification.secretNames=NAME...: get on those Secrets only
   verify-flags NS       --verify-images=true and no --insecure-registry by default
+  no-verify NS          verification.enabled=false: no policy rules, no Secrets, the flag off
   names                 every object name fits in 63 characters
   select NS OUT         writes the RBAC objects and the ServiceAccount to OUT for kubectl apply
 
@@ -441,6 +442,17 @@ def check_verify_flags(docs, ns):
     expect_args(container, present=["--verify-images=true"], absent_prefixes=["--insecure-registry"])
 
 
+def check_no_verify(docs, ns):
+    container = operator_container(docs, ns, service_account(docs, ns))
+    expect_args(container, present=["--verify-images=false"])
+    cluster_role = one(docs, "ClusterRole")
+    if cluster_role is not None:
+        policies = {("mc.maestro.dev", "verificationpolicies"),
+                    ("mc.maestro.dev", "clusterverificationpolicies")}
+        want = {k: v for k, v in (WORKLOAD_RULES | CLUSTER_READ_RULES).items() if k not in policies}
+        expect_rules(cluster_role, want)
+
+
 def check_names(docs):
     label = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     for obj in docs:
@@ -503,6 +515,8 @@ def main(argv):
             check_secrets(docs, rest[0], rest[1:])
         elif check == "verify-flags":
             check_verify_flags(docs, rest[0])
+        elif check == "no-verify":
+            check_no_verify(docs, rest[0])
         elif check == "names":
             check_names(docs)
         else:

@@ -2831,7 +2831,7 @@ TEST(RolloutPlanTest, ABreachInTheBakeWindowRollsBackToThePreviousKnownGoodAtOnc
     ASSERT_NE(rolledBack, nullptr) << describeEvents(back);
     EXPECT_TRUE(rolledBack->rollsBack);
     EXPECT_NE(rolledBack->note.find("error-rate 0.2 > max 0.02"), std::string::npos);
-    EXPECT_NE(rolledBack->note.find("the last known-good"), std::string::npos);
+    EXPECT_NE(rolledBack->note.find("known-good, the last that is left"), std::string::npos);
     EXPECT_EQ(rolledBack->evidence.at("toKnownGood"), "true");
     EXPECT_EQ(w.ctx.rollout.status.lastKnownGood->podHash, hashOf("web:1"));
 
@@ -2876,6 +2876,66 @@ TEST(RolloutPlanTest, ABakeDurationThatIsNoDurationIsInvalidSpec) {
   Plan p = w.plan();
   ASSERT_TRUE(p.invalidSpec);
   EXPECT_EQ(p.invalidSpec->field, "spec.strategy.canary.bake.duration");
+}
+
+// An old ReplicaSet of the template (an undo or a revert to an earlier revision) gets pods again
+// only once its images are admitted; refused, it stays at 0 and the stable keeps everything.
+TEST(RolloutPlanTest, AnOldReplicaSetOfTheTemplateIsAdmittedBeforeItGetsPodsAgain) {
+  World w = healthy();
+  w.ctx.replicaSets.push_back(rsOf("web:0", 1, 0, 0));  // an earlier revision, at 0
+  w.setTemplate("web:0");
+  w.ctx.verification = verdictOn("web:0", signing::Outcome::Rejected, "by tag");
+  Plan refused = w.step();
+  EXPECT_EQ(replicasAfter(w.ctx, refused, rsNameOf("web:0")), 0) << describeActions(refused);
+  EXPECT_EQ(replicasAfter(w.ctx, refused, rsNameOf("web:1")), 10);
+  EXPECT_EQ(conditionState(refused.status, "Verified"), "False/SignatureRejected");
+  w.ctx.verification = verdictOn("web:0", signing::Outcome::Verified);
+  Plan admitted = w.step();
+  EXPECT_EQ(countEvents(admitted, "RolloutStarted"), 1) << describeEvents(admitted);
+  EXPECT_GT(replicasAfter(w.ctx, admitted, rsNameOf("web:0")), 0);
+  EXPECT_TRUE(admitted.creates.empty()) << "its ReplicaSet exists";
+}
+
+// The last known-good's ReplicaSet outlives revisionHistoryLimit: it is what a rollback and
+// `kubectl mc undo` return to.
+TEST(RolloutPlanTest, TheKnownGoodReplicaSetIsNotPruned) {
+  World w = healthy();
+  w.ctx.rollout.spec.revisionHistoryLimit = 0;
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Verified);
+  promoteToHealthy(w);
+  ASSERT_TRUE(w.ctx.rollout.status.lastKnownGood);
+  w.setTemplate("web:3");
+  w.ctx.verification = verdictOn("web:3", signing::Outcome::Waived);
+  promoteToHealthy(w);
+  for (int i = 0; i < 3; ++i) {
+    w.ctx.now += 1min;
+    w.step();
+    w.settle();
+  }
+  EXPECT_NE(w.rs("web:2"), nullptr) << "the known-good is kept";
+  EXPECT_EQ(w.rs("web:1"), nullptr) << "beyond revisionHistoryLimit 0";
+}
+
+// A breach with no ReplicaSet left to return to makes none from the bad template: the window
+// stays open (never known-good) and an Event says why.
+TEST(RolloutPlanTest, ABreachWithNothingLeftToRollBackToCreatesNothing) {
+  World w = withBake(bakeAnalysisOf("error-rate"));
+  w.setTemplate("web:2");
+  promoteToHealthy(w);
+  ASSERT_TRUE(w.ctx.rollout.status.bake);
+  std::erase_if(w.ctx.replicaSets, [](const auto& rs) { return rs.podHash == hashOf("web:1"); });
+  const std::string bakeRun = fmt::format("web-{}-bake", *w.ctx.rollout.status.attempt);
+  w.verdict(bakeRun, "Failed", "0.2 > max 0.02");
+  Plan p = w.step();
+  EXPECT_TRUE(p.creates.empty()) << describeActions(p);
+  EXPECT_EQ(p.status.stablePodHash, hashOf("web:2"));
+  EXPECT_TRUE(p.status.bake);
+  const DecisionEvent* impossible = eventOf(p, "RolledBack");
+  ASSERT_NE(impossible, nullptr) << describeEvents(p);
+  EXPECT_EQ(impossible->action, "RollbackImpossible");
+  w.ctx.now += 1h;
+  EXPECT_TRUE(w.step().status.bake) << "the window never passes with a breach on record";
 }
 
 }  // namespace

@@ -38,7 +38,13 @@ TEST(ImageReference, ParsesAsDockerDoes) {
       // A first component without '.', ':' or "localhost" is a Docker Hub namespace.
       {"myregistry/app", "docker.io", "index.docker.io", "myregistry/app", "", ""},
       // ...unless it has an upper-case letter, which no repository may have.
-      {"MyRegistry/app", "MyRegistry", "MyRegistry", "app", "", ""},
+      // Registries have one name however spelt, so a policy's pattern cannot be dodged.
+      {"MyRegistry/app", "myregistry", "myregistry", "app", "", ""},
+      {"GHCR.IO/acme/app", "ghcr.io", "ghcr.io", "acme/app", "", ""},
+      {"ghcr.io:443/acme/app", "ghcr.io", "ghcr.io", "acme/app", "", ""},
+      {"registry-1.docker.io/library/nginx", "docker.io", "index.docker.io", "library/nginx", "",
+       ""},
+      {"Index.Docker.IO/nginx", "docker.io", "index.docker.io", "library/nginx", "", ""},
       {"a.b-c/x:T_a-g.1", "a.b-c", "a.b-c", "x", "T_a-g.1", ""},
       {"docker.io/a.b-c_d__e---f", "docker.io", "index.docker.io", "library/a.b-c_d__e---f", "",
        ""},

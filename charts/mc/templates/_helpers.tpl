@@ -125,10 +125,12 @@ AnalysisRuns, and the public keys and pull credentials that image verification r
 - apiGroups: ["mc.maestro.dev"]
   resources: ["auditchains/status"]
   verbs: ["update"]
+{{- if .Values.verification.enabled }}
 - apiGroups: ["mc.maestro.dev"]
   resources: ["verificationpolicies"]
   verbs: ["get", "list", "watch"]
-{{- with concat .Values.analysis.secretNames .Values.verification.secretNames }}
+{{- end }}
+{{- with concat .Values.analysis.secretNames (.Values.verification.enabled | ternary .Values.verification.secretNames list) }}
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
@@ -143,7 +145,11 @@ watchNamespaces says (rbac.yaml).
 */}}
 {{- define "mc.clusterReadRules" -}}
 - apiGroups: ["mc.maestro.dev"]
+  {{- if .Values.verification.enabled }}
   resources: ["clusteranalysistemplates", "clusterverificationpolicies"]
+  {{- else }}
+  resources: ["clusteranalysistemplates"]
+  {{- end }}
   verbs: ["get", "list", "watch"]
 {{- end }}
 

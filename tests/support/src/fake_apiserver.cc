@@ -23,6 +23,18 @@
 namespace mc::test {
 namespace {
 
+bool isDnsSubdomain(std::string_view name) {
+  if (name.empty() || name.size() > 253) {
+    return false;
+  }
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name.front()) || !alnum(name.back())) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '.'; });
+}
+
 namespace asio = boost::asio;
 namespace json = boost::json;
 using kube::ResourceType;
@@ -757,6 +769,15 @@ struct FakeApiServer::State {
       }
       name = fmt::format("{}{:05x}", prefix, (uids + 1) & 0xfffff);
       metadata["name"] = name;
+    }
+    if (!isDnsSubdomain(name)) {
+      // As the apiserver: most kinds' names are DNS subdomains (Events and AuditRecords too), so a
+      // name MC derives with an upper-case letter or a ':' fails here as it would there.
+      return invalid(
+          fmt::format("{}: metadata.name: Invalid value: \"{}\": a lowercase RFC 1123 "
+                      "subdomain must consist of lower case alphanumeric characters, "
+                      "'-' or '.'",
+                      type.displayName(), name));
     }
     std::string objectNs = type.namespaced ? std::string(ns) : std::string();
     if (type.namespaced) {

@@ -16,8 +16,10 @@ inline constexpr std::string_view kDockerHubApiHost = "index.docker.io";
 // `[registry[:port]/]repository[:tag][@sha256:<64 hex>]`.
 // - The first path component is a registry only when it holds a '.' or a ':', is `localhost`, or
 //   has an upper-case letter (which a repository cannot); otherwise the registry is docker.io.
-// - On docker.io a one-component repository is an official image: `nginx` is `library/nginx`;
-//   `index.docker.io` as written is docker.io.
+// - On docker.io a one-component repository is an official image: `nginx` is `library/nginx`.
+// - The registry has one name however it is spelt: lower-cased, without HTTPS's default :443, and
+//   docker.io for index.docker.io and registry-1.docker.io (so a policy's pattern cannot be
+//   dodged by another spelling of the same registry).
 // - Repository components are lower-case alphanumerics joined by '.', '_', '__' or dashes; a tag
 //   is up to 128 of [A-Za-z0-9_.-] not starting with '.' or '-'; a digest must be sha256.
 // An immutable value; copies are cheap enough and safe on any thread.
