@@ -134,11 +134,15 @@ void setup(Format format) {
   spdlog::set_default_logger(logger);
 }
 
-Logger::Logger(Fields fields) : fields_(std::move(fields)) {
-  // Fields need MC's formatters; a program (or test) that never called setup() gets text.
+void ensureSetup() {
   if (!configured.exchange(true)) {
     setup(Format::Text);
   }
+}
+
+Logger::Logger(Fields fields) : fields_(std::move(fields)) {
+  // Fields need MC's formatters; a program (or test) that never called setup() gets text.
+  ensureSetup();
   if (fields_.empty()) {
     return;
   }

@@ -20,6 +20,10 @@ Result<Format> parseFormat(std::string_view name);
 // Sets spdlog's default logger to stderr in `format`: JSON lines (one object a line, for log
 // shippers; the in-cluster default) or readable text for a terminal. Call once at start-up.
 void setup(Format format);
+// setup(Format::Text) unless a setup has been made. A setup replaces spdlog's default logger,
+// which is not safe while another thread logs: a program (or test) that does not call setup()
+// calls this before it starts threads that log (Logger's constructor calls it too, late).
+void ensureSetup();
 
 // A logger that adds the same fields to every line: separate keys in JSON lines
 // ({"msg":"...","controller":"rollout","key":"ns/x","reconcileID":"1f"}), "k=v" after the

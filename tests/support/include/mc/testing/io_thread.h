@@ -8,13 +8,15 @@
 #include <optional>
 #include <thread>
 
+#include "mc/runtime/logging.h"
+
 namespace mc::test {
 
 // An io_context run by a background thread, for tests that drive coroutines from the test
 // thread: run() waits for one coroutine's result; spawned ones keep running until destruction.
 class IoThread {
  public:
-  IoThread() : thread_([this] { io_.run(); }) {}
+  IoThread() : thread_(start()) {}
   ~IoThread() {
     work_.reset();
     io_.stop();
@@ -30,6 +32,13 @@ class IoThread {
   }
 
  private:
+  // Logging is set up before the thread starts: a setup made later, while the thread logs,
+  // would replace spdlog's default logger under it.
+  std::thread start() {
+    logging::ensureSetup();
+    return std::thread([this] { io_.run(); });
+  }
+
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
       io_.get_executor()};
