@@ -9,22 +9,6 @@
 namespace mc::signing {
 namespace {
 
-// One name per registry, so a policy's pattern cannot be dodged by spelling the same registry
-// otherwise: host names are case-insensitive, :443 is HTTPS's default port, and Docker Hub
-// answers as docker.io, index.docker.io and registry-1.docker.io.
-std::string canonicalRegistry(std::string_view domain) {
-  std::string out(domain);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (out.size() > 4 && out.ends_with(":443")) {
-    out.resize(out.size() - 4);
-  }
-  if (out == kDockerHubApiHost || out == "registry-1.docker.io") {
-    return std::string(kDockerHub);
-  }
-  return out;
-}
-
 // distribution/reference's limit on a whole name (registry and repository).
 constexpr size_t kMaxNameLength = 255;
 constexpr size_t kMaxTagLength = 128;
@@ -129,6 +113,29 @@ bool isTag(std::string_view tag) {
 bool isRegistryComponent(std::string_view first) {
   return first.find_first_of(".:") != std::string_view::npos || first == "localhost" ||
          std::any_of(first.begin(), first.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+// One name per registry, so a policy's pattern cannot be dodged by spelling the same registry
+// otherwise: host names are case-insensitive, :443 is HTTPS's default port, and Docker Hub
+// answers as docker.io, index.docker.io and registry-1.docker.io. A name that would no longer
+// read as a registry once normalised ("MYHOST" or "myhost:443" become "myhost", which Docker
+// reads as a Docker Hub path) keeps what makes it one, so a pinned reference names the registry
+// it was resolved on.
+std::string canonicalRegistry(std::string_view domain) {
+  std::string lower(domain);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string out = lower;
+  if (out.size() > 4 && out.ends_with(":443")) {
+    out.resize(out.size() - 4);
+  }
+  if (out == kDockerHubApiHost || out == "registry-1.docker.io") {
+    return std::string(kDockerHub);
+  }
+  if (!isRegistryComponent(out)) {
+    return isRegistryComponent(lower) ? lower : std::string(domain);
+  }
+  return out;
 }
 
 }  // namespace

@@ -39,7 +39,12 @@ TEST(ImageReference, ParsesAsDockerDoes) {
       {"myregistry/app", "docker.io", "index.docker.io", "myregistry/app", "", ""},
       // ...unless it has an upper-case letter, which no repository may have.
       // Registries have one name however spelt, so a policy's pattern cannot be dodged.
-      {"MyRegistry/app", "myregistry", "myregistry", "app", "", ""},
+      // ...but not into a name Docker would read as a Hub path: lower-cased, "MyRegistry" would
+      // be one, and so would "myhost" without its :443.
+      {"MyRegistry/app", "MyRegistry", "MyRegistry", "app", "", ""},
+      {"MYHOST.local/app", "myhost.local", "myhost.local", "app", "", ""},
+      {"myhost:443/app", "myhost:443", "myhost:443", "app", "", ""},
+      {"localhost:443/app", "localhost", "localhost", "app", "", ""},
       {"GHCR.IO/acme/app", "ghcr.io", "ghcr.io", "acme/app", "", ""},
       {"ghcr.io:443/acme/app", "ghcr.io", "ghcr.io", "acme/app", "", ""},
       {"registry-1.docker.io/library/nginx", "docker.io", "index.docker.io", "library/nginx", "",
@@ -59,6 +64,11 @@ TEST(ImageReference, ParsesAsDockerDoes) {
     EXPECT_EQ(ref->repository(), c.repository) << c.text;
     EXPECT_EQ(ref->tag(), c.tag) << c.text;
     EXPECT_EQ(ref->digest(), c.digest) << c.text;
+    // The normalised reference (what a pinned ReplicaSet's image is made from) reads back as
+    // the same image on the same registry.
+    auto again = ImageReference::parse(ref->str());
+    ASSERT_TRUE(again) << ref->str();
+    EXPECT_EQ(*again, *ref) << c.text << " normalised to " << ref->str();
   }
 }
 
