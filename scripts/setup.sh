@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 packages=(
   # build
   cmake ninja-build ccache g++ pkg-config clang-format
+  # the libFuzzer target (scripts/fuzz.sh): clang and its sanitizer and fuzzer runtimes
+  clang-14 libclang-rt-14-dev
   # libraries
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev prometheus-cpp-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libhowardhinnant-date-dev
@@ -39,6 +41,6 @@ command -v kubectl >/dev/null || { echo "[setup] kubectl is required on the PATH
 # The tools the README's two commands need; a benchmark builds its own comparator on first use.
 # A fresh machine takes about 10 minutes here (Kubernetes alone is about 5); the log says which tool
 # it is on every 30 s.
-echo "[setup] test tools (kube-apiserver, etcd, kwok, helm, route CRDs) into ${MC_CACHE:-$HOME/.cache/mc}/tools"
+echo "[setup] test tools (kube-apiserver, etcd, kwok, helm, cosign, crane, route CRDs) into ${MC_CACHE:-$HOME/.cache/mc}/tools"
 e2e/tools/build.sh >/dev/null
 echo "[setup] ready: Debian packages installed, test tools in ${MC_CACHE:-$HOME/.cache/mc}/tools"

@@ -1,0 +1,149 @@
+// libFuzzer target for everything MC reads from a registry or a Secret before it trusts it:
+// manifests and indexes, cosign signature manifests, simple-signing payloads, public keys, image
+// references, docker config JSON and WWW-Authenticate challenges. The first byte of an input picks
+// the parser, the rest is its input. Beyond "no crash, no sanitizer report" it checks what the
+// callers rely on: what parses once parses the same way again, and derived values keep the
+// invariants their readers assume.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "mc/signing/auth_challenge.h"
+#include "mc/signing/cosign.h"
+#include "mc/signing/digest.h"
+#include "mc/signing/docker_config.h"
+#include "mc/signing/image_reference.h"
+#include "mc/signing/manifest.h"
+#include "mc/signing/public_key.h"
+
+namespace {
+
+using namespace mc::signing;
+
+// A broken invariant: abort, so libFuzzer keeps the input as a crash.
+void require(bool ok) {
+  if (!ok) {
+    std::abort();
+  }
+}
+
+constexpr std::string_view kContentTypes[] = {
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/json",
+    "",
+};
+
+void fuzzManifest(std::string_view input) {
+  if (input.empty()) {
+    return;
+  }
+  auto contentType = kContentTypes[static_cast<uint8_t>(input[0]) % std::size(kContentTypes)];
+  input.remove_prefix(1);
+  auto manifest = parseManifest(input, contentType);
+  if (!manifest) {
+    return;
+  }
+  for (const auto& d : manifest->isIndex() ? manifest->manifests : manifest->layers) {
+    require(checkDigest(d.digest).has_value());  // a descriptor's digest was checked
+  }
+  if (manifest->isIndex()) {
+    auto picked = selectPlatform(*manifest);
+    require(!picked || checkDigest(picked->digest).has_value());
+    return;
+  }
+  auto signatures = signatureLayers(*manifest);
+  if (signatures) {
+    for (const auto& layer : signatures->layers) {
+      require(!layer.signature.empty());
+      require(checkDigest(layer.payloadDigest).has_value());
+    }
+  }
+}
+
+void fuzzPayload(std::string_view input) {
+  auto payload = parseSimpleSigningPayload(input);
+  if (!payload) {
+    return;
+  }
+  require(checkSha256Digest(payload->manifestDigest).has_value());
+  require(checkPayloadDigest(*payload, payload->manifestDigest).has_value());
+  auto again = parseSimpleSigningPayload(input);
+  require(again && again->manifestDigest == payload->manifestDigest &&
+          again->dockerReference == payload->dockerReference);
+}
+
+void fuzzPublicKey(std::string_view input) {
+  // The PEM and a signature to check with it, split at the first NUL.
+  auto split = input.find('\0');
+  std::string_view pem = input.substr(0, split);
+  std::string_view signature = split == std::string_view::npos ? "" : input.substr(split + 1);
+  auto key = PublicKey::fromPem(pem, "fuzz");
+  if (!key) {
+    return;
+  }
+  require(key->fingerprint().rfind("sha256:", 0) == 0);
+  // Any signature over any payload is a refusal with a reason, never a crash or a pass by luck
+  // of a malformed input (a real signature over "payload" cannot come out of a fuzzer).
+  auto verdict = key->verify("payload", signature);
+  require(!verdict.verified && !verdict.reason.empty());
+}
+
+void fuzzImageReference(std::string_view input) {
+  auto ref = ImageReference::parse(input);
+  if (!ref) {
+    return;
+  }
+  // The normalised form is a fixed point: it reads back as the same reference.
+  auto again = ImageReference::parse(ref->str());
+  require(again && *again == *ref);
+  require(ref->hasDigest() == ref->pinned().has_value());
+}
+
+void fuzzDockerConfig(std::string_view input) {
+  (void)parseDockerConfigJson(input);
+  (void)parseDockerCfg(input);
+}
+
+void fuzzAuthChallenge(std::string_view input) {
+  auto challenges = parseAuthChallenges(input);
+  if (!challenges) {
+    return;
+  }
+  for (const auto& challenge : *challenges) {
+    (void)tokenRequestUrl(challenge, "org/app");
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) {
+    return 0;
+  }
+  std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 6) {
+    case 0:
+      fuzzManifest(input);
+      break;
+    case 1:
+      fuzzPayload(input);
+      break;
+    case 2:
+      fuzzPublicKey(input);
+      break;
+    case 3:
+      fuzzImageReference(input);
+      break;
+    case 4:
+      fuzzDockerConfig(input);
+      break;
+    case 5:
+      fuzzAuthChallenge(input);
+      break;
+  }
+  return 0;
+}
