@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test tools (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok,
-# helm, clientgo-bench, and the Gateway API / Istio CRD manifests) from the Go modules pinned
-# under e2e/tools/*/go.mod into a cache outside the clone:
+# helm, cosign, crane, clientgo-bench, and the Gateway API / Istio CRD manifests) from the Go
+# modules pinned under e2e/tools/*/go.mod into a cache outside the clone:
 #   ${MC_CACHE:-$HOME/.cache/mc}/tools/<module>-<hash of go.mod+go.sum>/bin
 # A second run with the same pins does nothing. Prints the bin folders, one per line, on stdout;
 # progress goes to stderr, with a line every 30 s while a build runs.
@@ -89,6 +89,15 @@ build_helm() {
   (cd "$here/helm" && go build -ldflags "-s -w" -o "$1/helm" helm.sh/helm/v3/cmd/helm)
 }
 
+# cosign v2 signs the images of the signing e2e suite, crane pushes them and moves their tags:
+# one module, one go build, so the go-containerregistry they share is compiled once.
+build_signing() {
+  log "building cosign $(pinned_version signing github.com/sigstore/cosign/v2)" \
+    "and crane $(pinned_version signing github.com/google/go-containerregistry)"
+  (cd "$here/signing" && go build -ldflags "-s -w" -o "$1/" github.com/sigstore/cosign/v2/cmd/cosign \
+    github.com/google/go-containerregistry/cmd/crane)
+}
+
 # Not binaries: the CRD manifests of Gateway API (HTTPRoute) and Istio (VirtualService), copied out
 # of their module zips, for the router e2e tests. Lands in <dir>/bin/crds/.
 build_routecrds() {
@@ -109,12 +118,12 @@ build_routecrds() {
 
 # The tools scripts/setup.sh builds: what the README's two commands need. clientgo-bench is built
 # by bench/run-informer-bench.sh when it first runs (it only serves that benchmark).
-default_modules=(kubernetes etcd kwok helm routecrds)
+default_modules=(kubernetes etcd kwok helm routecrds signing)
 
 # A rough cold build time on 2 cores, so a long quiet build does not read as a hang.
 expected_time() {
   case $1 in
-    kubernetes) echo "about 5 min" ;;
+    kubernetes | signing) echo "about 5 min" ;;
     kwok | helm | clientgo-bench) echo "about 2 min" ;;
     *) echo "under a minute" ;;
   esac

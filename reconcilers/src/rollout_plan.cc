@@ -678,7 +678,7 @@ class Planner {
     back.evidence["toReplicaSet"] = rsName(target);
     back.evidence["toKnownGood"] = knownGood ? "true" : "false";
     if (currentRs_ != nullptr) {
-      back.evidence["fromImages"] = currentRs_->images;
+      back.from = currentRs_->images;
     }
     rolledBackStatus(conditions);
     return true;

@@ -73,7 +73,7 @@ audit::Entry auditEntry(const RolloutContext& context, const Plan& planned,
   spec.action = decision.action.empty() ? decision.reason : decision.action;
   spec.subject = fmt::format("Rollout/{}", context.name);
   spec.revision = canaryRevision(context, planned);
-  spec.from = decision.rollsBack ? canaryImages : stableImages;
+  spec.from = decision.from ? *decision.from : decision.rollsBack ? canaryImages : stableImages;
   spec.to = decision.to ? *decision.to : decision.rollsBack ? stableImages : canaryImages;
   spec.reason = decision.note;
   const auto& now = planned.status;

@@ -3,10 +3,10 @@
 # for watchNamespaces, without leader election, and for values the chart must refuse.
 #
 # Usage: tests/chart/chart_test.sh
-#        tests/chart/chart_test.sh --print-rbac DIR [--namespace NS]
+#        tests/chart/chart_test.sh --print-rbac DIR [--namespace NS] [--set KEY=VALUE]...
 #   --print-rbac: write DIR/rbac.yaml (Namespace NS, then the ServiceAccount, ClusterRole,
 #   ClusterRoleBinding and leader-election Role/RoleBinding of release "mc" in NS, default
-#   mc-system) for `kubectl apply -f`, and run no tests.
+#   mc-system) for `kubectl apply -f`, and run no tests; --set values render it (helm's --set).
 #
 # Needs helm (built by e2e/tools/build.sh; run scripts/setup.sh) and python3 with PyYAML
 # (Debian: python3-yaml).
@@ -23,15 +23,17 @@ namespace=mc-system
 kube_version=1.33.0
 
 usage() {
-  echo "usage: $0 [--print-rbac DIR [--namespace NS]]" >&2
+  echo "usage: $0 [--print-rbac DIR [--namespace NS] [--set KEY=VALUE]...]" >&2
   exit 2
 }
 
 print_rbac=""
+rbac_sets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --print-rbac) [ $# -ge 2 ] || usage; print_rbac=$2; shift 2 ;;
     --namespace) [ $# -ge 2 ] || usage; namespace=$2; shift 2 ;;
+    --set) [ $# -ge 2 ] || usage; rbac_sets+=(--set "$2"); shift 2 ;;
     *) usage ;;
   esac
 done
@@ -67,7 +69,7 @@ render() {
 
 if [ -n "$print_rbac" ]; then
   mkdir -p "$print_rbac"
-  render "$work/all.yaml" || { echo "chart_test: helm template failed" >&2; exit 1; }
+  render "$work/all.yaml" "${rbac_sets[@]}" || { echo "chart_test: helm template failed" >&2; exit 1; }
   python3 "$check" select "$work/all.yaml" "$namespace" "$print_rbac/rbac.yaml"
   echo "$print_rbac/rbac.yaml"
   exit 0

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <charconv>
 #include <fstream>
 #include <sstream>
 
@@ -40,6 +41,16 @@ json::value getJson(std::vector<std::string> args) {
 const json::value* at(const json::value& value, std::initializer_list<std::string_view> path) {
   const json::value* current = &value;
   for (auto key : path) {
+    if (current->is_array()) {  // "0", "1", ...: an element
+      size_t index = 0;
+      auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), index);
+      const auto& array = current->as_array();
+      if (ec != std::errc() || end != key.data() + key.size() || index >= array.size()) {
+        return nullptr;
+      }
+      current = &array[index];
+      continue;
+    }
     if (!current->is_object()) {
       return nullptr;
     }
@@ -103,19 +114,25 @@ std::vector<json::value> auditEntriesSince(uintmax_t offset) {
   return entries;
 }
 
-void installCrdsAndChartRbac(const std::filesystem::path& dir) {
+void installCrdsAndChartRbac(const std::filesystem::path& dir,
+                             const std::vector<std::string>& chartValues) {
   auto crds = kubectl({"apply", "-f", (sourceDir() / "crds").string()});
   ASSERT_EQ(crds.exitCode, 0) << crds.output;
-  for (const char* crd : {"rollouts", "analysistemplates", "clusteranalysistemplates",
-                          "analysisruns", "auditrecords", "auditchains"}) {
+  for (const char* crd :
+       {"rollouts", "analysistemplates", "clusteranalysistemplates", "analysisruns", "auditrecords",
+        "auditchains", "verificationpolicies", "clusterverificationpolicies"}) {
     ASSERT_EQ(kubectl({"wait", "--for=condition=Established",
                        fmt::format("crd/{}.mc.maestro.dev", crd), "--timeout=60s"})
                   .exitCode,
               0)
         << crd;
   }
-  auto rbac = run({(sourceDir() / "tests/chart/chart_test.sh").string(), "--print-rbac",
-                   dir.string(), "--namespace", kOperatorNamespace});
+  std::vector<std::string> render{(sourceDir() / "tests/chart/chart_test.sh").string(),
+                                  "--print-rbac", dir.string(), "--namespace", kOperatorNamespace};
+  for (const auto& value : chartValues) {
+    render.insert(render.end(), {"--set", value});
+  }
+  auto rbac = run(render);
   ASSERT_EQ(rbac.exitCode, 0) << rbac.output;
   auto applied = kubectl({"apply", "-f", (dir / "rbac.yaml").string()});
   ASSERT_EQ(applied.exitCode, 0) << applied.output;
@@ -184,7 +201,8 @@ void applyIn(const std::filesystem::path& dir, const std::string& ns, const std:
 
 std::unique_ptr<Process> startOperator(const std::filesystem::path& dir,
                                        const std::string& kubeconfig,
-                                       const std::vector<std::string>& namespaces) {
+                                       const std::vector<std::string>& namespaces,
+                                       const std::vector<std::string>& extraArgs) {
   std::vector<std::string> args = {MC_OPERATOR_BINARY,
                                    "--kubeconfig",
                                    kubeconfig,
@@ -200,6 +218,7 @@ std::unique_ptr<Process> startOperator(const std::filesystem::path& dir,
     }
     args.push_back("--namespace=" + ns);
   }
+  args.insert(args.end(), extraArgs.begin(), extraArgs.end());
   return std::make_unique<Process>(args, dir / "mc-operator.log");
 }
 

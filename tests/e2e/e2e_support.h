@@ -29,7 +29,8 @@ CommandResult kubectl(const std::vector<std::string>& args);
 // `kubectl get ARGS -o json`, or null if it fails.
 boost::json::value getJson(std::vector<std::string> args);
 
-// Reads a path like {"status", "phase"} out of a JSON value ("" / -1 if absent).
+// Reads a path like {"status", "phase"} out of a JSON value ("" / -1 if absent); in an array a
+// key is an index ({"items", "0", "name"}).
 const boost::json::value* at(const boost::json::value& value,
                              std::initializer_list<std::string_view> path);
 std::string text(const boost::json::value& value, std::initializer_list<std::string_view> path);
@@ -51,19 +52,22 @@ std::filesystem::path auditLogPath();
 uintmax_t auditLogSize();
 std::vector<boost::json::value> auditEntriesSince(uintmax_t offset);
 
-// Every CRD in crds/ applied and Established, and the chart's RBAC (rendered into `dir`).
-void installCrdsAndChartRbac(const std::filesystem::path& dir);
+// Every CRD in crds/ applied and Established, and the chart's RBAC (rendered into `dir` with
+// helm's `--set` values `chartValues`, "key=value").
+void installCrdsAndChartRbac(const std::filesystem::path& dir,
+                             const std::vector<std::string>& chartValues = {});
 
 // `kubectl apply -n NS` of `yaml`, written to a file of its own under `dir` (a test failure if
 // kubectl refuses it).
 void applyIn(const std::filesystem::path& dir, const std::string& ns, const std::string& yaml);
 
 // One mc-operator (MC_OPERATOR_BINARY) for `namespaces`, created here, with the credential of
-// `kubeconfig`, text logs in `dir`/mc-operator.log and a scale-down delay of 2 s. Null (and a
-// test failure) if a namespace cannot be created.
+// `kubeconfig`, text logs in `dir`/mc-operator.log, a scale-down delay of 2 s and `extraArgs`.
+// Null (and a test failure) if a namespace cannot be created.
 std::unique_ptr<Process> startOperator(const std::filesystem::path& dir,
                                        const std::string& kubeconfig,
-                                       const std::vector<std::string>& namespaces);
+                                       const std::vector<std::string>& namespaces,
+                                       const std::vector<std::string>& extraArgs = {});
 
 // A token of its own for the chart's ServiceAccount, in a kubeconfig `<dir>/<name>.kubeconfig`,
 // and the id the apiserver gives that token (user.extra's authentication.kubernetes.io/
@@ -148,20 +152,23 @@ class OwnOperator {
 
 // A suite of e2e tests that share one mc-operator, running as the chart's ServiceAccount (a
 // missing RBAC rule fails here) and watching Derived::kSuiteNamespaces, created for it. Every CRD
-// and the chart's RBAC are installed first; Derived::installMore() adds what the suite needs.
+// and the chart's RBAC (rendered with Derived::chartValues()) are installed first;
+// Derived::installMore() adds what the suite needs, and Derived::operatorArgs() are mc-operator's
+// further flags.
 template <class Derived>
 class OperatorSuite : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::filesystem::path(makeTempDir(Derived::kSuiteName));
-    ASSERT_NO_FATAL_FAILURE(installCrdsAndChartRbac(*dir_));
+    ASSERT_NO_FATAL_FAILURE(installCrdsAndChartRbac(*dir_, Derived::chartValues()));
     ASSERT_NO_FATAL_FAILURE(Derived::installMore());
     auto credential = operatorCredential(*dir_, "mc-sa");
     ASSERT_FALSE(credential.kubeconfig.empty());
     serviceAccountKubeconfig_ = credential.kubeconfig;
     operator_ =
         startOperator(*dir_, credential.kubeconfig,
-                      {std::begin(Derived::kSuiteNamespaces), std::end(Derived::kSuiteNamespaces)})
+                      {std::begin(Derived::kSuiteNamespaces), std::end(Derived::kSuiteNamespaces)},
+                      Derived::operatorArgs())
             .release();
     ASSERT_NE(operator_, nullptr);
   }
@@ -177,6 +184,8 @@ class OperatorSuite : public ::testing::Test {
   }
 
   static void installMore() {}
+  static std::vector<std::string> chartValues() { return {}; }
+  static std::vector<std::string> operatorArgs() { return {}; }
   static const std::string& serviceAccountKubeconfig() { return serviceAccountKubeconfig_; }
   static void apply(const std::string& ns, const std::string& yaml) { applyIn(*dir_, ns, yaml); }
 

@@ -146,8 +146,10 @@ struct DecisionEvent {
   bool rollsBack = false;
   // Numbers of this decision alone (a drill's time to roll back), as decimal strings.
   std::map<std::string, std::string> evidence;
-  // What runs after the decision, when it is not the template as written (its images pinned
-  // to the digests verified): the record's `to`.
+  // What ran before and runs after the decision, when it is not what the record would otherwise
+  // say (the template as written, the old canary's images): the record's `from` and `to`. A
+  // rollback in the bake window comes from the promoted ReplicaSet, pinned to its digests.
+  std::optional<std::string> from;
   std::optional<std::string> to;
 };
 

@@ -1,0 +1,639 @@
+// Image signatures end to end: Debian's docker-registry on 127.0.0.1, images pushed with crane and
+// signed with cosign v2 (both built from their Go modules by e2e/tools/build.sh), and mc-operator
+// (as the chart's ServiceAccount, so the chart's Secret and policy rules are what it has) judging
+// each new template before it gets a pod. Every verdict MC gives on a signature is checked against
+// `cosign verify` on the same image, so MC and cosign are seen to agree.
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "e2e_support.h"
+#include "mc/e2e/controlplane.h"
+#include "mc/e2e/poll.h"
+#include "mc/e2e/servers.h"
+#include "mc/runtime/hash.h"
+#include "mc/runtime/http_client.h"
+
+namespace mc::e2e {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kPassword = "mc-e2e";  // of the test's cosign keys
+constexpr int kReplicas = 4;
+
+// The last line of a command's output (a path or a digest printed by a tool).
+std::string lastLine(const std::string& output) {
+  auto end = output.find_last_not_of('\n');
+  if (end == std::string::npos) return "";
+  auto start = output.find_last_of('\n', end);
+  return output.substr(start == std::string::npos ? 0 : start + 1,
+                       end - (start == std::string::npos ? 0 : start + 1) + 1);
+}
+
+// "2026-12-07T21:00:00Z", `offset` from now.
+std::string rfc3339FromNow(std::chrono::seconds offset) {
+  auto at =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now() + offset);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", at);
+}
+
+struct Condition {
+  std::string status, reason, message;
+};
+
+Condition conditionOf(const json::value& object, std::string_view type) {
+  if (auto* list = at(object, {"status", "conditions"}); list && list->is_array()) {
+    for (const auto& c : list->as_array()) {
+      if (text(c, {"type"}) == type) {
+        return {text(c, {"status"}), text(c, {"reason"}), text(c, {"message"})};
+      }
+    }
+  }
+  return {};
+}
+
+class SigningE2ETest : public OperatorSuite<SigningE2ETest> {
+ protected:
+  // The registry, the tools and two cosign key pairs: "good", which the policies trust, and
+  // "other", which none does.
+  static void installMore() {
+    auto tools = run({(sourceDir() / "e2e/tools/build.sh").string(), "--check", "signing"});
+    ASSERT_EQ(tools.exitCode, 0) << tools.output;
+    tools_ = new std::filesystem::path(lastLine(tools.output));
+    registry_ = new OciRegistry();
+    for (const char* name : {"good", "other"}) {
+      std::filesystem::create_directories(*dir_ / name);
+      auto made = run({"sh", "-c",
+                       fmt::format("cd '{}' && COSIGN_PASSWORD={} '{}' generate-key-pair",
+                                   (*dir_ / name).string(), kPassword, tool("cosign"))});
+      ASSERT_EQ(made.exitCode, 0) << made.output;
+    }
+  }
+  static void TearDownTestSuite() {
+    OperatorSuite::TearDownTestSuite();
+    delete registry_;
+    delete tools_;
+  }
+  static std::vector<std::string> chartValues() {
+    return {"verification.secretNames={cosign-pub,platform-pub}"};
+  }
+  static std::vector<std::string> operatorArgs() {
+    return {"--insecure-registry=" + registry_->host()};
+  }
+
+  static std::string tool(const char* name) { return (*tools_ / name).string(); }
+  static std::string key(const char* pair, const char* file) {
+    return (*dir_ / pair / file).string();
+  }
+
+  // A new image (one layer of its own) pushed by crane to REGISTRY/`repoTag`; its digest.
+  static std::string pushImage(const std::string& repoTag) {
+    static int images = 0;
+    auto layerDir = *dir_ / fmt::format("layer-{}", images++);
+    std::filesystem::create_directories(layerDir);
+    writeFile(layerDir / "content", repoTag + "\n");
+    auto tar =
+        run({"tar", "-C", layerDir.string(), "-cf", (layerDir / "layer.tar").string(), "content"});
+    EXPECT_EQ(tar.exitCode, 0) << tar.output;
+    auto ref = registry_->host() + "/" + repoTag;
+    auto pushed = run({tool("crane"), "append", "--insecure", "-f",
+                       (layerDir / "layer.tar").string(), "-t", ref});
+    EXPECT_EQ(pushed.exitCode, 0) << pushed.output;
+    auto digest = run({tool("crane"), "digest", "--insecure", ref});
+    EXPECT_EQ(digest.exitCode, 0) << digest.output;
+    return lastLine(digest.output);
+  }
+
+  // REGISTRY/repo@digest.
+  static std::string pinned(const std::string& repo, const std::string& digest) {
+    return fmt::format("{}/{}@{}", registry_->host(), repo, digest);
+  }
+
+  // `cosign sign` of REGISTRY/repo@digest with key pair `pair`, offline (no transparency log).
+  static void sign(const std::string& repo, const std::string& digest, const char* pair) {
+    auto signedImage = run({"env", fmt::format("COSIGN_PASSWORD={}", kPassword), tool("cosign"),
+                            "sign", "--key", key(pair, "cosign.key"), "--tlog-upload=false",
+                            "--yes", "--allow-insecure-registry", pinned(repo, digest)});
+    ASSERT_EQ(signedImage.exitCode, 0) << signedImage.output;
+  }
+
+  // Whether `cosign verify` with the good key passes REGISTRY/repo@digest: MC's verdict must
+  // agree.
+  static bool cosignVerifies(const std::string& repo, const std::string& digest) {
+    auto verified =
+        run({tool("cosign"), "verify", "--key", key("good", "cosign.pub"),
+             "--insecure-ignore-tlog=true", "--allow-insecure-registry", pinned(repo, digest)});
+    return verified.exitCode == 0;
+  }
+
+  // The first signature's payload of `digest` rewritten in the registry (a field added to its
+  // `optional`, the digest it names left alone), under the same signature annotation: what an
+  // attacker with push rights but without the key could do.
+  static void tamperPayload(const std::string& repo, const std::string& digest) {
+    std::string sigTag = "sha256-" + digest.substr(7) + ".sig";
+    auto manifestText = run(
+        {tool("crane"), "manifest", "--insecure", registry_->host() + "/" + repo + ":" + sigTag});
+    ASSERT_EQ(manifestText.exitCode, 0) << manifestText.output;
+    auto manifest = json::parse(manifestText.output).as_object();
+    auto& layer = manifest["layers"].as_array()[0].as_object();
+    auto payload = run({tool("crane"), "blob", "--insecure",
+                        pinned(repo, std::string(layer["digest"].as_string()))});
+    ASSERT_EQ(payload.exitCode, 0) << payload.output;
+    const std::string untouched = R"("optional":null)";
+    auto at = payload.output.find(untouched);
+    ASSERT_NE(at, std::string::npos) << payload.output;
+    std::string tampered = payload.output;
+    tampered.replace(at, untouched.size(), R"("optional":{"approved-by":"attacker"})");
+    std::string tamperedDigest = "sha256:" + kube::sha256Hex(tampered);
+    ASSERT_NO_FATAL_FAILURE(pushBlob(repo, tampered, tamperedDigest));
+    layer["digest"] = tamperedDigest;
+    layer["size"] = tampered.size();
+    auto put = http::fetchBlocking(
+        registry_->url() + "/v2/" + repo + "/manifests/" + sigTag,
+        {.method = "PUT",
+         .headers = {{"Content-Type", std::string(manifest["mediaType"].as_string())}},
+         .body = json::serialize(manifest)});
+    ASSERT_TRUE(put) << put.error().describe();
+    ASSERT_EQ(put->status, 201) << put->body;
+  }
+
+  // A monolithic blob upload (crane has no command for a bare blob).
+  static void pushBlob(const std::string& repo, const std::string& data,
+                       const std::string& digest) {
+    auto opened = http::fetchBlocking(registry_->url() + "/v2/" + repo + "/blobs/uploads/",
+                                      {.method = "POST"});
+    ASSERT_TRUE(opened) << opened.error().describe();
+    ASSERT_EQ(opened->status, 202) << opened->body;
+    std::string location = opened->header("Location");
+    if (!location.empty() && location.front() == '/') location = registry_->url() + location;
+    location += (location.find('?') == std::string::npos ? "?digest=" : "&digest=") + digest;
+    auto put = http::fetchBlocking(
+        location,
+        {.method = "PUT", .headers = {{"Content-Type", "application/octet-stream"}}, .body = data});
+    ASSERT_TRUE(put) << put.error().describe();
+    ASSERT_EQ(put->status, 201) << put->body;
+  }
+
+  static void createKeySecret(const std::string& ns, const std::string& name) {
+    auto created = kubectl({"create", "secret", "generic", name, "-n", ns,
+                            "--from-file=cosign.pub=" + key("good", "cosign.pub")});
+    ASSERT_EQ(created.exitCode, 0) << created.output;
+  }
+
+  // A VerificationPolicy "team" trusting the good key (Secret cosign-pub) for every image of
+  // the registry, with `waivers` (a YAML flow sequence).
+  static void applyTeamPolicy(const std::string& ns, const std::string& waivers = "[]") {
+    ASSERT_NO_FATAL_FAILURE(createKeySecret(ns, "cosign-pub"));
+    apply(ns, fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
+kind: VerificationPolicy
+metadata:
+  name: team
+spec:
+  images: ["{}/**"]
+  keys: [{{secretRef: {{name: cosign-pub}}}}]
+  waivers: {}
+)",
+                          registry_->host(), waivers));
+  }
+
+  // Rollout "web" of REGISTRY/`repoTag`; `verify` is spec.verify as YAML flow (or empty).
+  static void applyRollout(const std::string& ns, const std::string& repoTag,
+                           const std::string& verify =
+                               "{policyRef: {kind: VerificationPolicy, "
+                               "name: team}}",
+                           const std::string& canary =
+                               "{steps: [{setWeight: 50}, {pause: "
+                               "{duration: 2s}}]}") {
+    apply(ns, fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+spec:
+  replicas: {}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+        - name: web
+          image: {}/{}
+{}  strategy:
+    canary: {}
+)",
+                          kReplicas, registry_->host(), repoTag,
+                          verify.empty() ? "" : "  verify: " + verify + "\n", canary));
+  }
+
+  static json::value rollout(const std::string& ns) { return getJson({"mcro", "web", "-n", ns}); }
+
+  static bool waitForPhase(const std::string& ns, const std::string& phase,
+                           std::chrono::seconds timeout = 90s) {
+    return pollUntil(
+        [&] {
+          auto r = rollout(ns);
+          return text(r, {"status", "phase"}) == phase &&
+                 number(r, {"status", "observedGeneration"}) ==
+                     number(r, {"metadata", "generation"});
+        },
+        timeout, 200ms);
+  }
+
+  // Waits for the Verified condition to say `status`/`reason` about `digest`.
+  static bool waitForVerdict(const std::string& ns, const std::string& status,
+                             const std::string& reason, const std::string& digest,
+                             std::chrono::seconds timeout = 60s) {
+    return pollUntil(
+        [&] {
+          auto c = conditionOf(rollout(ns), "Verified");
+          return c.status == status && c.reason == reason &&
+                 (digest.empty() || c.message.find(digest) != std::string::npos);
+        },
+        timeout, 200ms);
+  }
+
+  // The image of each MC ReplicaSet, by pod-template hash.
+  static std::map<std::string, std::string> replicaSetImages(const std::string& ns) {
+    std::map<std::string, std::string> images;
+    auto list = getJson({"rs", "-n", ns});
+    if (auto* items = at(list, {"items"}); items && items->is_array()) {
+      for (const auto& rs : items->as_array()) {
+        auto* containers = at(rs, {"spec", "template", "spec", "containers"});
+        if (containers && containers->is_array() && !containers->as_array().empty()) {
+          images[text(rs, {"metadata", "labels", kHashLabel})] =
+              text(containers->as_array()[0], {"image"});
+        }
+      }
+    }
+    return images;
+  }
+
+  // The images the namespace's pods run (their spec, as the kubelet would pull them).
+  static std::set<std::string> podImages(const std::string& ns) {
+    std::set<std::string> images;
+    auto list = getJson({"pods", "-n", ns});
+    if (auto* items = at(list, {"items"}); items && items->is_array()) {
+      for (const auto& pod : items->as_array()) {
+        if (auto* c = at(pod, {"spec", "containers"}); c && c->is_array()) {
+          for (const auto& container : c->as_array()) images.insert(text(container, {"image"}));
+        }
+      }
+    }
+    return images;
+  }
+
+  // The messages of the Rollout's Events of `reason`, and how often each was seen (series).
+  static std::vector<std::string> eventMessages(const std::string& ns, const std::string& reason,
+                                                int* occurrences = nullptr) {
+    std::vector<std::string> notes;
+    int seen = 0;
+    auto list = getJson({"events.v1.events.k8s.io", "-n", ns});
+    if (auto* items = at(list, {"items"}); items && items->is_array()) {
+      for (const auto& event : items->as_array()) {
+        if (text(event, {"reason"}) == reason && text(event, {"regarding", "name"}) == "web") {
+          notes.push_back(text(event, {"note"}));
+          seen += std::max<int64_t>(1, number(event, {"series", "count"}));
+        }
+      }
+    }
+    if (occurrences != nullptr) *occurrences = seen;
+    return notes;
+  }
+
+  // The Rollout's audit records of `action`, as {from, to, reason, evidence}.
+  static std::vector<json::value> records(const std::string& ns, const std::string& action) {
+    std::vector<json::value> out;
+    auto list = getJson({"auditrecords", "-n", ns, "-l", "mc.maestro.dev/audit-chain=rollout-web"});
+    if (auto* items = at(list, {"items"}); items && items->is_array()) {
+      for (const auto& item : items->as_array()) {
+        if (text(item, {"spec", "action"}) == action) out.push_back(*at(item, {"spec"}));
+      }
+    }
+    return out;
+  }
+
+  std::string diagnostics(const std::string& ns) {
+    auto objects = kubectl({"get", "mcro,rs", "-n", ns, "-o", "wide"});
+    auto status = kubectl({"get", "mcro", "web", "-n", ns, "-o", "jsonpath={.status}"});
+    return objects.output + "\n" + status.output + "\n" + operator_->logTail(30);
+  }
+
+  // v1 of `repo`, signed with the good key, Healthy under policy "team"; its pod-template hash.
+  std::string deploySignedV1(const std::string& ns, const std::string& repo, std::string* digest) {
+    *digest = pushImage(repo + ":v1");
+    sign(repo, *digest, "good");
+    applyRollout(ns, repo + ":v1");
+    EXPECT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+    return text(rollout(ns), {"status", "stablePodHash"});
+  }
+
+  friend OperatorSuite<SigningE2ETest>;
+  static constexpr const char* kSuiteName = "signing-e2e";
+  static constexpr const char* kSuiteNamespaces[] = {"signed", "refused", "platform",
+                                                     "waiver", "outage",  "bake"};
+  static inline std::filesystem::path* tools_ = nullptr;
+  static inline OciRegistry* registry_ = nullptr;
+};
+
+// Signed with the trusted key: admitted, every ReplicaSet pinned to the digest verified, and a tag
+// moved after verification changes nothing that runs.
+TEST_F(SigningE2ETest, SignedImageRunsPinnedToTheDigestVerified) {
+  const std::string ns = "signed";
+  ASSERT_NO_FATAL_FAILURE(applyTeamPolicy(ns));
+  std::string d1;
+  std::string v1 = deploySignedV1(ns, "mc/signed", &d1);
+  ASSERT_FALSE(v1.empty());
+  EXPECT_TRUE(cosignVerifies("mc/signed", d1));
+  auto r = rollout(ns);
+  EXPECT_EQ(replicaSetImages(ns)[v1], pinned("mc/signed", d1));
+  auto verified = conditionOf(r, "Verified");
+  EXPECT_EQ(verified.status, "True") << verified.message;
+  EXPECT_EQ(verified.reason, "Verified");
+  EXPECT_EQ(text(r, {"status", "verified", "images", "0", "digest"}), d1);
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        return text(rollout(ns), {"status", "lastKnownGood", "digest"}) == d1;
+      },
+      30s))
+      << diagnostics(ns);
+
+  std::string d2 = pushImage("mc/signed:v2");
+  ASSERT_NO_FATAL_FAILURE(sign("mc/signed", d2, "good"));
+  applyRollout(ns, "mc/signed:v2");
+  std::string v2;
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        v2 = text(rollout(ns), {"status", "currentPodHash"});
+        return v2 != v1 && !v2.empty() && replicaSetImages(ns).count(v2) == 1;
+      },
+      60s))
+      << diagnostics(ns);
+  EXPECT_EQ(replicaSetImages(ns)[v2], pinned("mc/signed", d2));
+
+  // The tag moves to an unsigned image after MC verified v2; the canary then scales to all pods.
+  std::string moved = pushImage("mc/signed:moved");
+  auto retagged = run({tool("crane"), "tag", "--insecure", pinned("mc/signed", moved), "v2"});
+  ASSERT_EQ(retagged.exitCode, 0) << retagged.output;
+  auto now = run({tool("crane"), "digest", "--insecure", registry_->host() + "/mc/signed:v2"});
+  ASSERT_EQ(lastLine(now.output), moved) << "the tag did move";
+  ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+  r = rollout(ns);
+  EXPECT_EQ(text(r, {"status", "stablePodHash"}), v2);
+  EXPECT_TRUE(pollUntil(
+      [&] { return podImages(ns) == std::set<std::string>{pinned("mc/signed", d2)}; }, 60s))
+      << "every pod runs the digest verified, not the tag's new image: " << diagnostics(ns);
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        r = rollout(ns);
+        return text(r, {"status", "lastKnownGood", "digest"}) == d2 &&
+               text(r, {"status", "knownGoodHistory", "0", "digest"}) == d1;
+      },
+      30s))
+      << diagnostics(ns);
+  EXPECT_FALSE(records(ns, "Verified").empty());
+}
+
+// Unsigned, signed with a key the policy does not trust, a payload rewritten in the registry, and
+// a signature of another digest copied to this one: each is refused before it gets a ReplicaSet,
+// as `cosign verify` refuses it, with a condition, an Event and an audit record.
+TEST_F(SigningE2ETest, RefusedImagesGetNoReplicaSet) {
+  const std::string ns = "refused";
+  const std::string repo = "mc/refused";
+  ASSERT_NO_FATAL_FAILURE(applyTeamPolicy(ns));
+  std::string d1;
+  std::string v1 = deploySignedV1(ns, repo, &d1);
+  ASSERT_FALSE(v1.empty());
+
+  struct Case {
+    std::string tag;
+    std::string digest;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"unsigned", pushImage(repo + ":unsigned")});
+  cases.push_back({"other-key", pushImage(repo + ":other-key")});
+  ASSERT_NO_FATAL_FAILURE(sign(repo, cases.back().digest, "other"));
+  cases.push_back({"tampered", pushImage(repo + ":tampered")});
+  ASSERT_NO_FATAL_FAILURE(sign(repo, cases.back().digest, "good"));
+  ASSERT_NO_FATAL_FAILURE(tamperPayload(repo, cases.back().digest));
+  cases.push_back({"copied", pushImage(repo + ":copied")});
+  auto copied = run({tool("crane"), "tag", "--insecure",
+                     fmt::format("{}/{}:sha256-{}.sig", registry_->host(), repo, d1.substr(7)),
+                     "sha256-" + cases.back().digest.substr(7) + ".sig"});
+  ASSERT_EQ(copied.exitCode, 0) << copied.output;
+
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.tag);
+    EXPECT_FALSE(cosignVerifies(repo, c.digest)) << "cosign refuses it too";
+    applyRollout(ns, repo + ":" + c.tag);
+    ASSERT_TRUE(waitForVerdict(ns, "False", "SignatureRejected", c.digest)) << diagnostics(ns);
+    auto r = rollout(ns);
+    std::cout << c.tag << ": " << conditionOf(r, "Verified").message << "\n";
+    EXPECT_EQ(text(r, {"status", "phase"}), "Degraded");
+    auto sets = replicaSets(ns);
+    EXPECT_EQ(sets.size(), 1u) << "no ReplicaSet for a refused template: " << diagnostics(ns);
+    EXPECT_EQ(sets[v1].replicas, kReplicas) << "the stable keeps everything";
+    EXPECT_EQ(text(r, {"status", "stablePodHash"}), v1);
+  }
+  EXPECT_NE(conditionOf(rollout(ns), "Verified").message.find(d1), std::string::npos)
+      << "the copied signature names the digest it was made for";
+  EXPECT_TRUE(
+      pollUntil([&] { return records(ns, "SignatureRejected").size() == cases.size(); }, 30s))
+      << "one record per refused template";
+  auto notes = eventMessages(ns, "SignatureRejected");
+  EXPECT_EQ(notes.size(), cases.size());
+  for (const auto& c : cases) {
+    EXPECT_TRUE(std::any_of(notes.begin(), notes.end(),
+                            [&](const auto& n) { return n.find(c.digest) != std::string::npos; }))
+        << "an Event names " << c.tag << "'s digest";
+  }
+}
+
+// A ClusterVerificationPolicy covers a Rollout that names no policy: the platform team's rule
+// holds in every namespace, with its key Secret in MC's own namespace.
+TEST_F(SigningE2ETest, ClusterPolicyCoversARolloutThatNamesNone) {
+  const std::string ns = "platform";
+  const std::string repo = "mc/platform/app";
+  ASSERT_NO_FATAL_FAILURE(createKeySecret(kOperatorNamespace, "platform-pub"));
+  apply("default", fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
+kind: ClusterVerificationPolicy
+metadata:
+  name: platform
+spec:
+  images: ["{}/mc/platform/**"]
+  keys: [{{secretRef: {{name: platform-pub, namespace: {}}}}}]
+)",
+                               registry_->host(), kOperatorNamespace));
+  std::string unsignedDigest = pushImage(repo + ":unsigned");
+  applyRollout(ns, repo + ":unsigned", "");
+  ASSERT_TRUE(waitForVerdict(ns, "False", "SignatureRejected", unsignedDigest)) << diagnostics(ns);
+  EXPECT_TRUE(replicaSets(ns).empty()) << "not even a first ReplicaSet";
+  EXPECT_NE(conditionOf(rollout(ns), "Verified").message.find("platform"), std::string::npos)
+      << "the refusal names the policy";
+
+  std::string d1 = pushImage(repo + ":v1");
+  ASSERT_NO_FATAL_FAILURE(sign(repo, d1, "good"));
+  applyRollout(ns, repo + ":v1", "");
+  ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+  auto r = rollout(ns);
+  EXPECT_EQ(conditionOf(r, "Verified").status, "True");
+  EXPECT_EQ(replicaSetImages(ns)[text(r, {"status", "stablePodHash"})], pinned(repo, d1));
+  EXPECT_NE(text(r, {"status", "verified", "images", "0", "verifiedBy"}).find("platform"),
+            std::string::npos)
+      << diagnostics(ns);
+  kubectl({"delete", "clusterverificationpolicy", "platform"});
+}
+
+// A valid waiver lets an unsigned digest run, naming its owner and expiry; an expired one refuses
+// it, naming the digest and the owner. A waived template never becomes the last known-good.
+TEST_F(SigningE2ETest, WaiversExcuseUntilTheyExpire) {
+  const std::string ns = "waiver";
+  const std::string repo = "mc/waiver";
+  std::string valid = pushImage(repo + ":valid");
+  std::string expired = pushImage(repo + ":expired");
+  std::string until = rfc3339FromNow(1h);
+  ASSERT_NO_FATAL_FAILURE(applyTeamPolicy(
+      ns, fmt::format("[{{digest: \"{}\", owner: alice@example.com, reason: INC-42, expires: "
+                      "\"{}\"}}, {{digest: \"{}\", owner: bob@example.com, reason: INC-43, "
+                      "expires: \"{}\"}}]",
+                      valid, until, expired, rfc3339FromNow(-1h))));
+
+  applyRollout(ns, repo + ":valid");
+  ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+  auto r = rollout(ns);
+  auto verified = conditionOf(r, "Verified");
+  EXPECT_EQ(verified.status, "True");
+  EXPECT_EQ(verified.reason, "WaiverApplied");
+  std::string v1 = text(r, {"status", "stablePodHash"});
+  EXPECT_EQ(replicaSetImages(ns)[v1], pinned(repo, valid));
+  // The verdict's Event, and one per waived image naming who waived it and until when.
+  auto applied = eventMessages(ns, "WaiverApplied");
+  auto named = std::find_if(applied.begin(), applied.end(), [](const std::string& note) {
+    return note.find("alice@example.com") != std::string::npos;
+  });
+  ASSERT_NE(named, applied.end()) << fmt::format("{}", fmt::join(applied, "\n"));
+  EXPECT_NE(named->find(until), std::string::npos) << *named;
+  EXPECT_NE(named->find(valid), std::string::npos) << *named;
+  EXPECT_EQ(at(r, {"status", "lastKnownGood"}), nullptr) << "a waiver excuses, it does not vouch";
+  EXPECT_EQ(conditionOf(r, "KnownGood").status, "False");
+
+  applyRollout(ns, repo + ":expired");
+  ASSERT_TRUE(waitForVerdict(ns, "False", "WaiverExpired", expired)) << diagnostics(ns);
+  EXPECT_EQ(replicaSets(ns).size(), 1u) << diagnostics(ns);
+  auto denied = eventMessages(ns, "WaiverExpired");
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_NE(denied[0].find(expired), std::string::npos) << denied[0];
+  EXPECT_NE(denied[0].find("bob@example.com"), std::string::npos) << denied[0];
+  EXPECT_TRUE(pollUntil([&] { return records(ns, "WaiverExpired").size() == 1; }, 30s));
+}
+
+// With the registry down a new template gets no verdict, so no ReplicaSet and no promotion: MC
+// keeps asking, and carries on once the registry is back.
+TEST_F(SigningE2ETest, RegistryDownHoldsTheCanaryUntilItIsBack) {
+  const std::string ns = "outage";
+  const std::string repo = "mc/outage";
+  ASSERT_NO_FATAL_FAILURE(applyTeamPolicy(ns));
+  std::string d1;
+  std::string v1 = deploySignedV1(ns, repo, &d1);
+  ASSERT_FALSE(v1.empty());
+  std::string d2 = pushImage(repo + ":v2");
+  ASSERT_NO_FATAL_FAILURE(sign(repo, d2, "good"));
+
+  registry_->stop();
+  ASSERT_FALSE(http::fetchBlocking(registry_->url() + "/v2/", {}).has_value())
+      << "the registry is down";
+  applyRollout(ns, repo + ":v2");
+  ASSERT_TRUE(waitForVerdict(ns, "False", "VerificationError", "")) << diagnostics(ns);
+  int attempts = 0;
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        eventMessages(ns, "VerificationError", &attempts);
+        return attempts >= 2;
+      },
+      45s))
+      << "MC asks again while the registry is down: " << diagnostics(ns);
+  auto r = rollout(ns);
+  EXPECT_EQ(text(r, {"status", "phase"}), "Progressing");
+  EXPECT_EQ(text(r, {"status", "stablePodHash"}), v1);
+  EXPECT_EQ(replicaSets(ns).size(), 1u) << "no canary without a verdict: " << diagnostics(ns);
+  EXPECT_EQ(replicaSets(ns)[v1].replicas, kReplicas);
+  EXPECT_TRUE(records(ns, "Promoted").empty());
+  EXPECT_TRUE(records(ns, "CanaryStarted").empty());
+
+  registry_->start();
+  ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+  r = rollout(ns);
+  std::string v2 = text(r, {"status", "stablePodHash"});
+  EXPECT_NE(v2, v1);
+  EXPECT_EQ(replicaSetImages(ns)[v2], pinned(repo, d2));
+  EXPECT_EQ(conditionOf(r, "Verified").status, "True");
+}
+
+// A breach in the bake window after promotion rolls back at once to the last known-good digest:
+// traffic and pods back on v1's ReplicaSet, phase RolledBack, and a record with both digests.
+TEST_F(SigningE2ETest, BreachInTheBakeWindowRollsBackToTheLastKnownGood) {
+  const std::string ns = "bake";
+  const std::string repo = "mc/bake";
+  PrometheusServer prometheus(std::vector<std::string>{});
+  // A metric that always breaches: 0.2 against a limit of 0.05.
+  apply(ns, fmt::format(R"yaml(apiVersion: mc.maestro.dev/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: breach
+spec:
+  metrics:
+    - {{name: errors, interval: 2s, successCondition: {{max: 0.05}},
+       provider: {{prometheus: {{address: "{}", query: "vector(0.2)"}}}}}}
+)yaml",
+                        prometheus.url()));
+  ASSERT_NO_FATAL_FAILURE(applyTeamPolicy(ns));
+  std::string d1;
+  std::string v1 = deploySignedV1(ns, repo, &d1);
+  ASSERT_FALSE(v1.empty());
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        return text(rollout(ns), {"status", "lastKnownGood", "digest"}) == d1;
+      },
+      30s))
+      << diagnostics(ns);
+
+  std::string d2 = pushImage(repo + ":v2");
+  ASSERT_NO_FATAL_FAILURE(sign(repo, d2, "good"));
+  applyRollout(ns, repo + ":v2", "{policyRef: {kind: VerificationPolicy, name: team}}",
+               "{steps: [{setWeight: 50}, {pause: {duration: 2s}}], bake: {duration: 5m, "
+               "analysis: {templates: [{templateName: breach}]}}}");
+  ASSERT_TRUE(waitForPhase(ns, "RolledBack", 120s)) << diagnostics(ns);
+  auto r = rollout(ns);
+  std::string v2 = text(r, {"status", "rolledBack", "fromPodHash"});
+  EXPECT_NE(v2, v1);
+  EXPECT_EQ(text(r, {"status", "rolledBack", "toPodHash"}), v1);
+  EXPECT_EQ(text(r, {"status", "stablePodHash"}), v1);
+  EXPECT_EQ(text(r, {"status", "lastKnownGood", "digest"}), d1) << "v2 never became known-good";
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        auto sets = replicaSets(ns);
+        return sets[v1].available == kReplicas && sets[v2].replicas == 0;
+      },
+      60s))
+      << diagnostics(ns);
+  EXPECT_EQ(replicaSetImages(ns)[v1], pinned(repo, d1));
+  auto rolledBack = records(ns, "RolledBack");
+  ASSERT_EQ(rolledBack.size(), 1u);
+  EXPECT_NE(text(rolledBack[0], {"from"}).find(d2), std::string::npos)
+      << json::serialize(rolledBack[0]);
+  EXPECT_NE(text(rolledBack[0], {"to"}).find(d1), std::string::npos)
+      << json::serialize(rolledBack[0]);
+  EXPECT_EQ(eventMessages(ns, "RolledBack").size(), 1u);
+}
+
+}  // namespace
+}  // namespace mc::e2e
