@@ -163,18 +163,6 @@ class AnalysisE2ETest : public OperatorSuite<AnalysisE2ETest> {
     return w;
   }
 
-  static bool waitForPhase(const std::string& ns, const std::string& phase,
-                           std::chrono::seconds timeout = 120s) {
-    return pollUntil(
-        [&] {
-          auto r = rollout(ns);
-          return text(r, {"status", "phase"}) == phase &&
-                 number(r, {"status", "observedGeneration"}) ==
-                     number(r, {"metadata", "generation"});
-        },
-        timeout, 250ms);
-  }
-
   // v1 (no errors) to Healthy, the template in place.
   static void deployV1(const std::string& ns, const Workload& w, const std::string& metricFields,
                        const std::string& canary, const std::string& extraSpec = "") {

@@ -21,26 +21,9 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-std::string rolloutYaml(const std::string& image, const std::string& steps) {
-  return fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
-kind: Rollout
-metadata:
-  name: web
-spec:
-  replicas: 4
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: {}
-  strategy:
-    canary: {{steps: {}}}
-)",
-                     image, steps);
+// Rollout "web" of 4 pods running `image` with canary `steps` (a YAML flow sequence).
+std::string stepsRolloutYaml(const std::string& image, const std::string& steps) {
+  return rolloutYaml(image, "{steps: " + steps + "}", 4);
 }
 
 struct Chain {
@@ -127,9 +110,9 @@ class AuditE2ETest : public OperatorSuite<AuditE2ETest> {
 // and a record deleted behind the policy's back is named by `kubectl mc audit verify`.
 TEST_F(AuditE2ETest, ACanarysLifeIsOnRecordInOrderAndVerifies) {
   const std::string ns = "life";
-  apply(ns, rolloutYaml("example/web:1", kTimedSteps));
+  apply(ns, stepsRolloutYaml("example/web:1", kTimedSteps));
   ASSERT_TRUE(waitFor(ns, 3, "Healthy")) << diagnostics(ns);
-  apply(ns, rolloutYaml("example/web:2", kTimedSteps));
+  apply(ns, stepsRolloutYaml("example/web:2", kTimedSteps));
   ASSERT_TRUE(pollUntil(
       [&] {
         return text(rollout(ns), {"status", "stablePodHash"}) ==
@@ -210,7 +193,7 @@ TEST_F(AuditE2ETest, ACanarysLifeIsOnRecordInOrderAndVerifies) {
 TEST_F(AuditE2ETest, PeopleAreOnRecordAsTheApiserverKnowsThem) {
   const std::string ns = "people";
   const std::string steps = "[{setWeight: 50}, {pause: {}}, {setWeight: 100}]";
-  apply(ns, rolloutYaml("example/web:1", steps));
+  apply(ns, stepsRolloutYaml("example/web:1", steps));
   ASSERT_TRUE(waitFor(ns, 3, "Healthy")) << diagnostics(ns);
   apply(ns, R"(apiVersion: v1
 kind: ServiceAccount
@@ -237,7 +220,7 @@ subjects: [{kind: ServiceAccount, name: alice, namespace: people}]
   ASSERT_FALSE(alice.empty());
   const std::string aliceName = "system:serviceaccount:people:alice";
 
-  apply(ns, rolloutYaml("example/web:2", steps));
+  apply(ns, stepsRolloutYaml("example/web:2", steps));
   ASSERT_TRUE(waitFor(ns, 1, "Paused")) << diagnostics(ns);
   auto asBob = patchStatus(ns, alice, R"({"status":{"promoteStep":1,"requestedBy":"bob"}})");
   EXPECT_NE(asBob.exitCode, 0);
@@ -265,7 +248,7 @@ subjects: [{kind: ServiceAccount, name: alice, namespace: people}]
   // Production: a manual request needs a reason.
   ASSERT_EQ(kubectl({"label", "namespace", ns, "mc.maestro.dev/environment=production"}).exitCode,
             0);
-  apply(ns, rolloutYaml("example/web:3", steps));
+  apply(ns, stepsRolloutYaml("example/web:3", steps));
   ASSERT_TRUE(waitFor(ns, 1, "Paused")) << diagnostics(ns);
   bool refused = pollUntil(
       [&] {
@@ -299,9 +282,9 @@ TEST_F(AuditE2ETest, SigkillAtEveryDecisionLeavesTheChainWhole) {
       "{setWeight: 100}]";
   OwnOperator op(*dir_, ns, serviceAccountKubeconfig());
   op.start();
-  apply(ns, rolloutYaml("example/web:1", steps));
+  apply(ns, stepsRolloutYaml("example/web:1", steps));
   ASSERT_TRUE(waitFor(ns, 5, "Healthy")) << diagnostics(ns) << op.logTail();
-  apply(ns, rolloutYaml("example/web:2", steps));
+  apply(ns, stepsRolloutYaml("example/web:2", steps));
   std::vector<std::string> decisions{"RolloutStarted:"};
   for (int step = 1; step <= 5; ++step) {
     decisions.push_back(fmt::format("StepAdvanced: step {}/5", step));
@@ -352,9 +335,9 @@ TEST_F(AuditE2ETest, ALeaderKilledMidCanaryLeavesOneChain) {
   const std::string steps =
       "[{setWeight: 25}, {pause: {duration: 2s}}, {setWeight: 75}, {pause: {duration: 2s}}, "
       "{setWeight: 100}]";
-  apply(ns, rolloutYaml("example/web:1", steps));
+  apply(ns, stepsRolloutYaml("example/web:1", steps));
   ASSERT_TRUE(waitFor(ns, 5, "Healthy")) << diagnostics(ns) << first.logTail();
-  apply(ns, rolloutYaml("example/web:2", steps));
+  apply(ns, stepsRolloutYaml("example/web:2", steps));
   ASSERT_TRUE(pollUntil([&] { return first.logContains("StepAdvanced: step 2/5"); }, 60s))
       << diagnostics(ns) << first.logTail();
   first.kill();
@@ -380,9 +363,9 @@ TEST_F(AuditE2ETest, RetentionPrunesBehindACheckpointThatVerifyAccepts) {
                  {"--audit-max-age=1s", "--audit-keep=4", "--audit-retention-interval=1s",
                   "--audit-sink=" + sink.string()});
   op.start();
-  apply(ns, rolloutYaml("example/web:1", kTimedSteps));
+  apply(ns, stepsRolloutYaml("example/web:1", kTimedSteps));
   ASSERT_TRUE(waitFor(ns, 3, "Healthy")) << diagnostics(ns) << op.logTail();
-  apply(ns, rolloutYaml("example/web:2", kTimedSteps));
+  apply(ns, stepsRolloutYaml("example/web:2", kTimedSteps));
   ASSERT_TRUE(pollUntil(
       [&] {
         auto chain = readChain(ns);

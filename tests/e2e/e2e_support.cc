@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "mc/e2e/poll.h"
+
 namespace mc::e2e {
 
 namespace json = boost::json;
@@ -189,6 +191,40 @@ OperatorCredential operatorCredential(const std::filesystem::path& dir, const st
                        ? std::string(ids->as_array()[0].as_string())
                        : "";
   return {kubeconfig, id};
+}
+
+std::string rolloutYaml(const std::string& image, const std::string& canary, int replicas,
+                        const std::string& moreSpec) {
+  return fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+spec:
+  replicas: {}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+        - name: web
+          image: {}
+{}  strategy:
+    canary: {}
+)",
+                     replicas, image, moreSpec, canary);
+}
+
+bool waitForPhase(const std::string& ns, const std::string& phase,
+                  std::chrono::milliseconds timeout) {
+  return pollUntil(
+      [&] {
+        auto r = getJson({"mcro", "web", "-n", ns});
+        return text(r, {"status", "phase"}) == phase &&
+               number(r, {"status", "observedGeneration"}) == number(r, {"metadata", "generation"});
+      },
+      timeout, std::chrono::milliseconds(250));
 }
 
 void applyIn(const std::filesystem::path& dir, const std::string& ns, const std::string& yaml) {

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -56,6 +57,16 @@ std::vector<boost::json::value> auditEntriesSince(uintmax_t offset);
 // helm's `--set` values `chartValues`, "key=value").
 void installCrdsAndChartRbac(const std::filesystem::path& dir,
                              const std::vector<std::string>& chartValues = {});
+
+// Rollout "web" of `replicas` pods (label app: web, one container "web") running `image`, with
+// strategy.canary `canary` (YAML flow) and `moreSpec`: further lines of its spec, indented by two
+// spaces and ending in a newline.
+std::string rolloutYaml(const std::string& image, const std::string& canary, int replicas = 10,
+                        const std::string& moreSpec = "");
+
+// Waits until Rollout "web" in `ns` is in `phase` as of its current generation.
+bool waitForPhase(const std::string& ns, const std::string& phase,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
 // `kubectl apply -n NS` of `yaml`, written to a file of its own under `dir` (a test failure if
 // kubectl refuses it).

@@ -47,28 +47,6 @@ double metricValue(unsigned short port, const std::string& name) {
   return -1;
 }
 
-std::string rolloutYaml(const std::string& image, const std::string& canary, int replicas = 10) {
-  return fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
-kind: Rollout
-metadata:
-  name: web
-spec:
-  replicas: {}
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: {}
-  strategy:
-    canary: {}
-)",
-                     replicas, image, canary);
-}
-
 std::string servicesYaml() {
   std::string out;
   for (const char* name : {"web-stable", "web-canary"}) {

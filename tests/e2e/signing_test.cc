@@ -213,41 +213,11 @@ spec:
                            const std::string& canary =
                                "{steps: [{setWeight: 50}, {pause: "
                                "{duration: 2s}}]}") {
-    apply(ns, fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
-kind: Rollout
-metadata:
-  name: web
-spec:
-  replicas: {}
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: {}/{}
-{}  strategy:
-    canary: {}
-)",
-                          kReplicas, registry_->host(), repoTag,
-                          verify.empty() ? "" : "  verify: " + verify + "\n", canary));
+    apply(ns, rolloutYaml(registry_->host() + "/" + repoTag, canary, kReplicas,
+                          verify.empty() ? "" : "  verify: " + verify + "\n"));
   }
 
   static json::value rollout(const std::string& ns) { return getJson({"mcro", "web", "-n", ns}); }
-
-  static bool waitForPhase(const std::string& ns, const std::string& phase,
-                           std::chrono::seconds timeout = 90s) {
-    return pollUntil(
-        [&] {
-          auto r = rollout(ns);
-          return text(r, {"status", "phase"}) == phase &&
-                 number(r, {"status", "observedGeneration"}) ==
-                     number(r, {"metadata", "generation"});
-        },
-        timeout, 200ms);
-  }
 
   // Waits for the Verified condition to say `status`/`reason` about `digest`.
   static bool waitForVerdict(const std::string& ns, const std::string& status,
