@@ -643,11 +643,18 @@ class Planner {
     candidates.push_back(bake.previousPodHash);
     std::string target;
     bool knownGood = false;
+    std::vector<std::string> passedOver;  // known-goods that no longer verify
     for (size_t i = 0; i < candidates.size() && target.empty(); ++i) {
-      if (candidates[i] != current_ && find(candidates[i]) != nullptr) {
-        target = candidates[i];
-        knownGood = i < knownGoods;
+      if (candidates[i] == current_ || find(candidates[i]) == nullptr) {
+        continue;
       }
+      auto revoked = ctx_.revokedKnownGood.find(candidates[i]);
+      if (i < knownGoods && revoked != ctx_.revokedKnownGood.end()) {
+        passedOver.push_back(fmt::format("{} ({})", rsName(candidates[i]), revoked->second));
+        continue;
+      }
+      target = candidates[i];
+      knownGood = i < knownGoods;
     }
     if (target.empty()) {
       return false;
@@ -664,19 +671,28 @@ class Planner {
     selectServices(target, target);
     plan_.route = RouteChange::Reset;
     const ReplicaSetView* to = find(target);
-    auto& back =
-        event(attemptId() + ".rolled-back", event::kRolledBack,
-              fmt::format("{}; all traffic back to {} ({}), {} scales to 0", cause, rsName(target),
-                          knownGood ? "known-good, the last that is left"
-                                    : "the previous stable, which is not known-good",
-                          rsName(current_)),
-              true);
+    std::string passed = passedOver.empty() ? ""
+                                            : fmt::format("; passed over, no longer verifying: {}",
+                                                          fmt::join(passedOver, "; "));
+    auto& back = event(
+        attemptId() + ".rolled-back", event::kRolledBack,
+        fmt::format("{}; all traffic back to {} ({}), {} scales to 0{}", cause, rsName(target),
+                    knownGood && passedOver.empty() ? "known-good, the last that is left"
+                    : knownGood                     ? "the newest known-good that still verifies"
+                    : passedOver.empty()
+                        ? "the previous stable, which is not known-good"
+                        : "the previous stable: no known-good that still verifies is left",
+                    rsName(current_), passed),
+        true);
     back.action = event::kRolledBack;
     back.rollsBack = true;
     back.to = to != nullptr ? to->images : rsName(target);
     back.evidence["fromReplicaSet"] = rsName(current_);
     back.evidence["toReplicaSet"] = rsName(target);
     back.evidence["toKnownGood"] = knownGood ? "true" : "false";
+    if (!passedOver.empty()) {
+      back.evidence["passedOver"] = fmt::format("{}", fmt::join(passedOver, "; "));
+    }
     if (currentRs_ != nullptr) {
       back.from = currentRs_->images;
     }

@@ -213,6 +213,10 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass&
     co_return Result<void>();
   }
   context.reverifyEvery = options_.reverifyEvery;
+  auto revoked = co_await gatherRevokedKnownGood(pass);
+  if (!revoked) {
+    co_return revoked.error();
+  }
   const std::string hash =
       crds::podTemplateHash(spec.podTemplate, status.collisionCount.value_or(0));
   const ReplicaSetView* existing = nullptr;
@@ -285,6 +289,63 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass&
   }
   if (!verdicts.empty()) {
     (reverifying ? context.reverification : context.verification) = std::move(verdicts);
+  }
+  co_return Result<void>();
+}
+
+// Asked only when a run of the template in its bake window has failed (the rollback is this
+// reconcile's), so the window costs no registry or Secret reads of its own. The known-goods'
+// pinned digests are checked as any image is (the verifier's cache makes a repeat cheap); one
+// the policies now refuse is passed over, one without a verdict (the registry down) is not: a
+// rollback must not wait for the registry.
+boost::asio::awaitable<Result<void>> RolloutReconciler::gatherRevokedKnownGood(Pass& pass) {
+  auto& context = pass.context;
+  const auto& status = context.rollout.status;
+  if (!status.bake || (!status.lastKnownGood && status.knownGoodHistory.empty())) {
+    co_return Result<void>();
+  }
+  bool breached = std::any_of(context.analysisRuns.begin(), context.analysisRuns.end(),
+                              [&](const AnalysisRunView& run) {
+                                return run.podHash == status.bake->podHash &&
+                                       (run.phase == "Failed" || run.phase == "Error");
+                              });
+  if (!breached) {
+    co_return Result<void>();
+  }
+  SecretReader secrets(client_);
+  auto policies = co_await collectPolicies(pass, secrets);
+  if (!policies) {
+    co_return policies.error();
+  }
+  if (policies->empty()) {
+    co_return Result<void>();
+  }
+  auto configs = co_await pullConfigs(secrets, context.rollout.spec.podTemplate, pass.request.ns);
+  if (!configs) {
+    co_return configs.error();
+  }
+  std::vector<const crds::KnownGood*> knownGoods;
+  if (status.lastKnownGood) {
+    knownGoods.push_back(&*status.lastKnownGood);
+  }
+  for (const auto& good : status.knownGoodHistory) {
+    knownGoods.push_back(&good);
+  }
+  for (const auto* good : knownGoods) {
+    for (const auto& image : good->images) {
+      auto reference = signing::ImageReference::parse(image.image);
+      auto pinned = reference ? reference->withDigest(image.digest) : reference;
+      if (!pinned) {
+        continue;
+      }
+      std::string ref = pinned->str();
+      auto verdict = co_await signing::checkImage(*checker_, ref, *policies,
+                                                  credentialsFor(*configs, ref), context.now);
+      if (verdict && !verdict->allowed() && verdict->outcome != signing::Outcome::Error) {
+        context.revokedKnownGood[good->podHash] = verdict->message;
+        break;
+      }
+    }
   }
   co_return Result<void>();
 }

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "e2e_support.h"
 #include "mc/e2e/controlplane.h"
@@ -193,17 +194,47 @@ class SigningE2ETest : public OperatorSuite<SigningE2ETest> {
   // the registry, with `waivers` (a YAML flow sequence).
   static void applyTeamPolicy(const std::string& ns, const std::string& waivers = "[]") {
     ASSERT_NO_FATAL_FAILURE(createKeySecret(ns, "cosign-pub"));
+    writeTeamPolicy(ns, waivers, false);
+  }
+  // Policy "team" again (the Secret made), trusting the other key too (inline) if `otherKey`.
+  static void writeTeamPolicy(const std::string& ns, const std::string& waivers, bool otherKey) {
+    std::string inline_key;
+    if (otherKey) {
+      inline_key = "\n    - publicKey: |\n";
+      std::istringstream pem(readFile(key("other", "cosign.pub")));
+      for (std::string line; std::getline(pem, line);) inline_key += "        " + line + "\n";
+    }
     apply(ns, fmt::format(R"(apiVersion: mc.maestro.dev/v1alpha1
 kind: VerificationPolicy
 metadata:
   name: team
 spec:
   images: ["{}/**"]
-  keys: [{{secretRef: {{name: cosign-pub}}}}]
+  keys:
+    - secretRef: {{name: cosign-pub}}{}
   waivers: {}
 )",
-                          registry_->host(), waivers));
+                          registry_->host(), inline_key, waivers));
   }
+
+  // AnalysisTemplate "breach" on `prometheusUrl`: a metric that always breaches (0.2 against a
+  // limit of 0.05).
+  static void applyBreachTemplate(const std::string& ns, const std::string& prometheusUrl) {
+    apply(ns, fmt::format(R"yaml(apiVersion: mc.maestro.dev/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: breach
+spec:
+  metrics:
+    - {{name: errors, interval: 2s, successCondition: {{max: 0.05}},
+       provider: {{prometheus: {{address: "{}", query: "vector(0.2)"}}}}}}
+)yaml",
+                          prometheusUrl));
+  }
+  static constexpr const char* kBreachingBake =
+      "{steps: [{setWeight: 50}, {pause: {duration: 2s}}], bake: {duration: 5m, "
+      "analysis: {templates: [{templateName: breach}]}}}";
+  static constexpr const char* kTeamPolicy = "{policyRef: {kind: VerificationPolicy, name: team}}";
 
   // Rollout "web" of REGISTRY/`repoTag`; `verify` is spec.verify as YAML flow (or empty).
   static void applyRollout(const std::string& ns, const std::string& repoTag,
@@ -309,8 +340,8 @@ spec:
 
   friend OperatorSuite<SigningE2ETest>;
   static constexpr const char* kSuiteName = "signing-e2e";
-  static constexpr const char* kSuiteNamespaces[] = {"signed", "refused", "platform",
-                                                     "waiver", "outage",  "bake"};
+  static constexpr const char* kSuiteNamespaces[] = {"signed", "refused", "platform", "waiver",
+                                                     "outage", "bake",    "revoked"};
   static inline std::filesystem::path* tools_ = nullptr;
   static inline OciRegistry* registry_ = nullptr;
 };
@@ -554,17 +585,7 @@ TEST_F(SigningE2ETest, BreachInTheBakeWindowRollsBackToTheLastKnownGood) {
   const std::string ns = "bake";
   const std::string repo = "mc/bake";
   PrometheusServer prometheus(std::vector<std::string>{});
-  // A metric that always breaches: 0.2 against a limit of 0.05.
-  apply(ns, fmt::format(R"yaml(apiVersion: mc.maestro.dev/v1alpha1
-kind: AnalysisTemplate
-metadata:
-  name: breach
-spec:
-  metrics:
-    - {{name: errors, interval: 2s, successCondition: {{max: 0.05}},
-       provider: {{prometheus: {{address: "{}", query: "vector(0.2)"}}}}}}
-)yaml",
-                        prometheus.url()));
+  applyBreachTemplate(ns, prometheus.url());
   ASSERT_NO_FATAL_FAILURE(applyTeamPolicy(ns));
   std::string d1;
   std::string v1 = deploySignedV1(ns, repo, &d1);
@@ -578,9 +599,7 @@ spec:
 
   std::string d2 = pushImage(repo + ":v2");
   ASSERT_NO_FATAL_FAILURE(sign(repo, d2, "good"));
-  applyRollout(ns, repo + ":v2", "{policyRef: {kind: VerificationPolicy, name: team}}",
-               "{steps: [{setWeight: 50}, {pause: {duration: 2s}}], bake: {duration: 5m, "
-               "analysis: {templates: [{templateName: breach}]}}}");
+  applyRollout(ns, repo + ":v2", kTeamPolicy, kBreachingBake);
   ASSERT_TRUE(waitForPhase(ns, "RolledBack", 120s)) << diagnostics(ns);
   auto r = rollout(ns);
   std::string v2 = text(r, {"status", "rolledBack", "fromPodHash"});
@@ -603,6 +622,54 @@ spec:
   EXPECT_NE(text(rolledBack[0], {"to"}).find(d1), std::string::npos)
       << json::serialize(rolledBack[0]);
   EXPECT_EQ(eventMessages(ns, "RolledBack").size(), 1u);
+}
+
+// The last known-good was signed by a key the policy has since dropped: a breach passes over it to
+// the newest known-good that still verifies, and the record says why.
+TEST_F(SigningE2ETest, ARollbackPassesOverAKnownGoodWhoseKeyWasRemoved) {
+  const std::string ns = "revoked";
+  const std::string repo = "mc/revoked";
+  PrometheusServer prometheus(std::vector<std::string>{});
+  applyBreachTemplate(ns, prometheus.url());
+  ASSERT_NO_FATAL_FAILURE(createKeySecret(ns, "cosign-pub"));
+  writeTeamPolicy(ns, "[]", true);
+  std::string d1;
+  std::string v1 = deploySignedV1(ns, repo, &d1);
+  ASSERT_FALSE(v1.empty());
+  std::string d2 = pushImage(repo + ":v2");
+  ASSERT_NO_FATAL_FAILURE(sign(repo, d2, "other"));
+  applyRollout(ns, repo + ":v2");
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        auto r = rollout(ns);
+        return text(r, {"status", "lastKnownGood", "digest"}) == d2 &&
+               text(r, {"status", "knownGoodHistory", "0", "digest"}) == d1;
+      },
+      90s))
+      << diagnostics(ns);
+  std::string v2 = text(rollout(ns), {"status", "stablePodHash"});
+
+  writeTeamPolicy(ns, "[]", false);  // the other key is no longer trusted: v2 no longer verifies
+  std::string d3 = pushImage(repo + ":v3");
+  ASSERT_NO_FATAL_FAILURE(sign(repo, d3, "good"));
+  applyRollout(ns, repo + ":v3", kTeamPolicy, kBreachingBake);
+  ASSERT_TRUE(waitForPhase(ns, "RolledBack")) << diagnostics(ns);
+  auto r = rollout(ns);
+  EXPECT_EQ(text(r, {"status", "rolledBack", "toPodHash"}), v1) << diagnostics(ns);
+  EXPECT_EQ(text(r, {"status", "stablePodHash"}), v1);
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        auto sets = replicaSets(ns);
+        return sets[v1].available == kReplicas && sets[v2].replicas == 0;
+      },
+      60s))
+      << diagnostics(ns);
+  auto rolledBack = records(ns, "RolledBack");
+  ASSERT_EQ(rolledBack.size(), 1u);
+  EXPECT_NE(text(rolledBack[0], {"to"}).find(d1), std::string::npos)
+      << json::serialize(rolledBack[0]);
+  EXPECT_NE(text(rolledBack[0], {"evidence", "passedOver"}).find(d2), std::string::npos)
+      << "names the known-good passed over and why: " << json::serialize(rolledBack[0]);
 }
 
 }  // namespace

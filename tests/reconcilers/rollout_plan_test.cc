@@ -2870,6 +2870,59 @@ TEST(RolloutPlanTest, ARollbackGoesToTheNewestKnownGoodWhenThePreviousStableIsNo
   EXPECT_EQ(replicasAfter(w.ctx, back, rsNameOf("web:3")), 0);
 }
 
+// The last known-good's key was removed from the policy since: a breach passes over it to the
+// newest known-good that still verifies, and says so.
+TEST(RolloutPlanTest, ARollbackPassesOverAKnownGoodThatNoLongerVerifies) {
+  World w(makeRollout("web:1"));
+  w.ctx.verification = verdictOn("web:1", signing::Outcome::Verified);
+  w.step();
+  w.settle();
+  w.step();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Verified);
+  promoteToHealthy(w);
+  ASSERT_EQ(w.ctx.rollout.status.lastKnownGood->podHash, hashOf("web:2"));
+  ASSERT_EQ(w.ctx.rollout.status.knownGoodHistory.size(), 1u);
+  w.ctx.rollout.spec.canary->bake = crds::BakeSpec{"10m", bakeAnalysisOf("error-rate")};
+  w.setTemplate("web:3");
+  w.ctx.verification = verdictOn("web:3", signing::Outcome::Verified);
+  promoteToHealthy(w);
+  const std::string bakeRun = fmt::format("web-{}-bake", *w.ctx.rollout.status.attempt);
+  w.verdict(bakeRun, "Failed", "error-rate 0.2 > max 0.02");
+  w.ctx.revokedKnownGood[hashOf("web:2")] = "no signature of sha256:2 verifies";
+  Plan back = w.step();
+  EXPECT_EQ(back.status.stablePodHash, hashOf("web:1")) << "web:2 no longer verifies";
+  EXPECT_EQ(replicasAfter(w.ctx, back, rsNameOf("web:1")), 10);
+  EXPECT_EQ(replicasAfter(w.ctx, back, rsNameOf("web:2")), 0);
+  EXPECT_EQ(replicasAfter(w.ctx, back, rsNameOf("web:3")), 0);
+  const DecisionEvent* rolledBack = eventOf(back, "RolledBack");
+  ASSERT_NE(rolledBack, nullptr) << describeEvents(back);
+  EXPECT_NE(rolledBack->note.find("the newest known-good that still verifies"), std::string::npos)
+      << rolledBack->note;
+  EXPECT_NE(rolledBack->evidence.at("passedOver").find(rsNameOf("web:2")), std::string::npos);
+  EXPECT_NE(rolledBack->evidence.at("passedOver").find("no signature of sha256:2 verifies"),
+            std::string::npos);
+
+  // With no known-good left that verifies, the previous stable is still better than a breach.
+  World again(makeRollout("web:1"));
+  again.ctx.verification = verdictOn("web:1", signing::Outcome::Verified);
+  again.step();
+  again.settle();
+  again.step();
+  again.ctx.rollout.spec.canary->bake = crds::BakeSpec{"10m", bakeAnalysisOf("error-rate")};
+  again.setTemplate("web:2");
+  again.ctx.verification = verdictOn("web:2", signing::Outcome::Verified);
+  promoteToHealthy(again);
+  again.verdict(fmt::format("web-{}-bake", *again.ctx.rollout.status.attempt), "Failed", "p95");
+  again.ctx.revokedKnownGood[hashOf("web:1")] = "its key was removed";
+  Plan last = again.step();
+  EXPECT_EQ(last.status.stablePodHash, hashOf("web:1"));
+  const DecisionEvent* lastResort = eventOf(last, "RolledBack");
+  ASSERT_NE(lastResort, nullptr);
+  EXPECT_NE(lastResort->note.find("no known-good that still verifies is left"), std::string::npos)
+      << lastResort->note;
+}
+
 TEST(RolloutPlanTest, ABakeDurationThatIsNoDurationIsInvalidSpec) {
   World w = healthy();
   w.ctx.rollout.spec.canary->bake = crds::BakeSpec{"soon", std::nullopt};

@@ -80,6 +80,10 @@ struct RolloutContext {
   // asked again once `reverifyEvery` has passed since the last time.
   std::optional<std::vector<ContainerVerdict>> reverification;
   std::chrono::seconds reverifyEvery{std::chrono::minutes(10)};
+  // At a breach in the bake window: the known-good templates (pod-template hash) whose digests
+  // no longer verify (a key removed from the policy, say), and why. A rollback passes over them
+  // to the newest known-good that still does.
+  std::map<std::string, std::string> revokedKnownGood;
   WallTime now;
   std::chrono::seconds scaleDownDelay{30};
 };

@@ -92,6 +92,9 @@ class RolloutReconciler final : public kube::Reconciler {
   // rollout_verify.cc, from gather(): the policies' verdict on the current template's images
   // while it has no ReplicaSet.
   Step<> gatherVerification(Pass& pass);
+  // rollout_verify.cc, from gatherVerification(): at a breach in the bake window, which
+  // known-good templates no longer verify (context.revokedKnownGood).
+  Step<> gatherRevokedKnownGood(Pass& pass);
   Step<std::vector<signing::Policy>> collectPolicies(Pass& pass, SecretReader& secrets);
 
   kube::Client& client_;
