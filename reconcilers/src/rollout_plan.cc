@@ -433,26 +433,35 @@ class Planner {
     };
     if (worst <= signing::Outcome::Unverified) {
       crds::TemplateVerification verified{current_, formatTime(ctx_.now), {}};
+      // The verdict's Event names each waiver (owner, expiry) when waivers are the worst of it;
+      // when an unverified image is worse, each waived image gets a WaiverApplied of its own.
+      std::map<std::string, std::string> waivers;  // evidence of the verdict's Event
       for (const auto& [container, verdict] : images) {
         pinned_[container] = verdict.pinned;
         verified.images.push_back({container, verdict.image, verdict.digest, verdict.verifiedBy,
                                    std::string(signing::toString(verdict.outcome))});
-        if (verdict.outcome == signing::Outcome::Waived && verdict.waiver) {
-          auto& waived =
-              event(fmt::format("{}.waiver-{}", id, container), event::kWaiverApplied,
-                    fmt::format("{} runs unverified under the waiver of {} (expires {}): {}",
-                                verdict.pinned, verdict.waiver->owner,
-                                formatTime(verdict.waiver->expires), verdict.waiver->reason));
-          withEvidence(waived).action = event::kWaiverApplied;
-          waived.evidence["waiverOwner"] = verdict.waiver->owner;
-          waived.evidence["waiverExpires"] = formatTime(verdict.waiver->expires);
+        if (verdict.outcome != signing::Outcome::Waived || !verdict.waiver) {
+          continue;
         }
+        std::map<std::string, std::string> evidence{
+            {container + ".waiverOwner", verdict.waiver->owner},
+            {container + ".waiverExpires", formatTime(verdict.waiver->expires)}};
+        if (worst == signing::Outcome::Waived) {
+          waivers.insert(evidence.begin(), evidence.end());
+          continue;
+        }
+        auto& waived =
+            event(fmt::format("{}.waiver-{}", id, container), event::kWaiverApplied,
+                  fmt::format("{} runs unverified under the {}", verdict.pinned, verdict.message));
+        withEvidence(waived).action = event::kWaiverApplied;
+        waived.evidence.insert(evidence.begin(), evidence.end());
       }
+      auto& decision = withEvidence(
+          event(id + ".verified", verdictReason, message, worst == signing::Outcome::Unverified));
+      decision.evidence.insert(waivers.begin(), waivers.end());
       st.verified = std::move(verified);
       conditions.set(condition::kVerified, worst != signing::Outcome::Unverified, verdictReason,
                      message);
-      withEvidence(
-          event(id + ".verified", verdictReason, message, worst == signing::Outcome::Unverified));
       return true;
     }
     st.verified.reset();

@@ -2601,15 +2601,20 @@ TEST(RolloutPlanTest, AFirstVersionRefusedCreatesNothing) {
 TEST(RolloutPlanTest, AValidWaiverAdmitsTheTemplateAndNamesItsOwnerAndExpiry) {
   World w = healthy();
   w.setTemplate("web:2");
-  w.ctx.verification = verdictOn("web:2", signing::Outcome::Waived, "waiver of alice");
+  // As signing::decideImage words a waived verdict.
+  w.ctx.verification =
+      verdictOn("web:2", signing::Outcome::Waived,
+                fmt::format("waiver of alice until {} (INC-42)", formatTime(kNow + 24h)));
   Plan p = w.step();
   EXPECT_TRUE(createsHash(p, hashOf("web:2")));
   EXPECT_EQ(conditionState(p.status, "Verified"), "True/WaiverApplied");
+  EXPECT_EQ(countEvents(p, "WaiverApplied"), 1) << "one decision, one Event: " << describeEvents(p);
   const DecisionEvent* waived = eventOf(p, "WaiverApplied");
   ASSERT_NE(waived, nullptr) << describeEvents(p);
   EXPECT_NE(waived->note.find("alice"), std::string::npos) << waived->note;
   EXPECT_NE(waived->note.find(formatTime(kNow + 24h)), std::string::npos) << waived->note;
-  EXPECT_EQ(waived->evidence.at("waiverOwner"), "alice");
+  EXPECT_EQ(waived->evidence.at("web.waiverOwner"), "alice");
+  EXPECT_EQ(waived->evidence.at("web.waiverExpires"), formatTime(kNow + 24h));
 }
 
 TEST(RolloutPlanTest, AnExpiredWaiverRefusesTheTemplate) {
