@@ -10,10 +10,11 @@
 #   --check: build nothing; fail with a clear message if a module's tools are not built yet.
 #
 # Everything is downloaded through the Go module proxy, so this works from an empty module cache
-# and build cache. To prove that, a tool whose pins are not built yet is built with a module cache
-# and build cache of its own, empty at the start and removed afterwards, when CI=true or
-# MC_TOOLS_EMPTY_GO_CACHES=1; otherwise the user's Go caches are used (faster when tools share
-# modules). Unchanged pins are found in the tool cache either way.
+# and build cache. To prove that, when CI=true or MC_TOOLS_EMPTY_GO_CACHES=1 the tools whose pins
+# are not built yet are built with a module cache and build cache of this run's own, empty at its
+# start and removed at its end; they share it, as they share a user's (Kubernetes, kwok, helm,
+# etcd and cosign have many modules in common, compiled once). Otherwise the user's Go caches are
+# used. Unchanged pins are found in the tool cache either way.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -150,12 +151,15 @@ wait_for() {
   ! kill -0 "$1" 2>/dev/null
 }
 
-# Points GOMODCACHE and GOCACHE at new empty folders (see the header); sets $go_caches.
+# Points GOMODCACHE and GOCACHE at new empty folders (see the header), removed when this script
+# exits; sets $go_caches.
+go_caches=
+trap '[ -z "$go_caches" ] || rm -rf "$go_caches"' EXIT
 use_empty_go_caches() {
   go_caches=$(mktemp -d "${TMPDIR:-/tmp}/mc-tools-go.XXXXXX")
   export GOMODCACHE=$go_caches/mod GOCACHE=$go_caches/build
   export GOFLAGS="$GOFLAGS -modcacherw"  # so the module cache can be removed afterwards
-  log "$1: building with empty Go caches in $go_caches"
+  log "building with empty Go caches in $go_caches"
 }
 
 check_only=false
@@ -186,12 +190,8 @@ for mod in "${modules[@]}"; do
     mkdir -p "$dir/bin"
     start=$(date +%s)
     log "[$n/${#modules[@]}] $mod: building ($(expected_time "$mod") on a fresh machine)"
-    (
-      go_caches=
-      trap '[ -z "$go_caches" ] || rm -rf "$go_caches"' EXIT
-      if $empty_caches; then use_empty_go_caches "$mod"; fi
-      build_with_progress "$mod" "$dir/bin" "$start"
-    )
+    if $empty_caches && [ -z "$go_caches" ]; then use_empty_go_caches; fi
+    build_with_progress "$mod" "$dir/bin" "$start"
     touch "$dir/.complete"
     log "[$n/${#modules[@]}] $mod: built in $(($(date +%s) - start)) s"
   fi
