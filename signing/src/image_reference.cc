@@ -117,10 +117,10 @@ bool isRegistryComponent(std::string_view first) {
 
 // One name per registry, so a policy's pattern cannot be dodged by spelling the same registry
 // otherwise: host names are case-insensitive, :443 is HTTPS's default port, and Docker Hub
-// answers as docker.io, index.docker.io and registry-1.docker.io. A name that would no longer
-// read as a registry once normalised ("MYHOST" or "myhost:443" become "myhost", which Docker
-// reads as a Docker Hub path) keeps what makes it one, so a pinned reference names the registry
-// it was resolved on.
+// answers as docker.io, index.docker.io and registry-1.docker.io. Lower case, unless that (or
+// dropping :443) would leave a name Docker reads as a Docker Hub path ("MyHost" or "myhost:443"
+// become "myhost"): such a host is written in upper case ("MYHOST"), still one name for every
+// spelling, and a reference pinned from it still names the registry it was resolved on.
 std::string canonicalRegistry(std::string_view domain) {
   std::string lower(domain);
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -132,9 +132,14 @@ std::string canonicalRegistry(std::string_view domain) {
   if (out == kDockerHubApiHost || out == "registry-1.docker.io") {
     return std::string(kDockerHub);
   }
-  if (!isRegistryComponent(out)) {
-    return isRegistryComponent(lower) ? lower : std::string(domain);
+  if (isRegistryComponent(out)) {
+    return out;
   }
+  if (std::none_of(out.begin(), out.end(), [](char c) { return c >= 'a' && c <= 'z'; })) {
+    return lower;  // "12:443": no letter to write in upper case, so the port stays
+  }
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return out;
 }
 

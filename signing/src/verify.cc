@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace mc::signing {
 namespace {
 
@@ -103,8 +105,16 @@ DigestVerdict verifySignatures(std::string_view digest,
   return verdict;
 }
 
+// Without regard to case: repositories are lower case by rule, so this is the registry's case,
+// which names the same host however written (a pattern "MyHost/**" covers "MYHOST/app").
 bool imageMatches(std::string_view pattern, const ImageReference& image) {
-  return globMatches(pattern, image.name());
+  auto lower = [](std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+  };
+  return globMatches(lower(pattern), lower(image.name()));
 }
 
 WaiverMatch findWaiver(std::string_view digest, const std::vector<Waiver>& waivers,

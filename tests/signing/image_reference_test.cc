@@ -40,10 +40,13 @@ TEST(ImageReference, ParsesAsDockerDoes) {
       // ...unless it has an upper-case letter, which no repository may have.
       // Registries have one name however spelt, so a policy's pattern cannot be dodged.
       // ...but not into a name Docker would read as a Hub path: lower-cased, "MyRegistry" would
-      // be one, and so would "myhost" without its :443.
-      {"MyRegistry/app", "MyRegistry", "MyRegistry", "app", "", ""},
+      // be one, and so would "myhost" without its :443; such a host is written in upper case,
+      // one name for every spelling.
+      {"MyRegistry/app", "MYREGISTRY", "MYREGISTRY", "app", "", ""},
+      {"myregistrY/app", "MYREGISTRY", "MYREGISTRY", "app", "", ""},
+      {"myhost:443/app", "MYHOST", "MYHOST", "app", "", ""},
+      {"12:443/app", "12:443", "12:443", "app", "", ""},  // no letter: the port stays
       {"MYHOST.local/app", "myhost.local", "myhost.local", "app", "", ""},
-      {"myhost:443/app", "myhost:443", "myhost:443", "app", "", ""},
       {"localhost:443/app", "localhost", "localhost", "app", "", ""},
       {"GHCR.IO/acme/app", "ghcr.io", "ghcr.io", "acme/app", "", ""},
       {"ghcr.io:443/acme/app", "ghcr.io", "ghcr.io", "acme/app", "", ""},

@@ -157,6 +157,12 @@ TEST(ImageMatchesTest, PatternsSayWhatTheyCover) {
            {"*/acme/web", "ghcr.io/acme/web", true},
            {"nginx", "nginx", false},  // patterns are not normalised: write docker.io/library/nginx
            {"ghcr.io/acme/web", "ghcr.io/acme/web2", false},
+           // A registry is one host however written: no spelling escapes a pattern.
+           {"GHCR.io/acme/**", "ghcr.io/acme/web", true},
+           {"ghcr.io/acme/**", "GHCR.IO:443/acme/web", true},
+           {"MyHost/**", "MYHOST/app", true},
+           {"myhost/**", "myhost:443/app", true},
+           {"MYHOST/**", "MyHoSt/app", true},
        }) {
     EXPECT_EQ(imageMatches(c.pattern, image(c.image)), c.matches) << c.pattern << " vs " << c.image;
   }
