@@ -35,7 +35,7 @@ fi
 # Go builds the test tools only (MC itself is C++). The Go toolchain comes with the machine;
 # Debian's golang is too old for Kubernetes 1.33.
 export PATH="$PATH:/usr/local/go/bin"
-command -v go >/dev/null || { echo "[setup] the Go toolchain (go >= 1.24) is required" >&2; exit 1; }
+command -v go >/dev/null || { echo "[setup] the Go toolchain (go >= 1.25) is required" >&2; exit 1; }
 command -v kubectl >/dev/null || { echo "[setup] kubectl is required on the PATH" >&2; exit 1; }
 
 # The tools the README's two commands need; a benchmark builds its own comparator on first use.

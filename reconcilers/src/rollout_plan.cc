@@ -452,7 +452,9 @@ class Planner {
         }
         auto& waived =
             event(fmt::format("{}.waiver-{}", id, container), event::kWaiverApplied,
-                  fmt::format("{} runs unverified under the {}", verdict.pinned, verdict.message));
+                  fmt::format("{} runs unverified under the waiver of {} (expires {}): {}",
+                              verdict.pinned, verdict.waiver->owner,
+                              formatTime(verdict.waiver->expires), verdict.waiver->reason));
         withEvidence(waived).action = event::kWaiverApplied;
         waived.evidence.insert(evidence.begin(), evidence.end());
       }
@@ -652,19 +654,29 @@ class Planner {
     candidates.push_back(bake.previousPodHash);
     std::string target;
     bool knownGood = false;
-    std::vector<std::string> passedOver;  // known-goods that no longer verify
+    // Known-goods that no longer verify are passed over; the newest of them is still a better
+    // place than the breach when nothing else is left.
+    std::vector<std::pair<std::string, std::string>> passedOver;  // pod hash, why
+    std::string lastResort;
     for (size_t i = 0; i < candidates.size() && target.empty(); ++i) {
       if (candidates[i] == current_ || find(candidates[i]) == nullptr) {
         continue;
       }
       auto revoked = ctx_.revokedKnownGood.find(candidates[i]);
       if (i < knownGoods && revoked != ctx_.revokedKnownGood.end()) {
-        passedOver.push_back(fmt::format("{} ({})", rsName(candidates[i]), revoked->second));
+        passedOver.emplace_back(candidates[i], revoked->second);
+        if (lastResort.empty()) {
+          lastResort = candidates[i];
+        }
         continue;
       }
       target = candidates[i];
       knownGood = i < knownGoods;
     }
+    if (target.empty()) {
+      target = lastResort;
+    }
+    std::erase_if(passedOver, [&](const auto& passed) { return passed.first == target; });
     if (target.empty()) {
       return false;
     }
@@ -680,27 +692,32 @@ class Planner {
     selectServices(target, target);
     plan_.route = RouteChange::Reset;
     const ReplicaSetView* to = find(target);
-    std::string passed = passedOver.empty() ? ""
-                                            : fmt::format("; passed over, no longer verifying: {}",
-                                                          fmt::join(passedOver, "; "));
-    auto& back = event(
-        attemptId() + ".rolled-back", event::kRolledBack,
-        fmt::format("{}; all traffic back to {} ({}), {} scales to 0{}", cause, rsName(target),
-                    knownGood && passedOver.empty() ? "known-good, the last that is left"
-                    : knownGood                     ? "the newest known-good that still verifies"
-                    : passedOver.empty()
-                        ? "the previous stable, which is not known-good"
-                        : "the previous stable: no known-good that still verifies is left",
-                    rsName(current_), passed),
-        true);
+    std::vector<std::string> passed;
+    for (const auto& [hash, why] : passedOver) {
+      passed.push_back(fmt::format("{} ({})", rsName(hash), why));
+    }
+    std::string kind =
+        ctx_.revokedKnownGood.count(target) != 0
+            ? "known-good once, it no longer verifies, and no known-good that does is left"
+        : knownGood && passedOver.empty() ? "known-good, the last that is left"
+        : knownGood                       ? "the newest known-good that still verifies"
+                                          : "the previous stable, which is not known-good";
+    auto& back =
+        event(attemptId() + ".rolled-back", event::kRolledBack,
+              fmt::format("{}; all traffic back to {} ({}), {} scales to 0{}", cause,
+                          rsName(target), kind, rsName(current_),
+                          passed.empty() ? ""
+                                         : fmt::format("; passed over, no longer verifying: {}",
+                                                       fmt::join(passed, "; "))),
+              true);
     back.action = event::kRolledBack;
     back.rollsBack = true;
     back.to = to != nullptr ? to->images : rsName(target);
     back.evidence["fromReplicaSet"] = rsName(current_);
     back.evidence["toReplicaSet"] = rsName(target);
     back.evidence["toKnownGood"] = knownGood ? "true" : "false";
-    if (!passedOver.empty()) {
-      back.evidence["passedOver"] = fmt::format("{}", fmt::join(passedOver, "; "));
+    if (!passed.empty()) {
+      back.evidence["passedOver"] = fmt::format("{}", fmt::join(passed, "; "));
     }
     if (currentRs_ != nullptr) {
       back.from = currentRs_->images;

@@ -213,10 +213,7 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass&
     co_return Result<void>();
   }
   context.reverifyEvery = options_.reverifyEvery;
-  auto revoked = co_await gatherRevokedKnownGood(pass);
-  if (!revoked) {
-    co_return revoked.error();
-  }
+  co_await gatherRevokedKnownGood(pass);
   const std::string hash =
       crds::podTemplateHash(spec.podTemplate, status.collisionCount.value_or(0));
   const ReplicaSetView* existing = nullptr;
@@ -293,37 +290,37 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass&
   co_return Result<void>();
 }
 
-// Asked only when a run of the template in its bake window has failed (the rollback is this
-// reconcile's), so the window costs no registry or Secret reads of its own. The known-goods'
-// pinned digests are checked as any image is (the verifier's cache makes a repeat cheap); one
-// the policies now refuse is passed over, one without a verdict (the registry down) is not: a
-// rollback must not wait for the registry.
-boost::asio::awaitable<Result<void>> RolloutReconciler::gatherRevokedKnownGood(Pass& pass) {
+// Asked only when the bake run of the template in its window has failed (the rollback is this
+// reconcile's), so the window costs no registry or Secret reads of its own. The known-goods left
+// are asked in the rollback's order, down to the first the policies do not refuse: that one is
+// the target. A known-good without a verdict (the registry down) is not passed over, and a
+// policy or Secret that cannot be read passes over nothing: a rollback never waits for them.
+boost::asio::awaitable<void> RolloutReconciler::gatherRevokedKnownGood(Pass& pass) {
   auto& context = pass.context;
   const auto& status = context.rollout.status;
   if (!status.bake || (!status.lastKnownGood && status.knownGoodHistory.empty())) {
-    co_return Result<void>();
+    co_return;
   }
-  bool breached = std::any_of(context.analysisRuns.begin(), context.analysisRuns.end(),
-                              [&](const AnalysisRunView& run) {
-                                return run.podHash == status.bake->podHash &&
-                                       (run.phase == "Failed" || run.phase == "Error");
-                              });
+  const std::string bakeRun = fmt::format("{}-{}-bake", context.name, status.attempt.value_or(0));
+  bool breached = std::any_of(
+      context.analysisRuns.begin(), context.analysisRuns.end(), [&](const AnalysisRunView& run) {
+        return run.name == bakeRun && (run.phase == "Failed" || run.phase == "Error");
+      });
   if (!breached) {
-    co_return Result<void>();
+    co_return;
   }
   SecretReader secrets(client_);
   auto policies = co_await collectPolicies(pass, secrets);
-  if (!policies) {
-    co_return policies.error();
-  }
-  if (policies->empty()) {
-    co_return Result<void>();
+  if (!policies || policies->empty()) {
+    if (!policies) {
+      pass.request.log.warn("rolling back without checking the known-goods again: {}",
+                            policies.error().describe());
+    }
+    co_return;
   }
   auto configs = co_await pullConfigs(secrets, context.rollout.spec.podTemplate, pass.request.ns);
-  if (!configs) {
-    co_return configs.error();
-  }
+  std::vector<signing::DockerConfig> credentials =
+      configs ? std::move(*configs) : std::vector<signing::DockerConfig>{};
   std::vector<const crds::KnownGood*> knownGoods;
   if (status.lastKnownGood) {
     knownGoods.push_back(&*status.lastKnownGood);
@@ -332,6 +329,12 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherRevokedKnownGood(P
     knownGoods.push_back(&good);
   }
   for (const auto* good : knownGoods) {
+    bool left = std::any_of(context.replicaSets.begin(), context.replicaSets.end(),
+                            [&](const ReplicaSetView& rs) { return rs.podHash == good->podHash; });
+    if (!left) {
+      continue;
+    }
+    std::string refused;
     for (const auto& image : good->images) {
       auto reference = signing::ImageReference::parse(image.image);
       auto pinned = reference ? reference->withDigest(image.digest) : reference;
@@ -340,14 +343,17 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherRevokedKnownGood(P
       }
       std::string ref = pinned->str();
       auto verdict = co_await signing::checkImage(*checker_, ref, *policies,
-                                                  credentialsFor(*configs, ref), context.now);
+                                                  credentialsFor(credentials, ref), context.now);
       if (verdict && !verdict->allowed() && verdict->outcome != signing::Outcome::Error) {
-        context.revokedKnownGood[good->podHash] = verdict->message;
+        refused = verdict->message;
         break;
       }
     }
+    if (refused.empty()) {
+      break;  // the rollback's target
+    }
+    context.revokedKnownGood[good->podHash] = std::move(refused);
   }
-  co_return Result<void>();
 }
 
 boost::asio::awaitable<Result<std::vector<signing::Policy>>> RolloutReconciler::collectPolicies(

@@ -3,7 +3,6 @@
 // (as the chart's ServiceAccount, so the chart's Secret and policy rules are what it has) judging
 // each new template before it gets a pod. Every verdict MC gives on a signature is checked against
 // `cosign verify` on the same image, so MC and cosign are seen to agree.
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
@@ -16,6 +15,7 @@
 #include <sstream>
 
 #include "e2e_support.h"
+#include "mc/common/timefmt.h"
 #include "mc/e2e/controlplane.h"
 #include "mc/e2e/poll.h"
 #include "mc/e2e/servers.h"
@@ -40,11 +40,9 @@ std::string lastLine(const std::string& output) {
                        end - (start == std::string::npos ? 0 : start + 1) + 1);
 }
 
-// "2026-12-07T21:00:00Z", `offset` from now.
+// RFC 3339 in UTC, `offset` from now.
 std::string rfc3339FromNow(std::chrono::seconds offset) {
-  auto at =
-      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now() + offset);
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", at);
+  return formatTime(std::chrono::system_clock::now() + offset);
 }
 
 struct Condition {
@@ -548,7 +546,19 @@ TEST_F(SigningE2ETest, RegistryDownHoldsTheCanaryUntilItIsBack) {
   std::string d2 = pushImage(repo + ":v2");
   ASSERT_NO_FATAL_FAILURE(sign(repo, d2, "good"));
 
-  registry_->stop();
+  // Back up however this test ends: the suite's later tests share the registry.
+  struct Outage {
+    explicit Outage(OciRegistry& registry) : registry(registry) { registry.stop(); }
+    ~Outage() {
+      if (down) registry.start();
+    }
+    void end() {
+      registry.start();
+      down = false;
+    }
+    OciRegistry& registry;
+    bool down = true;
+  } outage(*registry_);
   ASSERT_FALSE(http::fetchBlocking(registry_->url() + "/v2/", {}).has_value())
       << "the registry is down";
   applyRollout(ns, repo + ":v2");
@@ -569,7 +579,7 @@ TEST_F(SigningE2ETest, RegistryDownHoldsTheCanaryUntilItIsBack) {
   EXPECT_TRUE(records(ns, "Promoted").empty());
   EXPECT_TRUE(records(ns, "CanaryStarted").empty());
 
-  registry_->start();
+  outage.end();
   ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
   r = rollout(ns);
   std::string v2 = text(r, {"status", "stablePodHash"});

@@ -2601,10 +2601,11 @@ TEST(RolloutPlanTest, AFirstVersionRefusedCreatesNothing) {
 TEST(RolloutPlanTest, AValidWaiverAdmitsTheTemplateAndNamesItsOwnerAndExpiry) {
   World w = healthy();
   w.setTemplate("web:2");
-  // As signing::decideImage words a waived verdict.
-  w.ctx.verification =
-      verdictOn("web:2", signing::Outcome::Waived,
-                fmt::format("waiver of alice until {} (INC-42)", formatTime(kNow + 24h)));
+  // As signing::checkImage words a waived verdict.
+  w.ctx.verification = verdictOn(
+      "web:2", signing::Outcome::Waived,
+      fmt::format("docker.io/library/web@{}: spec.verify: waiver of alice until {} (INC-42)",
+                  kDigest, formatTime(kNow + 24h)));
   Plan p = w.step();
   EXPECT_TRUE(createsHash(p, hashOf("web:2")));
   EXPECT_EQ(conditionState(p.status, "Verified"), "True/WaiverApplied");
@@ -2924,8 +2925,35 @@ TEST(RolloutPlanTest, ARollbackPassesOverAKnownGoodThatNoLongerVerifies) {
   EXPECT_EQ(last.status.stablePodHash, hashOf("web:1"));
   const DecisionEvent* lastResort = eventOf(last, "RolledBack");
   ASSERT_NE(lastResort, nullptr);
-  EXPECT_NE(lastResort->note.find("no known-good that still verifies is left"), std::string::npos)
+  EXPECT_NE(lastResort->note.find("it no longer verifies, and no known-good that does is left"),
+            std::string::npos)
       << lastResort->note;
+  EXPECT_EQ(lastResort->evidence.count("passedOver"), 0u) << "the target is not passed over";
+}
+
+// Every known-good left no longer verifies and the previous stable's ReplicaSet is gone: the
+// newest of them, rather than no rollback at all.
+TEST(RolloutPlanTest, ARevokedKnownGoodIsStillBetterThanTheBreach) {
+  World w(makeRollout("web:1"));
+  w.ctx.verification = verdictOn("web:1", signing::Outcome::Verified);
+  w.step();
+  w.settle();
+  w.step();
+  w.setTemplate("web:2");
+  w.ctx.verification = verdictOn("web:2", signing::Outcome::Verified);
+  promoteToHealthy(w);
+  w.ctx.rollout.spec.canary->bake = crds::BakeSpec{"10m", bakeAnalysisOf("error-rate")};
+  w.setTemplate("web:3");
+  w.ctx.verification = verdictOn("web:3", signing::Outcome::Verified);
+  promoteToHealthy(w);
+  std::erase_if(w.ctx.replicaSets,
+                [](const ReplicaSetView& rs) { return rs.podHash == hashOf("web:2"); });
+  w.verdict(fmt::format("web-{}-bake", *w.ctx.rollout.status.attempt), "Failed", "p95");
+  w.ctx.revokedKnownGood[hashOf("web:1")] = "its key was removed";
+  Plan back = w.step();
+  EXPECT_EQ(back.status.phase, "RolledBack") << describeEvents(back);
+  EXPECT_EQ(back.status.stablePodHash, hashOf("web:1"));
+  EXPECT_EQ(replicasAfter(w.ctx, back, rsNameOf("web:1")), 10);
 }
 
 TEST(RolloutPlanTest, ABakeDurationThatIsNoDurationIsInvalidSpec) {

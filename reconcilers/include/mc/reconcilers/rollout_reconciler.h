@@ -94,7 +94,7 @@ class RolloutReconciler final : public kube::Reconciler {
   Step<> gatherVerification(Pass& pass);
   // rollout_verify.cc, from gatherVerification(): at a breach in the bake window, which
   // known-good templates no longer verify (context.revokedKnownGood).
-  Step<> gatherRevokedKnownGood(Pass& pass);
+  boost::asio::awaitable<void> gatherRevokedKnownGood(Pass& pass);
   Step<std::vector<signing::Policy>> collectPolicies(Pass& pass, SecretReader& secrets);
 
   kube::Client& client_;
