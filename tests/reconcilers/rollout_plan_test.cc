@@ -2806,6 +2806,16 @@ TEST(RolloutPlanTest, ABakeWindowKeepsThePreviousStableScaledAndOnlyThenIsKnownG
   EXPECT_EQ(replicasAfter(w.ctx, done, rsNameOf("web:1")), 0);
 }
 
+// A first version "web:1", verified, Healthy and so the last known-good (no bake window yet).
+World knownGoodFirstVersion() {
+  World w(makeRollout("web:1"));
+  w.ctx.verification = verdictOn("web:1", signing::Outcome::Verified);
+  w.step();
+  w.settle();
+  w.step();
+  return w;
+}
+
 TEST(RolloutPlanTest, ABreachInTheBakeWindowRollsBackToThePreviousKnownGoodAtOnce) {
   for (bool routed : {false, true}) {
     SCOPED_TRACE(routed ? "traffic routed" : "replica ratio");
@@ -2856,11 +2866,7 @@ TEST(RolloutPlanTest, ABreachInTheBakeWindowRollsBackToThePreviousKnownGoodAtOnc
 }
 
 TEST(RolloutPlanTest, ARollbackGoesToTheNewestKnownGoodWhenThePreviousStableIsNotOne) {
-  World w(makeRollout("web:1"));
-  w.ctx.verification = verdictOn("web:1", signing::Outcome::Verified);
-  w.step();
-  w.settle();
-  w.step();
+  World w = knownGoodFirstVersion();
   w.setTemplate("web:2");  // waived: promoted, but never known-good
   w.ctx.verification = verdictOn("web:2", signing::Outcome::Waived);
   promoteToHealthy(w);
@@ -2879,11 +2885,7 @@ TEST(RolloutPlanTest, ARollbackGoesToTheNewestKnownGoodWhenThePreviousStableIsNo
 // The last known-good's key was removed from the policy since: a breach passes over it to the
 // newest known-good that still verifies, and says so.
 TEST(RolloutPlanTest, ARollbackPassesOverAKnownGoodThatNoLongerVerifies) {
-  World w(makeRollout("web:1"));
-  w.ctx.verification = verdictOn("web:1", signing::Outcome::Verified);
-  w.step();
-  w.settle();
-  w.step();
+  World w = knownGoodFirstVersion();
   w.setTemplate("web:2");
   w.ctx.verification = verdictOn("web:2", signing::Outcome::Verified);
   promoteToHealthy(w);
@@ -2910,11 +2912,7 @@ TEST(RolloutPlanTest, ARollbackPassesOverAKnownGoodThatNoLongerVerifies) {
             std::string::npos);
 
   // With no known-good left that verifies, the previous stable is still better than a breach.
-  World again(makeRollout("web:1"));
-  again.ctx.verification = verdictOn("web:1", signing::Outcome::Verified);
-  again.step();
-  again.settle();
-  again.step();
+  World again = knownGoodFirstVersion();
   again.ctx.rollout.spec.canary->bake = crds::BakeSpec{"10m", bakeAnalysisOf("error-rate")};
   again.setTemplate("web:2");
   again.ctx.verification = verdictOn("web:2", signing::Outcome::Verified);
@@ -2934,11 +2932,7 @@ TEST(RolloutPlanTest, ARollbackPassesOverAKnownGoodThatNoLongerVerifies) {
 // Every known-good left no longer verifies and the previous stable's ReplicaSet is gone: the
 // newest of them, rather than no rollback at all.
 TEST(RolloutPlanTest, ARevokedKnownGoodIsStillBetterThanTheBreach) {
-  World w(makeRollout("web:1"));
-  w.ctx.verification = verdictOn("web:1", signing::Outcome::Verified);
-  w.step();
-  w.settle();
-  w.step();
+  World w = knownGoodFirstVersion();
   w.setTemplate("web:2");
   w.ctx.verification = verdictOn("web:2", signing::Outcome::Verified);
   promoteToHealthy(w);
