@@ -327,13 +327,16 @@ spec:
     return objects.output + "\n" + status.output + "\n" + operator_->logTail(30);
   }
 
-  // v1 of `repo`, signed with the good key, Healthy under policy "team"; its pod-template hash.
-  std::string deploySignedV1(const std::string& ns, const std::string& repo, std::string* digest) {
+  // v1 of `repo`, signed with the good key, Healthy under policy "team": its digest and
+  // pod-template hash.
+  void deploySignedV1(const std::string& ns, const std::string& repo, std::string* digest,
+                      std::string* hash) {
     *digest = pushImage(repo + ":v1");
-    sign(repo, *digest, "good");
+    ASSERT_NO_FATAL_FAILURE(sign(repo, *digest, "good"));
     applyRollout(ns, repo + ":v1");
-    EXPECT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
-    return text(rollout(ns), {"status", "stablePodHash"});
+    ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+    *hash = text(rollout(ns), {"status", "stablePodHash"});
+    ASSERT_FALSE(hash->empty());
   }
 
   friend OperatorSuite<SigningE2ETest>;
@@ -349,9 +352,8 @@ spec:
 TEST_F(SigningE2ETest, SignedImageRunsPinnedToTheDigestVerified) {
   const std::string ns = "signed";
   ASSERT_NO_FATAL_FAILURE(applyTeamPolicy(ns));
-  std::string d1;
-  std::string v1 = deploySignedV1(ns, "mc/signed", &d1);
-  ASSERT_FALSE(v1.empty());
+  std::string d1, v1;
+  ASSERT_NO_FATAL_FAILURE(deploySignedV1(ns, "mc/signed", &d1, &v1));
   EXPECT_TRUE(cosignVerifies("mc/signed", d1));
   auto r = rollout(ns);
   EXPECT_EQ(replicaSetImages(ns)[v1], pinned("mc/signed", d1));
@@ -409,9 +411,8 @@ TEST_F(SigningE2ETest, RefusedImagesGetNoReplicaSet) {
   const std::string ns = "refused";
   const std::string repo = "mc/refused";
   ASSERT_NO_FATAL_FAILURE(applyTeamPolicy(ns));
-  std::string d1;
-  std::string v1 = deploySignedV1(ns, repo, &d1);
-  ASSERT_FALSE(v1.empty());
+  std::string d1, v1;
+  ASSERT_NO_FATAL_FAILURE(deploySignedV1(ns, repo, &d1, &v1));
 
   struct Case {
     std::string tag;
@@ -540,9 +541,8 @@ TEST_F(SigningE2ETest, RegistryDownHoldsTheCanaryUntilItIsBack) {
   const std::string ns = "outage";
   const std::string repo = "mc/outage";
   ASSERT_NO_FATAL_FAILURE(applyTeamPolicy(ns));
-  std::string d1;
-  std::string v1 = deploySignedV1(ns, repo, &d1);
-  ASSERT_FALSE(v1.empty());
+  std::string d1, v1;
+  ASSERT_NO_FATAL_FAILURE(deploySignedV1(ns, repo, &d1, &v1));
   std::string d2 = pushImage(repo + ":v2");
   ASSERT_NO_FATAL_FAILURE(sign(repo, d2, "good"));
 
@@ -596,9 +596,8 @@ TEST_F(SigningE2ETest, BreachInTheBakeWindowRollsBackToTheLastKnownGood) {
   PrometheusServer prometheus(std::vector<std::string>{});
   applyBreachTemplate(ns, prometheus.url());
   ASSERT_NO_FATAL_FAILURE(applyTeamPolicy(ns));
-  std::string d1;
-  std::string v1 = deploySignedV1(ns, repo, &d1);
-  ASSERT_FALSE(v1.empty());
+  std::string d1, v1;
+  ASSERT_NO_FATAL_FAILURE(deploySignedV1(ns, repo, &d1, &v1));
   ASSERT_TRUE(pollUntil(
       [&] {
         return text(rollout(ns), {"status", "lastKnownGood", "digest"}) == d1;
@@ -642,9 +641,8 @@ TEST_F(SigningE2ETest, ARollbackPassesOverAKnownGoodWhoseKeyWasRemoved) {
   applyBreachTemplate(ns, prometheus.url());
   ASSERT_NO_FATAL_FAILURE(createKeySecret(ns, "cosign-pub"));
   writeTeamPolicy(ns, "[]", true);
-  std::string d1;
-  std::string v1 = deploySignedV1(ns, repo, &d1);
-  ASSERT_FALSE(v1.empty());
+  std::string d1, v1;
+  ASSERT_NO_FATAL_FAILURE(deploySignedV1(ns, repo, &d1, &v1));
   std::string d2 = pushImage(repo + ":v2");
   ASSERT_NO_FATAL_FAILURE(sign(repo, d2, "other"));
   applyRollout(ns, repo + ":v2");
