@@ -180,6 +180,14 @@ std::vector<std::pair<std::string, std::string>> containerImages(const json::obj
   return out;
 }
 
+// A verified image at the digest it was verified at ("registry/repo:tag@sha256:..."), nullopt
+// when its name does not parse.
+std::optional<std::string> pinnedRef(const crds::VerifiedImage& image) {
+  auto reference = signing::ImageReference::parse(image.image);
+  auto pinned = reference ? reference->withDigest(image.digest) : reference;
+  return pinned ? std::optional<std::string>(pinned->str()) : std::nullopt;
+}
+
 // (container, image) of a ReplicaSetView's "container=image,..." list.
 std::vector<std::pair<std::string, std::string>> imagesOfView(const std::string& list) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -244,9 +252,7 @@ boost::asio::awaitable<Result<void>> RolloutReconciler::gatherVerification(Pass&
     }
     reverifying = true;
     for (const auto& image : status.verified->images) {
-      auto reference = signing::ImageReference::parse(image.image);
-      auto pinned = reference ? reference->withDigest(image.digest) : reference;
-      images.emplace_back(image.container, pinned ? pinned->str() : image.image);
+      images.emplace_back(image.container, pinnedRef(image).value_or(image.image));
     }
   } else {
     co_return Result<void>();
@@ -336,14 +342,12 @@ boost::asio::awaitable<void> RolloutReconciler::gatherRevokedKnownGood(Pass& pas
     }
     std::string refused;
     for (const auto& image : good->images) {
-      auto reference = signing::ImageReference::parse(image.image);
-      auto pinned = reference ? reference->withDigest(image.digest) : reference;
-      if (!pinned) {
+      auto ref = pinnedRef(image);
+      if (!ref) {
         continue;
       }
-      std::string ref = pinned->str();
-      auto verdict = co_await signing::checkImage(*checker_, ref, *policies,
-                                                  credentialsFor(credentials, ref), context.now);
+      auto verdict = co_await signing::checkImage(*checker_, *ref, *policies,
+                                                  credentialsFor(credentials, *ref), context.now);
       if (verdict && !verdict->allowed() && verdict->outcome != signing::Outcome::Error) {
         refused = verdict->message;
         break;

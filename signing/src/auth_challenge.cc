@@ -7,6 +7,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "mc/common/text.h"
+
 namespace mc::signing {
 namespace {
 
@@ -18,13 +20,6 @@ bool isTchar(char c) {
 bool isToken68Char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
          (c != '\0' && std::strchr("-._~+/", c) != nullptr);
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 // A cursor over the header; every failure names the offset, so a person sees where it broke.
@@ -145,7 +140,7 @@ Result<void> readParams(Reader& reader, AuthChallenge& challenge) {
         return reader.fail(valueAt, fmt::format("\"{}\" has no value", name));
       }
     }
-    auto key = lower(name);
+    auto key = asciiLower(name);
     if (challenge.params.contains(key)) {
       return reader.fail(at, fmt::format("\"{}\" is given twice", key));
     }
@@ -167,7 +162,7 @@ Result<void> readParams(Reader& reader, AuthChallenge& challenge) {
 }  // namespace
 
 std::string AuthChallenge::param(std::string_view name) const {
-  auto found = params.find(lower(name));
+  auto found = params.find(asciiLower(name));
   return found == params.end() ? std::string() : found->second;
 }
 
@@ -186,7 +181,7 @@ Result<std::vector<AuthChallenge>> parseAuthChallenges(std::string_view header) 
     }
     AuthChallenge challenge;
     challenge.schemeName = std::string(scheme);
-    auto name = lower(scheme);
+    auto name = asciiLower(scheme);
     challenge.scheme = name == "bearer"  ? AuthScheme::Bearer
                        : name == "basic" ? AuthScheme::Basic
                                          : AuthScheme::Other;

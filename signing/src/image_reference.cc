@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "mc/common/text.h"
 #include "mc/signing/digest.h"
 
 namespace mc::signing {
@@ -115,16 +116,10 @@ bool isRegistryComponent(std::string_view first) {
          std::any_of(first.begin(), first.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
-// One name per registry, so a policy's pattern cannot be dodged by spelling the same registry
-// otherwise: host names are case-insensitive, :443 is HTTPS's default port, and Docker Hub
-// answers as docker.io, index.docker.io and registry-1.docker.io. Lower case, unless that (or
-// dropping :443) would leave a name Docker reads as a Docker Hub path ("MyHost" or "myhost:443"
-// become "myhost"): such a host is written in upper case ("MYHOST"), still one name for every
-// spelling, and a reference pinned from it still names the registry it was resolved on.
+}  // namespace
+
 std::string canonicalRegistry(std::string_view domain) {
-  std::string lower(domain);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string lower = asciiLower(domain);
   std::string out = lower;
   if (out.size() > 4 && out.ends_with(":443")) {
     out.resize(out.size() - 4);
@@ -142,8 +137,6 @@ std::string canonicalRegistry(std::string_view domain) {
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return out;
 }
-
-}  // namespace
 
 Result<ImageReference> ImageReference::parse(std::string_view text) {
   if (text.empty()) {

@@ -7,6 +7,8 @@
 #include <boost/json.hpp>
 #include <cctype>
 
+#include "mc/common/text.h"
+
 namespace mc::signing {
 namespace {
 
@@ -28,10 +30,7 @@ std::string bareMediaType(std::string_view contentType) {
   while (!bare.empty() && (bare.back() == ' ' || bare.back() == '\t')) {
     bare.remove_suffix(1);
   }
-  std::string out(bare);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+  return asciiLower(bare);
 }
 
 // What registries send when they do not say which manifest a body is.

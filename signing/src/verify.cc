@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "mc/common/text.h"
+
 namespace mc::signing {
 namespace {
 
@@ -108,13 +110,7 @@ DigestVerdict verifySignatures(std::string_view digest,
 // Without regard to case: repositories are lower case by rule, so this is the registry's case,
 // which names the same host however written (a pattern "MyHost/**" covers "MYHOST/app").
 bool imageMatches(std::string_view pattern, const ImageReference& image) {
-  auto lower = [](std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-  };
-  return globMatches(lower(pattern), lower(image.name()));
+  return globMatches(asciiLower(pattern), asciiLower(image.name()));
 }
 
 WaiverMatch findWaiver(std::string_view digest, const std::vector<Waiver>& waivers,

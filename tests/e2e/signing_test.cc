@@ -321,6 +321,17 @@ spec:
     return out;
   }
 
+  // After a rollback: every pod on ReplicaSet `to` is available, and `from` has none.
+  static bool waitForPodsBackOn(const std::string& ns, const std::string& to,
+                                const std::string& from) {
+    return pollUntil(
+        [&] {
+          auto sets = replicaSets(ns);
+          return sets[to].available == kReplicas && sets[from].replicas == 0;
+        },
+        60s);
+  }
+
   std::string diagnostics(const std::string& ns) {
     auto objects = kubectl({"get", "mcro,rs", "-n", ns, "-o", "wide"});
     auto status = kubectl({"get", "mcro", "web", "-n", ns, "-o", "jsonpath={.status}"});
@@ -615,13 +626,7 @@ TEST_F(SigningE2ETest, BreachInTheBakeWindowRollsBackToTheLastKnownGood) {
   EXPECT_EQ(text(r, {"status", "rolledBack", "toPodHash"}), v1);
   EXPECT_EQ(text(r, {"status", "stablePodHash"}), v1);
   EXPECT_EQ(text(r, {"status", "lastKnownGood", "digest"}), d1) << "v2 never became known-good";
-  EXPECT_TRUE(pollUntil(
-      [&] {
-        auto sets = replicaSets(ns);
-        return sets[v1].available == kReplicas && sets[v2].replicas == 0;
-      },
-      60s))
-      << diagnostics(ns);
+  EXPECT_TRUE(waitForPodsBackOn(ns, v1, v2)) << diagnostics(ns);
   EXPECT_EQ(replicaSetImages(ns)[v1], pinned(repo, d1));
   auto rolledBack = records(ns, "RolledBack");
   ASSERT_EQ(rolledBack.size(), 1u);
@@ -664,13 +669,7 @@ TEST_F(SigningE2ETest, ARollbackPassesOverAKnownGoodWhoseKeyWasRemoved) {
   auto r = rollout(ns);
   EXPECT_EQ(text(r, {"status", "rolledBack", "toPodHash"}), v1) << diagnostics(ns);
   EXPECT_EQ(text(r, {"status", "stablePodHash"}), v1);
-  EXPECT_TRUE(pollUntil(
-      [&] {
-        auto sets = replicaSets(ns);
-        return sets[v1].available == kReplicas && sets[v2].replicas == 0;
-      },
-      60s))
-      << diagnostics(ns);
+  EXPECT_TRUE(waitForPodsBackOn(ns, v1, v2)) << diagnostics(ns);
   auto rolledBack = records(ns, "RolledBack");
   ASSERT_EQ(rolledBack.size(), 1u);
   EXPECT_NE(text(rolledBack[0], {"to"}).find(d1), std::string::npos)
