@@ -17,8 +17,7 @@ namespace {
 namespace json = boost::json;
 
 // Every name Docker Hub's registry goes by in a config's keys.
-constexpr std::string_view kDockerHubAliases[] = {
-    "docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"};
+constexpr std::string_view kDockerHubWebHost = "registry.hub.docker.com";
 
 // A string field of an entry; Invalid naming the field (never showing the value) when it is
 // there but not a string.
@@ -98,16 +97,9 @@ std::string registryKey(std::string_view key) {
   if (auto scheme = key.find("://"); scheme != std::string_view::npos) {
     key.remove_prefix(scheme + 3);
   }
-  key = key.substr(0, key.find('/'));
-  std::string host(key);
-  std::transform(host.begin(), host.end(), host.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (auto alias : kDockerHubAliases) {
-    if (host == alias) {
-      return std::string(kDockerHub);
-    }
-  }
-  return host;
+  std::string host = canonicalRegistry(key.substr(0, key.find('/')));
+  // The Docker CLI's config also names Docker Hub by its web host.
+  return host == kDockerHubWebHost ? std::string(kDockerHub) : host;
 }
 
 void DockerConfig::add(std::string_view key, RegistryCredentials credentials) {

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "mc/runtime/secret.h"
+#include "mc/signing/image_reference.h"
 
 namespace mc::signing {
 namespace {
@@ -62,6 +63,29 @@ TEST(DockerConfig, RegistryKeyDropsSchemeAndPath) {
   EXPECT_EQ(registryKey("registry-1.docker.io"), "docker.io");
   EXPECT_EQ(registryKey("http://LocalHost:5000"), "localhost:5000");
   EXPECT_EQ(registryKey("ghcr.io/v2/"), "ghcr.io");
+  EXPECT_EQ(registryKey("registry.hub.docker.com"), "docker.io");
+}
+
+// A pull secret's entry is found for an image however either spells the registry: both are named
+// as ImageReference names registries.
+TEST(DockerConfig, AnEntryIsFoundForTheImageHoweverEitherSpellsTheRegistry) {
+  DockerConfig config;
+  config.add("https://ghcr.io:443/v2/", RegistryCredentials{.username = "a", .password = "1"});
+  config.add("MyHost", RegistryCredentials{.username = "b", .password = "2"});
+  for (const char* image : {"ghcr.io/acme/web", "GHCR.IO:443/acme/web", "ghcr.io:443/acme/web"}) {
+    auto ref = ImageReference::parse(image);
+    ASSERT_TRUE(ref);
+    auto found = config.lookup(ref->registry());
+    ASSERT_TRUE(found) << image;
+    EXPECT_EQ(found->username, "a") << image;
+  }
+  for (const char* image : {"myhost:443/app", "MYHOST/app", "myHost/app"}) {
+    auto ref = ImageReference::parse(image);
+    ASSERT_TRUE(ref);
+    auto found = config.lookup(ref->registry());
+    ASSERT_TRUE(found) << image;
+    EXPECT_EQ(found->username, "b") << image;
+  }
 }
 
 TEST(DockerConfig, ReadsLegacyDockercfgAndEmptyConfigs) {

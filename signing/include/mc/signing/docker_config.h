@@ -48,8 +48,8 @@ class DockerConfig {
 };
 
 // The registry an `auths` key names: scheme and path dropped ("https://ghcr.io/v2/" is
-// "ghcr.io"), lower-cased, and Docker Hub's names (index.docker.io, registry-1.docker.io,
-// "https://index.docker.io/v1/") all "docker.io".
+// "ghcr.io"), then named as images name it (canonicalRegistry: lower case, no :443, Docker Hub's
+// names, "https://index.docker.io/v1/" and registry.hub.docker.com too, all "docker.io").
 std::string registryKey(std::string_view key);
 
 // A config.json document: {"auths": {"<host or URL>": {"auth": base64("user:password")} |

@@ -12,6 +12,15 @@ namespace mc::signing {
 inline constexpr std::string_view kDockerHub = "docker.io";
 inline constexpr std::string_view kDockerHubApiHost = "index.docker.io";
 
+// One name per registry, so a policy's pattern cannot be dodged by spelling the same registry
+// otherwise, and a pull secret's entry is found however either is spelt: host names are
+// case-insensitive, :443 is HTTPS's default port, and Docker Hub answers as docker.io,
+// index.docker.io and registry-1.docker.io. Lower case, unless that (or dropping :443) would leave
+// a name Docker reads as a Docker Hub path ("MyHost" or "myhost:443" become "myhost"): such a host
+// is written in upper case ("MYHOST"), still one name for every spelling, and a reference pinned
+// from it still names the registry it was resolved on. `host` is "host[:port]".
+std::string canonicalRegistry(std::string_view host);
+
 // An image reference as a pod spec writes it, read as Docker and containerd read it:
 // `[registry[:port]/]repository[:tag][@sha256:<64 hex>]`.
 // - The first path component is a registry only when it holds a '.' or a ':', is `localhost`, or
