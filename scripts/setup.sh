@@ -35,12 +35,12 @@ fi
 # Go builds the test tools only (MC itself is C++). The Go toolchain comes with the machine;
 # Debian's golang is too old for Kubernetes 1.33.
 export PATH="$PATH:/usr/local/go/bin"
-command -v go >/dev/null || { echo "[setup] the Go toolchain (go >= 1.25) is required" >&2; exit 1; }
+command -v go >/dev/null || { echo "[setup] the Go toolchain (go >= 1.26, which cosign v3 needs) is required" >&2; exit 1; }
 command -v kubectl >/dev/null || { echo "[setup] kubectl is required on the PATH" >&2; exit 1; }
 
 # The tools the README's two commands need; a benchmark builds its own comparator on first use.
 # A fresh machine takes about 10 minutes here (Kubernetes alone is about 5); the log says which tool
 # it is on every 30 s.
-echo "[setup] test tools (kube-apiserver, etcd, kwok, helm, cosign, crane, route CRDs) into ${MC_CACHE:-$HOME/.cache/mc}/tools"
+echo "[setup] test tools (kube-apiserver, etcd, kwok, helm, cosign, crane, cosign3, route CRDs) into ${MC_CACHE:-$HOME/.cache/mc}/tools"
 e2e/tools/build.sh >/dev/null
 echo "[setup] ready: Debian packages installed, test tools in ${MC_CACHE:-$HOME/.cache/mc}/tools"

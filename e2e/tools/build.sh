@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test tools (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok,
-# helm, cosign, crane, clientgo-bench, and the Gateway API / Istio CRD manifests) from the Go
-# modules pinned under e2e/tools/*/go.mod into a cache outside the clone:
+# helm, cosign (v2), cosign3 (cosign v3), crane, clientgo-bench, and the Gateway API / Istio CRD
+# manifests) from the Go modules pinned under e2e/tools/*/go.mod into a cache outside the clone:
 #   ${MC_CACHE:-$HOME/.cache/mc}/tools/<module>-<hash of go.mod+go.sum>/bin
 # A second run with the same pins does nothing. Prints the bin folders, one per line, on stdout;
 # progress goes to stderr, with a line every 30 s while a build runs.
@@ -99,6 +99,13 @@ build_signing() {
     github.com/google/go-containerregistry/cmd/crane)
 }
 
+# cosign v3 signs and attests in the Sigstore bundle format (OCI 1.1 referrers), which the verifier
+# reads besides v2's .sig tags; installed as cosign3 so it sits beside v2's cosign on a PATH.
+build_cosign3() {
+  log "building cosign3 (cosign $(pinned_version cosign3 github.com/sigstore/cosign/v3))"
+  (cd "$here/cosign3" && go build -ldflags "-s -w" -o "$1/cosign3" github.com/sigstore/cosign/v3/cmd/cosign)
+}
+
 # Not binaries: the CRD manifests of Gateway API (HTTPRoute) and Istio (VirtualService), copied out
 # of their module zips, for the router e2e tests. Lands in <dir>/bin/crds/.
 build_routecrds() {
@@ -119,12 +126,12 @@ build_routecrds() {
 
 # The tools scripts/setup.sh builds: what the README's two commands need. clientgo-bench is built
 # by bench/run-informer-bench.sh when it first runs (it only serves that benchmark).
-default_modules=(kubernetes etcd kwok helm routecrds signing)
+default_modules=(kubernetes etcd kwok helm routecrds signing cosign3)
 
 # A rough cold build time on 2 cores, so a long quiet build does not read as a hang.
 expected_time() {
   case $1 in
-    kubernetes | signing) echo "about 5 min" ;;
+    kubernetes | signing | cosign3) echo "about 5 min" ;;
     kwok | helm | clientgo-bench) echo "about 2 min" ;;
     *) echo "under a minute" ;;
   esac
