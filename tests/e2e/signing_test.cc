@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "e2e_support.h"
 #include "mc/common/timefmt.h"
@@ -90,6 +91,18 @@ class SigningE2ETest : public OperatorSuite<SigningE2ETest> {
   }
 
   static std::string tool(const char* name) { return (*tools_ / name).string(); }
+  // cosign v3 (`e2e/tools/build.sh cosign3`, which signs in the bundle format), looked up on
+  // first use, so the cases that need only cosign v2 run where cosign3 is not built.
+  static std::string cosign3() {
+    static const std::string path = [] {
+      auto bin = run({(sourceDir() / "e2e/tools/build.sh").string(), "--check", "cosign3"});
+      if (bin.exitCode != 0) {
+        throw std::runtime_error(bin.output);
+      }
+      return (std::filesystem::path(lastLine(bin.output)) / "cosign3").string();
+    }();
+    return path;
+  }
   static std::string key(const char* pair, const char* file) {
     return (*dir_ / pair / file).string();
   }
