@@ -111,6 +111,13 @@ class CountingRegistry final : public RegistryClient {
     co_return result;
   }
 
+  asio::awaitable<Result<Manifest>> referrers(
+      ImageReference pinned, std::optional<RegistryCredentials> credentials) override {
+    ++manifests_;
+    auto result = co_await inner_.referrers(std::move(pinned), std::move(credentials));
+    co_return result;
+  }
+
   struct Counts {
     uint64_t manifests = 0;
     uint64_t blobs = 0;
@@ -222,7 +229,7 @@ std::vector<ImageReference> pushSignedImages(const e2e::OciRegistry& registry, i
 // One canary's look at its image: the tag resolved to the digest the Pods will pin, that digest
 // verified. Arguments are named before co_await (GCC 12 and temporaries).
 asio::awaitable<Result<DigestVerdict>> checkCanary(RegistryClient& registry, Verifier& verifier,
-                                                   ImageReference tagged, KeyPolicy policy) {
+                                                   ImageReference tagged, TrustPolicy policy) {
   Platform platform = kDefaultPlatform;
   std::optional<RegistryCredentials> anonymous;
   auto resolved =
@@ -248,7 +255,7 @@ struct Pass {
 
 // Each image's step in turn on the io thread, timed there (what a reconciler would wait).
 asio::awaitable<Pass> timeEach(RegistryClient& registry, Verifier& verifier,
-                               std::vector<ImageReference> images, KeyPolicy policy, Step step) {
+                               std::vector<ImageReference> images, TrustPolicy policy, Step step) {
   Pass pass;
   const double cpuStart = cpuSeconds();
   for (const auto& image : images) {
@@ -366,7 +373,7 @@ std::string perCanary(CountingRegistry::Counts before, CountingRegistry::Counts 
 
 int runBench(int count) {
   const auto signer = generate("EC", "P-256");
-  KeyPolicy policy{{PublicKey::fromPem(signer.publicPem(), "bench/cosign.pub").value()}, false};
+  TrustPolicy policy{{PublicKey::fromPem(signer.publicPem(), "bench/cosign.pub").value()}, false};
   e2e::OciRegistry registry;
   const auto images = pushSignedImages(registry, count, signer);
 

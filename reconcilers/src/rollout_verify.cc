@@ -80,7 +80,8 @@ boost::asio::awaitable<Result<signing::Policy>> resolvePolicy(SecretReader& secr
   policy.images = spec.images;
   policy.required = spec.required.value_or(true);
   policy.allowNamespaceWaivers = cluster && spec.allowNamespaceWaivers.value_or(false);
-  policy.keys.matchRepository = spec.matchRepository.value_or(false);
+  policy.trust.matchRepository = spec.matchRepository.value_or(false);
+  policy.trust.attestations = spec.attestations;
   policy.waivers = readWaivers(spec, policy.problem);
   for (const auto& key : spec.keys) {
     std::string pem;
@@ -112,7 +113,7 @@ boost::asio::awaitable<Result<signing::Policy>> resolvePolicy(SecretReader& secr
       policy.problem = fmt::format("key {}: {}", keyName, parsed.error().message);
       continue;
     }
-    policy.keys.keys.push_back(std::move(*parsed));
+    policy.trust.keys.push_back(std::move(*parsed));
   }
   if (spec.keys.empty() && !cluster && !spec.waivers.empty()) {
     policy.waiversOnly = true;  // the namespace's waivers, for the policies that judge

@@ -2,71 +2,17 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <boost/json.hpp>
-#include <cctype>
+
+#include "go_json.h"
 
 namespace mc::signing {
 namespace {
 
 namespace json = boost::json;
-
-bool sameIgnoringCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// The member of `object` whose key equals `key` ignoring case, as Go's encoding/json finds a
-// struct field; nullptr when none. Two such members are ambiguous: Go would take the last, a
-// reader that sees the first would see another payload, so MC takes neither.
-Result<const json::value*> member(const json::object& object, std::string_view key,
-                                  std::string_view field) {
-  const json::value* found = nullptr;
-  for (const auto& entry : object) {
-    if (sameIgnoringCase(entry.key(), key)) {
-      if (found != nullptr) {
-        return fieldError(std::string(field),
-                          "is given twice (keys differing only in case); refusing the payload");
-      }
-      found = &entry.value();
-    }
-  }
-  return found;
-}
-
-Result<const json::object*> objectMember(const json::object& object, std::string_view key,
-                                         std::string_view field) {
-  auto found = member(object, key, field);
-  if (!found) {
-    return found.error();
-  }
-  if (*found == nullptr) {
-    return fieldError(std::string(field), "is required");
-  }
-  if (!(*found)->is_object()) {
-    return fieldError(std::string(field), "must be an object");
-  }
-  return &(*found)->get_object();
-}
-
-// A string member; empty when absent or null (Go leaves the field empty), Invalid when another
-// type.
-Result<std::string> stringMember(const json::object& object, std::string_view key,
-                                 std::string_view field) {
-  auto found = member(object, key, field);
-  if (!found) {
-    return found.error();
-  }
-  if (*found == nullptr || (*found)->is_null()) {
-    return std::string();
-  }
-  if (!(*found)->is_string()) {
-    return fieldError(std::string(field), "must be a string");
-  }
-  return std::string((*found)->get_string());
-}
+using gojson::member;
+using gojson::objectMember;
+using gojson::stringMember;
 
 }  // namespace
 
@@ -77,48 +23,60 @@ Result<std::string> signatureTag(std::string_view digest) {
   return fmt::format("sha256-{}.sig", digest.substr(kSha256.size() + 1));
 }
 
-Result<SignatureLayers> signatureLayers(const Manifest& manifest) {
+Result<std::string> attestationTag(std::string_view digest) {
+  if (auto valid = checkSha256Digest(digest); !valid) {
+    return valid.error();
+  }
+  return fmt::format("sha256-{}.att", digest.substr(kSha256.size() + 1));
+}
+
+namespace {
+
+std::string annotation(const Descriptor& layer, std::string_view key) {
+  auto found = layer.annotations.find(std::string(key));
+  return found == layer.annotations.end() ? std::string() : found->second;
+}
+
+// The layers of `mediaType` of a cosign manifest (`what`: "signature", "attestation"); with
+// `signed`, each must carry the signature annotation.
+Result<SignatureLayers> cosignLayers(const Manifest& manifest, std::string_view mediaType,
+                                     std::string_view what, bool needsSignature) {
   if (manifest.isIndex()) {
     return makeError(ErrorKind::Invalid,
-                     fmt::format("a cosign signature manifest is an image manifest, not a {}",
+                     fmt::format("a cosign {} manifest is an image manifest, not a {}", what,
                                  manifest.mediaType));
   }
   SignatureLayers out;
   for (size_t i = 0; i < manifest.layers.size(); ++i) {
     const auto& layer = manifest.layers[i];
     auto field = fmt::format("layers[{}]", i);
-    if (layer.mediaType != kSimpleSigningMediaType) {
+    if (layer.mediaType != mediaType) {
       out.skipped.push_back(
           fieldError(fmt::format("{}.mediaType", field),
-                     fmt::format("\"{}\" is not a cosign simple-signing layer", layer.mediaType)));
+                     fmt::format("\"{}\" is not a cosign {} layer", layer.mediaType, what)));
       continue;
     }
-    auto signature = layer.annotations.find(std::string(kSignatureAnnotation));
-    if (signature == layer.annotations.end() || signature->second.empty()) {
+    SignatureLayer parsed;
+    parsed.signature = annotation(layer, kSignatureAnnotation);
+    if (needsSignature && parsed.signature.empty()) {
       out.skipped.push_back(
           fieldError(fmt::format("{}.annotations[{}]", field, kSignatureAnnotation),
                      "is missing: the layer carries no signature"));
       continue;
     }
-    SignatureLayer parsed;
     parsed.index = i;
     parsed.payloadDigest = layer.digest;
     parsed.payloadSize = layer.size;
-    parsed.signature = signature->second;
-    if (auto found = layer.annotations.find(std::string(kCertificateAnnotation));
-        found != layer.annotations.end()) {
-      parsed.certificate = found->second;
-    }
-    if (auto found = layer.annotations.find(std::string(kChainAnnotation));
-        found != layer.annotations.end()) {
-      parsed.chain = found->second;
-    }
+    parsed.certificate = annotation(layer, kCertificateAnnotation);
+    parsed.chain = annotation(layer, kChainAnnotation);
+    parsed.rekorBundle = annotation(layer, kRekorBundleAnnotation);
+    parsed.rfc3161 = annotation(layer, kRfc3161Annotation);
     out.layers.push_back(std::move(parsed));
   }
   if (out.layers.empty()) {
     auto error = makeError(
         ErrorKind::Invalid,
-        fmt::format("the signature manifest has no cosign signature layer ({} layers{})",
+        fmt::format("the {} manifest has no cosign {} layer ({} layers{})", what, what,
                     manifest.layers.size(),
                     out.skipped.empty()
                         ? ""
@@ -129,17 +87,22 @@ Result<SignatureLayers> signatureLayers(const Manifest& manifest) {
   return out;
 }
 
+}  // namespace
+
+Result<SignatureLayers> signatureLayers(const Manifest& manifest) {
+  return cosignLayers(manifest, kSimpleSigningMediaType, "signature", true);
+}
+
+Result<SignatureLayers> attestationLayers(const Manifest& manifest) {
+  return cosignLayers(manifest, kDsseLayerMediaType, "attestation", false);
+}
+
 Result<SimpleSigningPayload> parseSimpleSigningPayload(std::string_view bytes) {
-  boost::system::error_code ec;
-  json::value value = json::parse(bytes, ec);
-  if (ec) {
-    return makeError(ErrorKind::Invalid,
-                     fmt::format("signature payload is not JSON: {}", ec.message()));
+  auto value = gojson::parseObject(bytes, "signature payload");
+  if (!value) {
+    return value.error();
   }
-  if (!value.is_object()) {
-    return makeError(ErrorKind::Invalid, "signature payload is not a JSON object");
-  }
-  auto critical = objectMember(value.get_object(), "critical", "critical");
+  auto critical = objectMember(*value, "critical", "critical");
   if (!critical) {
     return critical.error();
   }
@@ -185,7 +148,7 @@ Result<SimpleSigningPayload> parseSimpleSigningPayload(std::string_view bytes) {
     }
     payload.dockerReference = std::move(*reference);
   }
-  auto optional = member(value.get_object(), "optional", "optional");
+  auto optional = member(*value, "optional", "optional");
   if (!optional) {
     return optional.error();
   }

@@ -161,8 +161,8 @@ boost::asio::awaitable<Result<std::string>> RegistryImageChecker::resolve(
 }
 
 boost::asio::awaitable<Result<DigestVerdict>> RegistryImageChecker::verify(
-    ImageReference pinned, KeyPolicy keys, std::optional<RegistryCredentials> credentials) {
-  co_return co_await verifier_.verify(std::move(pinned), std::move(keys), std::move(credentials));
+    ImageReference pinned, TrustPolicy trust, std::optional<RegistryCredentials> credentials) {
+  co_return co_await verifier_.verify(std::move(pinned), std::move(trust), std::move(credentials));
 }
 
 boost::asio::awaitable<std::optional<ImageVerdict>> checkImage(
@@ -217,7 +217,7 @@ boost::asio::awaitable<std::optional<ImageVerdict>> checkImage(
       verdicts.emplace_back(DigestVerdict{});  // not asked: the problem decides, or nothing
       continue;
     }
-    auto verdict = co_await checker.verify(*pinned, policy->keys, credentials);
+    auto verdict = co_await checker.verify(*pinned, policy->trust, credentials);
     verdicts.push_back(std::move(verdict));
   }
   auto verdict = decideImage(*reference, digest, covering, verdicts, now);

@@ -543,6 +543,71 @@ asio::awaitable<Result<std::string>> HttpRegistryClient::blob(
   co_return std::move(body);
 }
 
+asio::awaitable<Result<Manifest>> HttpRegistryClient::referrers(
+    ImageReference pinned, std::optional<RegistryCredentials> credentials) {
+  if (auto checked = checkDigest(pinned.digest()); !checked) {
+    co_return checked.error();
+  }
+  Impl::Call call{pinned,
+                  std::move(credentials),
+                  fmt::format("/v2/{}/referrers/{}", pinned.repository(), pinned.digest()),
+                  std::string(kOciIndexType),
+                  kMaxManifestBytes,
+                  fmt::format("referrers of {}", pinned.str())};
+  auto answer = co_await impl_->fetch(call);
+  if (!answer) {
+    co_return answer.error();
+  }
+  if (answer->response.status != 200) {
+    co_return Impl::statusError(call, *answer);
+  }
+  // A page of referrers; registries that page (a Link header) list the rest elsewhere, which MC
+  // does not follow: a digest's signatures are a handful.
+  auto parsed = parseManifest(answer->response.body, answer->response.header("Content-Type"));
+  if (!parsed) {
+    co_return within(parsed.error(), call.what);
+  }
+  if (!parsed->isIndex()) {
+    co_return makeError(
+        ErrorKind::Invalid,
+        fmt::format("{}: the registry answered a {}, not an index", call.what, parsed->mediaType));
+  }
+  co_return std::move(*parsed);
+}
+
+asio::awaitable<Result<Manifest>> referrersOf(RegistryClient& client, ImageReference pinned,
+                                              std::optional<RegistryCredentials> credentials) {
+  auto listed = co_await client.referrers(pinned, credentials);
+  if (listed || listed.error().kind != ErrorKind::NotFound) {
+    co_return listed;
+  }
+  auto digest = pinned.digest();
+  if (auto valid = checkSha256Digest(digest); !valid) {
+    co_return valid.error();
+  }
+  auto fallback =
+      ImageReference::parse(fmt::format("{}:sha256-{}", pinned.name(), digest.substr(7)));
+  if (!fallback) {
+    co_return fallback.error();
+  }
+  auto index = co_await client.manifest(*fallback, std::move(credentials));
+  if (!index) {
+    if (index.error().kind == ErrorKind::NotFound) {
+      Manifest empty;
+      empty.kind = ManifestKind::OciIndex;
+      empty.mediaType = std::string(kOciIndexType);
+      co_return empty;
+    }
+    co_return index.error();
+  }
+  if (!index->manifest.isIndex()) {
+    co_return makeError(ErrorKind::Invalid,
+                        fmt::format("the referrers tag {} holds a {}, not an index",
+                                    fallback->str(), index->mediaType));
+  }
+  co_return std::move(index->manifest);
+}
+
 asio::awaitable<Result<ResolvedImage>> resolveDigest(
     RegistryClient& client, ImageReference ref, Platform platform,
     std::optional<RegistryCredentials> credentials) {

@@ -2,11 +2,20 @@
 
 #include <fmt/format.h>
 
+#include "mc/signing/bundle.h"
+#include "mc/signing/cosign.h"
+#include "mc/signing/dsse.h"
+
 namespace mc::signing {
 namespace {
 
-// A signature payload is a few hundred bytes; cosign's annotations-heavy ones a few KiB.
+// A signature payload is a few hundred bytes; cosign's annotations-heavy ones a few KiB; an
+// attestation or bundle with a large predicate (provenance, an SBOM's summary) more.
 constexpr uint64_t kMaxPayloadBytes = 1024 * 1024;
+constexpr uint64_t kMaxEnvelopeBytes = 8 * 1024 * 1024;
+// A digest's bundles MC reads at most: a handful in practice, and a registry must not make one
+// verification fetch without end.
+constexpr size_t kMaxBundles = 16;
 
 // Errors that say MC could not ask, not that the answer was bad: retried, never a verdict.
 bool unreadable(const Error& error) {
@@ -15,29 +24,57 @@ bool unreadable(const Error& error) {
          error.kind == ErrorKind::Forbidden;
 }
 
+Result<ImageReference> atTag(const ImageReference& pinned, const Result<std::string>& tag) {
+  if (!tag) {
+    return tag.error();
+  }
+  return ImageReference::parse(fmt::format("{}:{}", pinned.name(), *tag));
+}
+
+SignerMaterial layerMaterial(const SignatureLayer& layer) {
+  SignerMaterial material;
+  material.certificatePem = layer.certificate;
+  material.chainPem = layer.chain;
+  material.cosignBundle = layer.rekorBundle;
+  material.rfc3161Annotation = layer.rfc3161;
+  return material;
+}
+
 }  // namespace
 
-boost::asio::awaitable<Result<std::vector<FetchedSignature>>> RegistrySignatures::signatures(
-    ImageReference pinned, std::optional<RegistryCredentials> credentials) {
-  auto tag = signatureTag(pinned.digest());
-  if (!tag) {
-    co_return tag.error();
+boost::asio::awaitable<Result<SignedArtifacts>> RegistrySignatures::artifacts(
+    ImageReference pinned, std::optional<RegistryCredentials> credentials, bool attestations) {
+  SignedArtifacts out;
+  if (auto added = co_await addSignatures(pinned, credentials, out); !added) {
+    co_return added.error();
   }
-  auto at = ImageReference::parse(fmt::format("{}:{}", pinned.name(), *tag));
+  if (attestations) {
+    if (auto added = co_await addAttestations(pinned, credentials, out); !added) {
+      co_return added.error();
+    }
+  }
+  if (auto added = co_await addBundles(pinned, credentials, out); !added) {
+    co_return added.error();
+  }
+  co_return out;
+}
+
+boost::asio::awaitable<Result<void>> RegistrySignatures::addSignatures(
+    ImageReference pinned, std::optional<RegistryCredentials> credentials, SignedArtifacts& out) {
+  auto at = atTag(pinned, signatureTag(pinned.digest()));
   if (!at) {
     co_return at.error();
   }
   auto manifest = co_await registry_.manifest(*at, credentials);
   if (!manifest) {
     if (manifest.error().kind == ErrorKind::NotFound) {
-      co_return std::vector<FetchedSignature>{};  // never signed
+      co_return Result<void>{};  // never signed in the v2 format
     }
     co_return manifest.error();
   }
-  std::vector<FetchedSignature> out;
   auto layers = signatureLayers(manifest->manifest);
   if (!layers) {
-    co_return out;  // a `.sig` manifest without a signature layer vouches for nothing
+    co_return Result<void>{};  // a `.sig` manifest without a signature layer vouches for nothing
   }
   for (auto& layer : layers->layers) {
     auto payload = co_await registry_.blob(*at, layer.payloadDigest, kMaxPayloadBytes, credentials);
@@ -47,9 +84,88 @@ boost::asio::awaitable<Result<std::vector<FetchedSignature>>> RegistrySignatures
       }
       continue;  // missing, oversized or not the bytes its digest names: it cannot vouch
     }
-    out.push_back({std::move(layer), std::move(*payload)});
+    out.signatures.push_back({std::move(layer), std::move(*payload)});
   }
-  co_return out;
+  co_return Result<void>{};
+}
+
+boost::asio::awaitable<Result<void>> RegistrySignatures::addAttestations(
+    ImageReference pinned, std::optional<RegistryCredentials> credentials, SignedArtifacts& out) {
+  auto at = atTag(pinned, attestationTag(pinned.digest()));
+  if (!at) {
+    co_return at.error();
+  }
+  auto manifest = co_await registry_.manifest(*at, credentials);
+  if (!manifest) {
+    if (manifest.error().kind == ErrorKind::NotFound) {
+      co_return Result<void>{};
+    }
+    co_return manifest.error();
+  }
+  auto layers = attestationLayers(manifest->manifest);
+  if (!layers) {
+    co_return Result<void>{};
+  }
+  for (auto& layer : layers->layers) {
+    auto envelope =
+        co_await registry_.blob(*at, layer.payloadDigest, kMaxEnvelopeBytes, credentials);
+    if (!envelope) {
+      if (unreadable(envelope.error())) {
+        co_return envelope.error();
+      }
+      continue;
+    }
+    out.attestations.push_back({layer.index, std::move(*envelope), layerMaterial(layer)});
+  }
+  co_return Result<void>{};
+}
+
+boost::asio::awaitable<Result<void>> RegistrySignatures::addBundles(
+    ImageReference pinned, std::optional<RegistryCredentials> credentials, SignedArtifacts& out) {
+  auto index = co_await referrersOf(registry_, pinned, credentials);
+  if (!index) {
+    // A fallback tag that holds something else is no bundle; the rest is MC failing to ask.
+    if (unreadable(index.error())) {
+      co_return index.error();
+    }
+    co_return Result<void>{};
+  }
+  size_t read = 0;
+  for (const auto& listed : index->manifests) {
+    // An index may leave a descriptor's artifactType out; the manifest's layers then decide.
+    bool bundle = listed.artifactType == kBundleV03MediaType || listed.artifactType.empty();
+    if (!bundle || read == kMaxBundles) {
+      continue;
+    }
+    ++read;
+    auto ref = ImageReference::parse(fmt::format("{}@{}", pinned.name(), listed.digest));
+    if (!ref) {
+      continue;
+    }
+    auto manifest = co_await registry_.manifest(*ref, credentials);
+    if (!manifest) {
+      if (unreadable(manifest.error())) {
+        co_return manifest.error();
+      }
+      continue;
+    }
+    // The bundle is the referrer's one layer of the bundle media type.
+    for (const auto& layer : manifest->manifest.layers) {
+      if (layer.mediaType != kBundleV03MediaType) {
+        continue;
+      }
+      auto bundle = co_await registry_.blob(*ref, layer.digest, kMaxEnvelopeBytes, credentials);
+      if (!bundle) {
+        if (unreadable(bundle.error())) {
+          co_return bundle.error();
+        }
+        continue;
+      }
+      out.bundles.push_back({listed.digest, std::move(*bundle)});
+      break;
+    }
+  }
+  co_return Result<void>{};
 }
 
 }  // namespace mc::signing

@@ -13,16 +13,6 @@ namespace mc::signing {
 
 namespace asio = boost::asio;
 
-std::string KeyPolicy::cacheKey() const {
-  std::vector<std::string> fingerprints;
-  fingerprints.reserve(keys.size());
-  for (const auto& key : keys) {
-    fingerprints.push_back(key.fingerprint());
-  }
-  std::sort(fingerprints.begin(), fingerprints.end());
-  return fmt::format("{}|{}", fmt::join(fingerprints, ","), matchRepository ? "repo" : "any");
-}
-
 struct Verifier::Impl {
   struct Entry {
     DigestVerdict verdict;
@@ -74,7 +64,7 @@ Verifier::Verifier(SignatureSource& source, const Clock& clock, VerifierOptions 
 Verifier::~Verifier() { impl_->pool.join(); }
 
 asio::awaitable<Result<DigestVerdict>> Verifier::verify(
-    ImageReference pinned, KeyPolicy policy, std::optional<RegistryCredentials> credentials) {
+    ImageReference pinned, TrustPolicy policy, std::optional<RegistryCredentials> credentials) {
   if (!pinned.hasDigest()) {
     co_return makeError(
         ErrorKind::Invalid,
@@ -85,14 +75,15 @@ asio::awaitable<Result<DigestVerdict>> Verifier::verify(
   if (auto verdict = impl_->cached(key)) {
     co_return *verdict;
   }
-  auto fetched = co_await impl_->source.signatures(pinned, std::move(credentials));
+  auto fetched = co_await impl_->source.artifacts(pinned, std::move(credentials),
+                                                  !policy.attestations.empty());
   if (!fetched) {
     co_return fetched.error();
   }
-  const VerifyOptions options{pinned.name(), policy.matchRepository};
+  const VerifyOptions options{pinned.name(), impl_->clock.wallNow()};
   const std::string digest = pinned.digest();
   auto check = [&]() -> asio::awaitable<DigestVerdict> {
-    co_return verifySignatures(digest, *fetched, policy.keys, options);
+    co_return verifyArtifacts(digest, *fetched, policy, options);
   };
   // Named before co_await: GCC 12 mishandles class temporaries in a co_await expression.
   auto onPool = asio::co_spawn(impl_->pool.get_executor(), check, asio::use_awaitable);

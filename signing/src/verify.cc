@@ -5,46 +5,240 @@
 #include <algorithm>
 
 #include "mc/common/text.h"
+#include "mc/runtime/secret.h"
+#include "mc/signing/bundle.h"
+#include "mc/signing/dsse.h"
 
 namespace mc::signing {
 namespace {
 
-// Why the signature in `fetched` does not vouch for `digest`, or nullopt when it does (and then
-// `verdict` says by which key).
-std::optional<std::string> check(std::string_view digest, const FetchedSignature& fetched,
-                                 const std::vector<PublicKey>& keys, const VerifyOptions& options,
-                                 DigestVerdict& verdict) {
-  std::vector<std::string> keyReasons;
-  const PublicKey* verifiedBy = nullptr;
-  for (const auto& key : keys) {
-    auto checked = key.verify(fetched.payload, fetched.layer.signature);
-    if (checked) {
-      verifiedBy = &key;
-      break;
-    }
-    keyReasons.push_back(checked.reason);
+// Who among the policy's trusted signers made `signature` over `signedBytes`, as the signer's
+// description; otherwise why none did, in the error's message.
+Result<std::string> trustedSigner(const TrustPolicy& policy, std::string_view signedBytes,
+                                  std::string_view signature, const SignerMaterial& /*material*/,
+                                  const VerifyOptions& /*options*/) {
+  if (policy.keys.empty()) {
+    return makeError(ErrorKind::Terminal, "no trusted key to check it with");
   }
-  if (verifiedBy == nullptr) {
-    return keys.empty() ? std::string("no trusted key to check it with")
-                        : fmt::format("{}", fmt::join(keyReasons, "; "));
+  std::vector<std::string> reasons;
+  for (const auto& key : policy.keys) {
+    auto checked = key.verifyBytes(signedBytes, signature);
+    if (checked) {
+      return key.describe();
+    }
+    reasons.push_back(checked.reason);
+  }
+  return makeError(ErrorKind::Terminal, fmt::format("{}", fmt::join(reasons, "; ")));
+}
+
+// The repository a signature names, normalised as ImageReference::name() writes it; what was
+// written when it does not parse.
+std::string signedRepository(const std::string& written) {
+  auto reference = ImageReference::parse(written);
+  return reference ? reference->name() : written;
+}
+
+Result<void> checkRepository(const TrustPolicy& policy, const std::string& signedName,
+                             const VerifyOptions& options) {
+  if (policy.matchRepository && signedName != options.repository) {
+    return makeError(
+        ErrorKind::Terminal,
+        fmt::format("it was signed for {}, not {} (the policy asks for "
+                    "matchRepository)",
+                    signedName.empty() ? "no repository" : signedName, options.repository));
+  }
+  return {};
+}
+
+// A v2 `.sig` signature: a trusted signer over the payload, which names this digest. Returns the
+// signer and sets the verdict's docker reference.
+Result<std::string> checkSimpleSigning(std::string_view digest, const FetchedSignature& fetched,
+                                       const TrustPolicy& policy, const VerifyOptions& options,
+                                       DigestVerdict& verdict) {
+  if (fetched.layer.signature.empty()) {
+    return makeError(ErrorKind::Terminal, "the signature is empty");
+  }
+  auto signature = kube::base64Decode(fetched.layer.signature);
+  if (!signature) {
+    return makeError(ErrorKind::Terminal,
+                     "the signature is not base64 (cosign writes it base64 in the layer's "
+                     "dev.cosignproject.cosign/signature annotation)");
+  }
+  SignerMaterial material;
+  material.certificatePem = fetched.layer.certificate;
+  material.chainPem = fetched.layer.chain;
+  auto signer = trustedSigner(policy, fetched.payload, *signature, material, options);
+  if (!signer) {
+    return signer.error();
   }
   // Only a verified payload is worth reading: before that its bytes say nothing.
   auto payload = parseSimpleSigningPayload(fetched.payload);
   if (!payload) {
-    return fmt::format("its payload is not a cosign signature: {}", payload.error().fieldMessage());
+    return makeError(ErrorKind::Terminal, fmt::format("its payload is not a cosign signature: {}",
+                                                      payload.error().fieldMessage()));
   }
   if (auto named = checkPayloadDigest(*payload, digest); !named) {
-    return named.error().message;
+    return named.error();
   }
-  auto reference = ImageReference::parse(payload->dockerReference);
-  std::string signedName = reference ? reference->name() : payload->dockerReference;
-  if (options.matchRepository && signedName != options.repository) {
-    return fmt::format("it was signed for {}, not {} (the policy asks for matchRepository)",
-                       signedName.empty() ? "no repository" : signedName, options.repository);
+  std::string signedName = signedRepository(payload->dockerReference);
+  if (auto matched = checkRepository(policy, signedName, options); !matched) {
+    return matched.error();
   }
-  verdict.verifiedBy = verifiedBy->describe();
   verdict.dockerReference = signedName;
-  return std::nullopt;
+  return signer;
+}
+
+// What a verified DSSE envelope says: its signer and its statement.
+struct Statement {
+  std::string signer;
+  InTotoStatement statement;
+};
+
+// A DSSE envelope (a v2 attestation, or a v3 bundle's): one of its signatures by a trusted
+// signer over its pre-authentication encoding, an in-toto payload, a statement about `digest`.
+Result<Statement> checkEnvelope(std::string_view digest, const DsseEnvelope& envelope,
+                                const SignerMaterial& material, const TrustPolicy& policy,
+                                const VerifyOptions& options) {
+  const std::string signedBytes = envelope.preAuthEncoding();
+  Result<std::string> signer = makeError(ErrorKind::Terminal, "the envelope has no signature");
+  for (const auto& signature : envelope.signatures) {
+    signer = trustedSigner(policy, signedBytes, signature.signature, material, options);
+    if (signer) {
+      break;
+    }
+  }
+  if (!signer) {
+    return signer.error();
+  }
+  if (envelope.payloadType != kInTotoPayloadType) {
+    return makeError(ErrorKind::Terminal,
+                     fmt::format("its payload is of type \"{}\", not an in-toto statement ({})",
+                                 envelope.payloadType, kInTotoPayloadType));
+  }
+  auto statement = parseInTotoStatement(envelope.payload);
+  if (!statement) {
+    return makeError(ErrorKind::Terminal, fmt::format("its statement cannot be read: {}",
+                                                      statement.error().fieldMessage()));
+  }
+  if (auto about = checkStatementSubject(*statement, digest); !about) {
+    return about.error();
+  }
+  return Statement{std::move(*signer), std::move(*statement)};
+}
+
+// The predicate type an envelope claims before it is verified: only to say, of a refusal, whether
+// it was a signature or which attestation. Never trusted.
+std::string claimedPredicateType(const DsseEnvelope& envelope) {
+  auto statement = parseInTotoStatement(envelope.payload);
+  return statement ? statement->predicateType : std::string();
+}
+
+// The verdict being built: the signature's and each required attestation's.
+class Judge {
+ public:
+  Judge(std::string_view digest, const TrustPolicy& policy, const VerifyOptions& options)
+      : digest_(digest), policy_(policy), options_(options) {
+    for (const auto& type : policy.attestations) {
+      verdict_.attestations.push_back({type, false, {}, {}});
+    }
+  }
+
+  void simpleSigning(const FetchedSignature& fetched) {
+    if (verdict_.verified) {
+      return;
+    }
+    auto signer = checkSimpleSigning(digest_, fetched, policy_, options_, verdict_);
+    signatureResult(fmt::format("signature {}", fetched.layer.index + 1), std::move(signer));
+  }
+
+  // An envelope of `label`: a signature when its statement is cosign's, an attestation when of a
+  // required predicate type; anything else is not asked for.
+  void envelope(const std::string& label, const DsseEnvelope& envelope,
+                const SignerMaterial& material) {
+    std::string claimed = claimedPredicateType(envelope);
+    AttestationVerdict* attestation = required(claimed);
+    bool signature = claimed == kCosignSignPredicateType || claimed.empty();
+    if ((signature && verdict_.verified) || (!signature && attestation == nullptr) ||
+        (attestation != nullptr && attestation->verified)) {
+      return;
+    }
+    auto checked = checkEnvelope(digest_, envelope, material, policy_, options_);
+    if (attestation != nullptr) {
+      attestationResult(*attestation, label, std::move(checked));
+      return;
+    }
+    if (checked) {
+      const auto& subjects = checked->statement.subjects;
+      std::string signedName = subjects.empty() ? "" : signedRepository(subjects.front().name);
+      if (auto matched = checkRepository(policy_, signedName, options_); !matched) {
+        signatureResult(label, matched.error());
+        return;
+      }
+      verdict_.dockerReference = signedName;
+      signatureResult(label, std::move(checked->signer));
+      return;
+    }
+    signatureResult(label, checked.error());
+  }
+
+  // A refusal of something MC could not read at all, counted against the signature.
+  void unreadable(const std::string& label, const std::string& why) {
+    if (!verdict_.verified) {
+      verdict_.refusals.push_back(fmt::format("{}: {}", label, why));
+    }
+  }
+
+  DigestVerdict finish() && {
+    bool attested = std::all_of(verdict_.attestations.begin(), verdict_.attestations.end(),
+                                [](const auto& a) { return a.verified; });
+    verdict_.verified = verdict_.verified && attested;
+    return std::move(verdict_);
+  }
+
+ private:
+  AttestationVerdict* required(const std::string& predicateType) {
+    for (auto& attestation : verdict_.attestations) {
+      if (attestation.predicateType == predicateType) {
+        return &attestation;
+      }
+    }
+    return nullptr;
+  }
+
+  void signatureResult(const std::string& label, Result<std::string> signer) {
+    if (signer) {
+      verdict_.verified = true;
+      verdict_.verifiedBy = std::move(*signer);
+      verdict_.refusals.clear();
+      return;
+    }
+    verdict_.refusals.push_back(fmt::format("{}: {}", label, signer.error().message));
+  }
+
+  static void attestationResult(AttestationVerdict& attestation, const std::string& label,
+                                Result<Statement> checked) {
+    if (checked) {
+      attestation.verified = true;
+      attestation.verifiedBy = std::move(checked->signer);
+      attestation.refusals.clear();
+      return;
+    }
+    attestation.refusals.push_back(fmt::format("{}: {}", label, checked.error().message));
+  }
+
+  std::string_view digest_;
+  const TrustPolicy& policy_;
+  const VerifyOptions& options_;
+  DigestVerdict verdict_;
+};
+
+// The material a bundle carries for its signer.
+SignerMaterial bundleMaterial(SigstoreBundle& bundle) {
+  SignerMaterial material;
+  material.certificatesDer = std::move(bundle.certificates);
+  material.tlogEntries = std::move(bundle.tlogEntries);
+  material.rfc3161Timestamps = std::move(bundle.rfc3161Timestamps);
+  return material;
 }
 
 // Glob matching of `text` against `pattern` from the given positions: '*' stays within a path
@@ -80,31 +274,73 @@ bool globMatches(std::string_view pattern, std::string_view text) {
 
 }  // namespace
 
+std::string TrustPolicy::cacheKey() const {
+  std::vector<std::string> fingerprints;
+  fingerprints.reserve(keys.size());
+  for (const auto& key : keys) {
+    fingerprints.push_back(key.fingerprint());
+  }
+  std::sort(fingerprints.begin(), fingerprints.end());
+  std::vector<std::string> types = attestations;
+  std::sort(types.begin(), types.end());
+  return fmt::format("{}|{}|{}", fmt::join(fingerprints, ","), matchRepository ? "repo" : "any",
+                     fmt::join(types, ","));
+}
+
 std::string DigestVerdict::describe(std::string_view digest) const {
   if (verified) {
     return fmt::format("{} verified by {}", digest, verifiedBy);
   }
-  if (refusals.empty()) {
-    return fmt::format("{} has no signature", digest);
+  if (verifiedBy.empty()) {
+    if (refusals.empty()) {
+      return fmt::format("{} has no signature", digest);
+    }
+    return fmt::format("no signature of {} verifies: {}", digest, fmt::join(refusals, "; "));
   }
-  return fmt::format("no signature of {} verifies: {}", digest, fmt::join(refusals, "; "));
+  std::vector<std::string> missing;
+  for (const auto& attestation : attestations) {
+    if (attestation.verified) {
+      continue;
+    }
+    missing.push_back(
+        attestation.refusals.empty()
+            ? fmt::format("no attestation of type {} (none found)", attestation.predicateType)
+            : fmt::format("no attestation of type {} verifies: {}", attestation.predicateType,
+                          fmt::join(attestation.refusals, "; ")));
+  }
+  return fmt::format("{} is signed (by {}), but has {}", digest, verifiedBy,
+                     fmt::join(missing, "; and "));
 }
 
-DigestVerdict verifySignatures(std::string_view digest,
-                               const std::vector<FetchedSignature>& signatures,
-                               const std::vector<PublicKey>& keys, const VerifyOptions& options) {
-  DigestVerdict verdict;
-  for (const auto& fetched : signatures) {
-    auto refused = check(digest, fetched, keys, options, verdict);
-    if (!refused) {
-      verdict.verified = true;
-      verdict.refusals.clear();
-      return verdict;
+DigestVerdict verifyArtifacts(std::string_view digest, const SignedArtifacts& artifacts,
+                              const TrustPolicy& policy, const VerifyOptions& options) {
+  Judge judge(digest, policy, options);
+  for (const auto& bundle : artifacts.bundles) {
+    auto label = fmt::format("bundle {}", bundle.manifestDigest.substr(0, 19));
+    auto parsed = parseSigstoreBundle(bundle.bundle);
+    if (!parsed) {
+      judge.unreadable(label,
+                       fmt::format("not a Sigstore bundle: {}", parsed.error().fieldMessage()));
+      continue;
     }
-    verdict.refusals.push_back(
-        fmt::format("signature {}: {}", fetched.layer.index + 1, std::move(*refused)));
+    if (!parsed->dsse) {
+      judge.unreadable(label, "it signs a message digest, not a statement about an image");
+      continue;
+    }
+    judge.envelope(label, *parsed->dsse, bundleMaterial(*parsed));
   }
-  return verdict;
+  for (const auto& signature : artifacts.signatures) {
+    judge.simpleSigning(signature);
+  }
+  for (const auto& attestation : artifacts.attestations) {
+    auto label = fmt::format("attestation {}", attestation.index + 1);
+    auto envelope = parseDsseEnvelope(attestation.envelope);
+    if (!envelope) {
+      continue;  // says nothing of the signature, and its type is unknown
+    }
+    judge.envelope(label, *envelope, attestation.material);
+  }
+  return std::move(judge).finish();
 }
 
 // Without regard to case: repositories are lower case by rule, so this is the registry's case,

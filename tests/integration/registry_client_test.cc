@@ -267,7 +267,7 @@ TEST_F(RegistryClientIntegrationTest, VerifiesWhatTheRegistryHoldsForADigest) {
   test::FakeClock clock;
   Verifier verifier(source, clock);
   auto verify = [&](const std::string& digest, const KeyPair& trusted) {
-    KeyPolicy policy{{PublicKey::fromPem(trusted.publicPem(), "ns/cosign-pub").value()}, false};
+    TrustPolicy policy{{PublicKey::fromPem(trusted.publicPem(), "ns/cosign-pub").value()}, false};
     return io_.run(verifier.verify(ref("@" + digest), std::move(policy)));
   };
 

@@ -1030,7 +1030,7 @@ class FakeImageChecker final : public signing::ImageChecker {
   }
 
   boost::asio::awaitable<Result<signing::DigestVerdict>> verify(
-      signing::ImageReference pinned, signing::KeyPolicy keys,
+      signing::ImageReference pinned, signing::TrustPolicy keys,
       std::optional<signing::RegistryCredentials>) override {
     if (down_) {
       co_return makeError(ErrorKind::Transient, "registry 127.0.0.1:5000: connection refused");

@@ -359,10 +359,10 @@ const KeyPair& otherSigner() {
   return pair;
 }
 
-KeyPolicy keysOf(const KeyPair& pair, std::string name) {
+TrustPolicy keysOf(const KeyPair& pair, std::string name) {
   auto key = PublicKey::fromPem(pair.publicPem(), std::move(name));
   EXPECT_TRUE(key) << key.error().message;
-  return KeyPolicy{{*key}, false};
+  return TrustPolicy{{*key}, false};
 }
 
 // The registry as checkImage sees it: a tag's digest (or a failure), and a verdict per key.
@@ -384,7 +384,7 @@ class FakeChecker final : public ImageChecker {
   }
 
   asio::awaitable<Result<DigestVerdict>> verify(
-      ImageReference pinned, KeyPolicy keys,
+      ImageReference pinned, TrustPolicy keys,
       std::optional<RegistryCredentials> credentials) override {
     VerifyCall call{pinned.pinned().value_or(""), pinned.digest(), {}, std::move(credentials)};
     for (const auto& key : keys.keys) {
@@ -408,12 +408,12 @@ class CheckImageTest : public ::testing::Test {
   CheckImageTest() {
     prod_ = clusterPolicy("prod");
     prod_.images = {"registry.example/**"};
-    prod_.keys = keysOf(prodSigner(), "mc-system/cosign cosign.pub");
+    prod_.trust = keysOf(prodSigner(), "mc-system/cosign cosign.pub");
     team_ = inlinePolicy();
-    team_.keys = keysOf(teamSigner(), "shop/cosign cosign.pub");
+    team_.trust = keysOf(teamSigner(), "shop/cosign cosign.pub");
     elsewhere_ = clusterPolicy("elsewhere");
     elsewhere_.images = {"ghcr.io/acme/**"};
-    elsewhere_.keys = keysOf(otherSigner(), "mc-system/acme cosign.pub");
+    elsewhere_.trust = keysOf(otherSigner(), "mc-system/acme cosign.pub");
   }
 
   std::optional<ImageVerdict> check(std::string image, std::vector<Policy> policies,
@@ -423,7 +423,7 @@ class CheckImageTest : public ::testing::Test {
   }
 
   static std::string fingerprint(const Policy& policy) {
-    return policy.keys.keys.at(0).fingerprint();
+    return policy.trust.keys.at(0).fingerprint();
   }
 
   test::IoThread io_;

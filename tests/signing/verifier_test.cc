@@ -31,15 +31,18 @@ const KeyPair& signer() {
 // requests, so a test tells a cached verdict from a fresh one, and notes the thread that asked.
 class FakeSource final : public SignatureSource {
  public:
-  asio::awaitable<Result<std::vector<FetchedSignature>>> signatures(
-      ImageReference pinned, std::optional<RegistryCredentials> credentials) override {
+  asio::awaitable<Result<SignedArtifacts>> artifacts(ImageReference pinned,
+                                                     std::optional<RegistryCredentials> credentials,
+                                                     bool /*attestations*/) override {
     ++requests;
     lastDigest = pinned.digest();
     lastCredentials = credentials;
     if (outage) {
       co_return makeError(ErrorKind::Transient, "registry.example: connection refused");
     }
-    co_return held;
+    SignedArtifacts out;
+    out.signatures = held;
+    co_return out;
   }
 
   void sign() {
@@ -61,12 +64,12 @@ class FakeSource final : public SignatureSource {
 
 class VerifierTest : public ::testing::Test {
  protected:
-  Result<DigestVerdict> verify(const KeyPolicy& policy,
+  Result<DigestVerdict> verify(const TrustPolicy& policy,
                                std::optional<RegistryCredentials> credentials = std::nullopt) {
     return io_.run(verifier_.verify(image_, policy, std::move(credentials)));
   }
-  static KeyPolicy trusting(const KeyPair& pair) {
-    return KeyPolicy{{*PublicKey::fromPem(pair.publicPem(), "ns/cosign-pub")}, false};
+  static TrustPolicy trusting(const KeyPair& pair) {
+    return TrustPolicy{{*PublicKey::fromPem(pair.publicPem(), "ns/cosign-pub")}, false};
   }
 
   test::IoThread io_;

@@ -32,10 +32,45 @@ struct PolicyWaiver {
   std::string expires;
 };
 
+// A PEM document (certificates) in a Secret or inline: a keyless policy's roots, a timestamp
+// authority's chain. Unlike a key, the Secret's data key has no default: it must be named.
+struct PemSource {
+  std::optional<std::string> secretName;
+  std::optional<std::string> secretNamespace;  // ClusterVerificationPolicy only
+  std::optional<std::string> secretKey;
+  std::optional<std::string> pem;  // inline
+};
+
+// Who may sign keylessly: the certificate's subject (an email or URI SAN) and its OIDC issuer,
+// each matched exactly or by a regular expression (one of the two each), as `cosign verify
+// --certificate-identity[-regexp] --certificate-oidc-issuer[-regexp]`.
+struct KeylessIdentity {
+  std::optional<std::string> subject;
+  std::optional<std::string> subjectRegExp;
+  std::optional<std::string> issuer;
+  std::optional<std::string> issuerRegExp;
+};
+
+// Keyless signing: certificates for one of `identities`, chaining to `roots` (the CA's root and
+// intermediates: Fulcio's, or a private one), valid when the signature was made. That time is
+// trusted only from a transparency-log entry signed by one of `transparencyLogKeys`, or an RFC
+// 3161 timestamp by one of `timestampAuthorities`; without either, the certificate must be valid
+// at the check.
+struct KeylessPolicy {
+  std::vector<KeylessIdentity> identities;
+  std::vector<PemSource> roots;
+  std::vector<PolicyKey> transparencyLogKeys;
+  std::vector<PemSource> timestampAuthorities;
+};
+
 struct VerificationPolicySpec {
   // Image patterns the policy covers ("ghcr.io/acme/**"); empty: every image of what uses it.
   std::vector<std::string> images;
   std::vector<PolicyKey> keys;
+  std::optional<KeylessPolicy> keyless;
+  // In-toto predicate types ("https://slsa.dev/provenance/v1") each of which a verified
+  // attestation of the digest must carry, signed as a signature must be.
+  std::vector<std::string> attestations;
   std::optional<bool> required;         // absent: true
   std::optional<bool> matchRepository;  // absent: false
   std::vector<PolicyWaiver> waivers;

@@ -19,11 +19,17 @@ inline constexpr std::string_view kSimpleSigningMediaType =
 inline constexpr std::string_view kSignatureAnnotation = "dev.cosignproject.cosign/signature";
 inline constexpr std::string_view kCertificateAnnotation = "dev.sigstore.cosign/certificate";
 inline constexpr std::string_view kChainAnnotation = "dev.sigstore.cosign/chain";
+// A Rekor entry's signed timestamp for the signature, and an RFC 3161 timestamp of it.
+inline constexpr std::string_view kRekorBundleAnnotation = "dev.sigstore.cosign/bundle";
+inline constexpr std::string_view kRfc3161Annotation = "dev.sigstore.cosign/rfc3161timestamp";
+inline constexpr std::string_view kDsseLayerMediaType = "application/vnd.dsse.envelope.v1+json";
 inline constexpr std::string_view kCosignSignatureType = "cosign container image signature";
 
 // The tag holding the signatures of `digest`, in the image's own repository:
 // "sha256:<hex>" -> "sha256-<hex>.sig". Invalid unless `digest` is a sha256 digest.
 Result<std::string> signatureTag(std::string_view digest);
+// The same for v2 attestations: "sha256-<hex>.att".
+Result<std::string> attestationTag(std::string_view digest);
 
 // One signature: a layer of the signature manifest.
 struct SignatureLayer {
@@ -33,6 +39,8 @@ struct SignatureLayer {
   std::string signature;    // base64, as the annotation holds it
   std::string certificate;  // PEM, keyless signatures only; empty otherwise
   std::string chain;        // PEM, the certificate's chain; empty when absent
+  std::string rekorBundle;  // JSON, a transparency-log entry's promise; empty when absent
+  std::string rfc3161;      // JSON, an RFC 3161 timestamp; empty when absent
 };
 
 // The signatures of a signature manifest, and what was passed over: layers of other media types
@@ -45,6 +53,10 @@ struct SignatureLayers {
 
 // Invalid when `manifest` is an index, or when it has no signature layer at all.
 Result<SignatureLayers> signatureLayers(const Manifest& manifest);
+
+// The attestations of an `.att` manifest: its DSSE envelope layers (whose blobs hold the
+// envelopes, signatures inside; `signature` stays empty). Invalid as signatureLayers.
+Result<SignatureLayers> attestationLayers(const Manifest& manifest);
 
 // The simple-signing payload that a cosign signature signs.
 struct SimpleSigningPayload {

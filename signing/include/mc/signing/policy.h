@@ -28,7 +28,7 @@ struct Policy {
   std::string name;
   bool cluster = false;
   std::vector<std::string> images;  // patterns (imageMatches); empty: every image
-  KeyPolicy keys;
+  TrustPolicy trust;
   bool required = true;
   bool allowNamespaceWaivers = false;  // cluster policies only
   std::vector<Waiver> waivers;
@@ -84,7 +84,7 @@ class ImageChecker {
   virtual boost::asio::awaitable<Result<std::string>> resolve(
       ImageReference image, std::optional<RegistryCredentials> credentials) = 0;
   virtual boost::asio::awaitable<Result<DigestVerdict>> verify(
-      ImageReference pinned, KeyPolicy keys, std::optional<RegistryCredentials> credentials) = 0;
+      ImageReference pinned, TrustPolicy trust, std::optional<RegistryCredentials> credentials) = 0;
 };
 
 // The real one: tags resolved by the registry client, signatures checked by the Verifier (its
@@ -96,7 +96,7 @@ class RegistryImageChecker final : public ImageChecker {
   boost::asio::awaitable<Result<std::string>> resolve(
       ImageReference image, std::optional<RegistryCredentials> credentials) override;
   boost::asio::awaitable<Result<DigestVerdict>> verify(
-      ImageReference pinned, KeyPolicy keys,
+      ImageReference pinned, TrustPolicy trust,
       std::optional<RegistryCredentials> credentials) override;
 
  private:

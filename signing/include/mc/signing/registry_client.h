@@ -53,9 +53,22 @@ class RegistryClient {
   virtual boost::asio::awaitable<Result<std::string>> blob(
       ImageReference ref, std::string digest, uint64_t maxBytes,
       std::optional<RegistryCredentials> credentials) = 0;
+
+  // The referrers API (`GET /v2/<name>/referrers/<digest>`) for `pinned`'s digest: the index the
+  // registry answers. NotFound when the registry has no such API (distribution 2.x answers 404;
+  // one that has it never does), and then the tag fallback is what pushers wrote.
+  virtual boost::asio::awaitable<Result<Manifest>> referrers(
+      ImageReference pinned, std::optional<RegistryCredentials> credentials) = 0;
 };
 
 using RegistryClientPtr = std::unique_ptr<RegistryClient>;
+
+// The index of a digest's OCI 1.1 referrers (signatures, attestations, SBOMs pushed with
+// `subject` = the digest): the registry's referrers API when it has one, else the tag fallback
+// `sha256-<hex>` that pushers write on registries without it (cosign v3 does). An empty index when
+// there are none. Errors as RegistryClient::manifest, except NotFound, which is never returned.
+boost::asio::awaitable<Result<Manifest>> referrersOf(
+    RegistryClient& client, ImageReference pinned, std::optional<RegistryCredentials> credentials);
 
 // What an image reference runs as.
 struct ResolvedImage {
@@ -111,6 +124,8 @@ class HttpRegistryClient final : public RegistryClient {
   boost::asio::awaitable<Result<std::string>> blob(
       ImageReference ref, std::string digest, uint64_t maxBytes,
       std::optional<RegistryCredentials> credentials) override;
+  boost::asio::awaitable<Result<Manifest>> referrers(
+      ImageReference pinned, std::optional<RegistryCredentials> credentials) override;
 
  private:
   struct Impl;

@@ -20,8 +20,8 @@
 // every other Rollout's reconcile runs), verdicts cached by (digest, image, policy).
 namespace mc::signing {
 
-// Where a digest's signatures come from: the registry (cosign's `.sig` tag and its payload
-// blobs), or a fake in tests. A digest without signatures is an empty list, not an error; a
+// Where a digest's signatures come from: the registry (cosign's `.sig` and `.att` tags, and its
+// bundles), or a fake in tests. A digest without signatures is an empty list, not an error; a
 // registry that cannot be reached, or refuses access, is an Error.
 class SignatureSource {
  public:
@@ -29,18 +29,10 @@ class SignatureSource {
   // `pinned` holds a digest; `credentials` are the pull Secret's for its registry, if any.
   // Parameters are values: a reference to a caller's temporary would dangle after the first
   // suspension.
-  virtual boost::asio::awaitable<Result<std::vector<FetchedSignature>>> signatures(
-      ImageReference pinned, std::optional<RegistryCredentials> credentials) = 0;
-};
-
-// The keys one policy trusts, and how strictly it reads a payload.
-struct KeyPolicy {
-  std::vector<PublicKey> keys;
-  bool matchRepository = false;
-
-  // What the verdict depends on, for the cache: the keys' fingerprints (in any order) and the
-  // flag. Key names are left out: renaming a Secret changes no verdict.
-  std::string cacheKey() const;
+  // v2 attestations (the `.att` tag) are fetched only when `attestations` is set: most policies
+  // ask for none, and it saves them a request.
+  virtual boost::asio::awaitable<Result<SignedArtifacts>> artifacts(
+      ImageReference pinned, std::optional<RegistryCredentials> credentials, bool attestations) = 0;
 };
 
 struct VerifierOptions {
@@ -64,10 +56,10 @@ class Verifier {
 
   // The verdict on `pinned` (Invalid unless it holds a digest) under `policy`. A failure to read
   // the signatures is an Error, returned as it is and never cached, never a verdict.
-  // Parameters are values, as SignatureSource's (a KeyPolicy's keys are shared, so copies are
+  // Parameters are values, as SignatureSource's (a TrustPolicy's keys are shared, so copies are
   // cheap).
   boost::asio::awaitable<Result<DigestVerdict>> verify(
-      ImageReference pinned, KeyPolicy policy,
+      ImageReference pinned, TrustPolicy policy,
       std::optional<RegistryCredentials> credentials = std::nullopt);
 
   struct Stats {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -15,38 +16,97 @@
 // client fetches, these decide, so every rule is table-tested without a registry.
 namespace mc::signing {
 
-// One signature as fetched: its layer and the payload blob's bytes, which the fetcher has
+// What came with one signature to say who made it, beyond the signature itself: a keyless
+// signer's certificate and chain, and the proofs of when it signed. Raw as fetched; only a policy
+// that trusts keyless signers reads it.
+struct SignerMaterial {
+  std::string certificatePem;                   // v2: the layer's certificate annotation
+  std::string chainPem;                         // v2: its chain annotation
+  std::vector<std::string> certificatesDer;     // a bundle's, the signing certificate first
+  std::vector<boost::json::value> tlogEntries;  // a bundle's transparency-log entries
+  std::string cosignBundle;                     // v2: the layer's Rekor bundle annotation
+  std::vector<std::string> rfc3161Timestamps;   // DER
+  std::string rfc3161Annotation;                // v2: the layer's RFC 3161 annotation (JSON)
+
+  bool hasCertificate() const { return !certificatePem.empty() || !certificatesDer.empty(); }
+};
+
+// One v2 signature as fetched: its layer and the payload blob's bytes, which the fetcher has
 // checked against the layer's digest.
 struct FetchedSignature {
   SignatureLayer layer;
   std::string payload;
 };
 
-struct VerifyOptions {
-  // The image's name as pulled (ImageReference::name(), "docker.io/library/nginx").
-  std::string repository;
+// One v2 attestation: a layer of the digest's `.att` manifest and its DSSE envelope's bytes.
+struct FetchedAttestation {
+  size_t index = 0;      // its place among the manifest's layers, for messages
+  std::string envelope;  // JSON, checked against the layer's digest
+  SignerMaterial material;
+};
+
+// One v3 bundle: a referrer of the digest, and the bundle's bytes.
+struct FetchedBundle {
+  std::string manifestDigest;  // the referrer manifest's, for messages
+  std::string bundle;          // JSON, checked against its layer's digest
+};
+
+// Everything the registry holds that may vouch for a digest, in both of cosign's formats.
+struct SignedArtifacts {
+  std::vector<FetchedSignature> signatures;      // v2 `.sig`
+  std::vector<FetchedAttestation> attestations;  // v2 `.att`
+  std::vector<FetchedBundle> bundles;            // v3 referrers (signatures and attestations)
+};
+
+// Who a policy trusts to sign, and what it asks of what they signed.
+struct TrustPolicy {
+  std::vector<PublicKey> keys;
   // cosign does not check the payload's docker-reference (a signature follows its digest across
   // repositories); a policy that wants it checked says so, and then a mismatch refuses.
   bool matchRepository = false;
+  // In-toto predicate types ("https://slsa.dev/provenance/v1") of which the digest must also
+  // carry a verified attestation, signed by a signer the policy trusts.
+  std::vector<std::string> attestations;
+
+  // What the verdict depends on, for the cache: the keys' fingerprints (in any order), the flag
+  // and the predicate types. Key names are left out: renaming a Secret changes no verdict.
+  std::string cacheKey() const;
 };
 
-// Verified when one signature verifies with one trusted key over a payload that names this
-// digest (and, with matchRepository, this repository): one good signature among bad ones is
-// enough, as in cosign. Otherwise `refusals` holds why each signature failed.
+struct VerifyOptions {
+  // The image's name as pulled (ImageReference::name(), "docker.io/library/nginx").
+  std::string repository;
+  // When the check happens: a keyless certificate is judged at this time unless a trusted
+  // signing time says otherwise.
+  std::chrono::system_clock::time_point now;
+};
+
+// A required attestation's verdict.
+struct AttestationVerdict {
+  std::string predicateType;
+  bool verified = false;
+  std::string verifiedBy;
+  std::vector<std::string> refusals;  // why each candidate failed; empty: none was found
+};
+
+// Verified when one signature verifies by a signer the policy trusts over a payload that names
+// this digest (and, with matchRepository, this repository): one good signature among bad ones is
+// enough, as in cosign, in either format. And then each required attestation too. Otherwise
+// `refusals` (and the attestation's) hold why each candidate failed.
 struct DigestVerdict {
   bool verified = false;
-  std::string verifiedBy;       // the key that verified it, PublicKey::describe()
+  std::string verifiedBy;       // the signer that verified it (PublicKey::describe(), say)
   std::string dockerReference;  // what the verified payload names, normalised; reported
   std::vector<std::string> refusals;
+  std::vector<AttestationVerdict> attestations;
 
   // One line for a condition or Event: "verified by key ... " or "no signature of sha256:...
-  // verifies: signature 1: ...; signature 2: ...".
+  // verifies: signature 1: ...; signature 2: ..." or "... but no attestation of type ...".
   std::string describe(std::string_view digest) const;
 };
 
-DigestVerdict verifySignatures(std::string_view digest,
-                               const std::vector<FetchedSignature>& signatures,
-                               const std::vector<PublicKey>& keys, const VerifyOptions& options);
+DigestVerdict verifyArtifacts(std::string_view digest, const SignedArtifacts& artifacts,
+                              const TrustPolicy& policy, const VerifyOptions& options);
 
 // Whether a policy's image pattern covers `image`. Patterns are written as ImageReference::name()
 // writes images ("docker.io/library/nginx", "ghcr.io/acme/*"), with no normalisation of the
