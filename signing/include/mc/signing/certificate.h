@@ -97,8 +97,9 @@ Result<void> verifyChain(const Certificate& leaf, const std::vector<Certificate>
 // Regular expressions are searched for, not matched whole, as Go's regexp.MatchString does in
 // cosign and sigstore-go: "acme" matches "https://github.com/acme-evil/…". Anchor them with ^…$.
 // They are ECMAScript (std::regex); what RE2 and ECMAScript read differently is refused rather
-// than misread: groups such as (?i) or (?P<name>…) other than (?:…), and escapes of letters other
-// than \d \D \w \W \s \S \b \B \f \n \r \t \v \x.
+// than misread: groups such as (?i), (?P<name>…) or look-arounds (any (?… but (?:…), and escapes
+// of letters or digits other than \d \D \w \W \s \S \b \B \f \n \r \t \v \x (\A, \z, \pL,
+// back-references). A subject over 4 KiB is never matched by a regexp.
 struct CertificateIdentity {
   std::string subject;
   std::string subjectRegExp;
