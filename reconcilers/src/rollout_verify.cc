@@ -67,9 +67,111 @@ std::vector<signing::Waiver> readWaivers(const crds::VerificationPolicySpec& spe
   return waivers;
 }
 
-// A policy as the verifier applies it: its keys read from their Secrets (or inline) and its
-// waivers parsed. What cannot be read becomes the policy's problem: an Error for every image it
-// covers, never a pass.
+// The text of a Secret's `dataKey` (or `inline` when given), named `what` in problems; nullopt
+// with `problem` set when it cannot be had.
+boost::asio::awaitable<Result<std::optional<std::string>>> readText(
+    SecretReader& secrets, std::optional<std::string> inlineText, std::string ns,
+    std::optional<std::string> name, std::string dataKey, std::string what, std::string& problem) {
+  if (inlineText) {
+    co_return inlineText;
+  }
+  auto secret = co_await secrets.get(ns, name.value_or(""), problem);
+  if (!secret) {
+    co_return secret.error();
+  }
+  if (!*secret) {
+    co_return std::nullopt;
+  }
+  auto value = kube::secretValue(**secret, dataKey);
+  if (!value || !*value) {
+    problem =
+        fmt::format("{}: {}", what, value ? "no such key in the Secret" : value.error().message);
+    co_return std::nullopt;
+  }
+  co_return std::optional<std::string>(**value);
+}
+
+// The public keys of `keys` (a policy's signing keys, or its transparency logs' keys), named for
+// messages; what cannot be read becomes `problem`.
+boost::asio::awaitable<Result<std::vector<signing::PublicKey>>> readKeys(
+    SecretReader& secrets, std::vector<crds::PolicyKey> keys, std::string policyName,
+    std::string ns, std::string& problem) {
+  std::vector<signing::PublicKey> out;
+  for (const auto& key : keys) {
+    std::string secretNs = key.secretNamespace.value_or(ns);
+    std::string dataKey = key.secretKey.value_or(crds::kDefaultPublicKeyKey);
+    std::string keyName =
+        key.publicKey ? policyName + " inline key"
+                      : fmt::format("{}/{} {}", secretNs, key.secretName.value_or(""), dataKey);
+    auto pem = co_await readText(secrets, key.publicKey, secretNs, key.secretName, dataKey,
+                                 "key " + keyName, problem);
+    if (!pem) {
+      co_return pem.error();
+    }
+    if (!*pem) {
+      continue;
+    }
+    auto parsed = signing::PublicKey::fromPem(**pem, keyName);
+    if (!parsed) {
+      problem = fmt::format("key {}: {}", keyName, parsed.error().message);
+      continue;
+    }
+    out.push_back(std::move(*parsed));
+  }
+  co_return out;
+}
+
+// The PEM documents of `sources` (a keyless policy's roots or timestamp authorities).
+boost::asio::awaitable<Result<std::vector<std::string>>> readPems(
+    SecretReader& secrets, std::vector<crds::PemSource> sources, std::string ns,
+    std::string& problem) {
+  std::vector<std::string> out;
+  for (const auto& source : sources) {
+    std::string secretNs = source.secretNamespace.value_or(ns);
+    auto what = fmt::format("certificates {}/{} {}", secretNs, source.secretName.value_or(""),
+                            source.secretKey.value_or(""));
+    auto pem = co_await readText(secrets, source.pem, secretNs, source.secretName,
+                                 source.secretKey.value_or(""), what, problem);
+    if (!pem) {
+      co_return pem.error();
+    }
+    if (*pem) {
+      out.push_back(std::move(**pem));
+    }
+  }
+  co_return out;
+}
+
+// A policy's keyless trust, its documents read; nullopt with `problem` set when it cannot be had.
+boost::asio::awaitable<Result<std::optional<signing::KeylessTrust>>> readKeyless(
+    SecretReader& secrets, crds::KeylessPolicy spec, std::string policyName, std::string ns,
+    std::string& problem) {
+  std::vector<signing::CertificateIdentity> identities;
+  for (const auto& id : spec.identities) {
+    identities.push_back({id.subject.value_or(""), id.subjectRegExp.value_or(""),
+                          id.issuer.value_or(""), id.issuerRegExp.value_or("")});
+  }
+  auto roots = co_await readPems(secrets, spec.roots, ns, problem);
+  auto logKeys = co_await readKeys(secrets, spec.transparencyLogKeys, policyName, ns, problem);
+  auto authorities = co_await readPems(secrets, spec.timestampAuthorities, ns, problem);
+  if (!roots || !logKeys || !authorities) {
+    co_return !roots ? roots.error() : !logKeys ? logKeys.error() : authorities.error();
+  }
+  if (!problem.empty()) {
+    co_return std::nullopt;
+  }
+  auto trust = signing::KeylessTrust::make(std::move(identities), *roots, std::move(*logKeys),
+                                           std::move(*authorities));
+  if (!trust) {
+    problem = fmt::format("keyless.{}", trust.error().fieldMessage());
+    co_return std::nullopt;
+  }
+  co_return std::optional<signing::KeylessTrust>(std::move(*trust));
+}
+
+// A policy as the verifier applies it: its keys and keyless trust read from their Secrets (or
+// inline) and its waivers parsed. What cannot be read becomes the policy's problem: an Error for
+// every image it covers, never a pass.
 boost::asio::awaitable<Result<signing::Policy>> resolvePolicy(SecretReader& secrets,
                                                               crds::VerificationPolicySpec spec,
                                                               std::string name, bool cluster,
@@ -83,42 +185,23 @@ boost::asio::awaitable<Result<signing::Policy>> resolvePolicy(SecretReader& secr
   policy.trust.matchRepository = spec.matchRepository.value_or(false);
   policy.trust.attestations = spec.attestations;
   policy.waivers = readWaivers(spec, policy.problem);
-  for (const auto& key : spec.keys) {
-    std::string pem;
-    std::string keyName;
-    if (key.publicKey) {
-      pem = *key.publicKey;
-      keyName = policy.name + " inline key";
-    } else {
-      std::string secretNs = key.secretNamespace.value_or(ns);
-      std::string dataKey = key.secretKey.value_or(crds::kDefaultPublicKeyKey);
-      keyName = fmt::format("{}/{} {}", secretNs, key.secretName.value_or(""), dataKey);
-      auto secret = co_await secrets.get(secretNs, key.secretName.value_or(""), policy.problem);
-      if (!secret) {
-        co_return secret.error();
-      }
-      if (!*secret) {
-        continue;
-      }
-      auto value = kube::secretValue(**secret, dataKey);
-      if (!value || !*value) {
-        policy.problem = fmt::format("key {}: {}", keyName,
-                                     value ? "no such key in the Secret" : value.error().message);
-        continue;
-      }
-      pem = **value;
-    }
-    auto parsed = signing::PublicKey::fromPem(pem, keyName);
-    if (!parsed) {
-      policy.problem = fmt::format("key {}: {}", keyName, parsed.error().message);
-      continue;
-    }
-    policy.trust.keys.push_back(std::move(*parsed));
+  auto keys = co_await readKeys(secrets, spec.keys, policy.name, ns, policy.problem);
+  if (!keys) {
+    co_return keys.error();
   }
-  if (spec.keys.empty() && !cluster && !spec.waivers.empty()) {
+  policy.trust.keys = std::move(*keys);
+  if (spec.keyless) {
+    auto keyless = co_await readKeyless(secrets, *spec.keyless, policy.name, ns, policy.problem);
+    if (!keyless) {
+      co_return keyless.error();
+    }
+    policy.trust.keyless = std::move(*keyless);
+  }
+  bool signers = !spec.keys.empty() || spec.keyless;
+  if (!signers && !cluster && !spec.waivers.empty()) {
     policy.waiversOnly = true;  // the namespace's waivers, for the policies that judge
-  } else if (spec.keys.empty() && policy.problem.empty()) {
-    policy.problem = "names no key: nothing could verify a signature";
+  } else if (!signers && policy.problem.empty()) {
+    policy.problem = "names no key and no keyless signer: nothing could verify a signature";
   }
   co_return policy;
 }

@@ -3,21 +3,193 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
 
 #include "mc/common/text.h"
+#include "mc/common/timefmt.h"
 #include "mc/runtime/secret.h"
 #include "mc/signing/bundle.h"
+#include "mc/signing/digest.h"
 #include "mc/signing/dsse.h"
+#include "mc/signing/signing_time.h"
 
 namespace mc::signing {
 namespace {
 
+// A time the policy trusts for when `signature` was made, and what proved it.
+struct SigningTime {
+  std::chrono::system_clock::time_point at;
+  std::string provedBy;
+};
+
+// The transparency-log entries that came with a signature: a bundle's, or v2's annotation.
+std::vector<Result<TlogEntry>> tlogEntries(const SignerMaterial& material) {
+  std::vector<Result<TlogEntry>> entries;
+  for (size_t i = 0; i < material.tlogEntries.size(); ++i) {
+    entries.push_back(parseBundleTlogEntry(material.tlogEntries[i],
+                                           fmt::format("verificationMaterial.tlogEntries[{}]", i)));
+  }
+  if (!material.cosignBundle.empty()) {
+    entries.push_back(parseCosignBundleAnnotation(material.cosignBundle));
+  }
+  return entries;
+}
+
+// The RFC 3161 timestamps that came with a signature (DER): a bundle's, or v2's annotation
+// ({"SignedRFC3161Timestamp": base64}).
+std::vector<std::string> rfc3161Timestamps(const SignerMaterial& material) {
+  std::vector<std::string> out = material.rfc3161Timestamps;
+  if (!material.rfc3161Annotation.empty()) {
+    boost::system::error_code ec;
+    auto json = boost::json::parse(material.rfc3161Annotation, ec);
+    if (!ec && json.is_object()) {
+      if (const auto* value = json.as_object().if_contains("SignedRFC3161Timestamp");
+          value != nullptr && value->is_string()) {
+        if (auto der = decodeBase64Lenient(value->get_string())) {
+          out.push_back(std::move(*der));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// When `leaf` made `signature` over `coveredPayload`, as a proof the policy trusts says; nullopt
+// and why not (in `notes`) when none does.
+std::optional<SigningTime> trustedSigningTime(
+    const KeylessTrust& trust, const SignerMaterial& material, std::string_view signature,
+    std::string_view coveredPayload, const Certificate& leaf, std::vector<std::string>& notes) {
+  for (auto& entry : tlogEntries(material)) {
+    if (!entry) {
+      notes.push_back(fmt::format("a log entry cannot be read: {}", entry.error().fieldMessage()));
+      continue;
+    }
+    auto verified = verifyTlogEntry(*entry, trust.transparencyLogKeys);
+    if (!verified) {
+      notes.push_back(fmt::format("log entry {}: {}", entry->logIndex, verified.error().message));
+      continue;
+    }
+    if (!verified->integratedTime) {
+      notes.push_back(
+          fmt::format("log entry {} has no signed entry timestamp (an inclusion "
+                      "proof alone dates nothing)",
+                      entry->logIndex));
+      continue;
+    }
+    auto named = entryCoversSignature(*entry, signature, coveredPayload);
+    if (!named) {
+      notes.push_back(fmt::format("log entry {}: {}", entry->logIndex, named.error().message));
+      continue;
+    }
+    auto recorded = Certificate::fromPem(*named);
+    if (!recorded || recorded->fingerprint() != leaf.fingerprint()) {
+      notes.push_back(fmt::format("log entry {} records another certificate than the signature's",
+                                  entry->logIndex));
+      continue;
+    }
+    return SigningTime{*verified->integratedTime, fmt::format("transparency-log entry {} ({})",
+                                                              entry->logIndex, verified->logKey)};
+  }
+  for (const auto& timestamp : rfc3161Timestamps(material)) {
+    for (const auto& authority : trust.timestampAuthorities) {
+      auto at = verifyRfc3161Timestamp(timestamp, signature, authority);
+      if (at) {
+        return SigningTime{*at, "an RFC 3161 timestamp"};
+      }
+      notes.push_back(fmt::format("RFC 3161 timestamp: {}", at.error().message));
+    }
+  }
+  return std::nullopt;
+}
+
+// The signature's certificates, its signing certificate first: a bundle's (DER), or v2's
+// certificate and chain annotations (PEM).
+Result<std::vector<Certificate>> signerCertificates(const SignerMaterial& material) {
+  std::vector<Certificate> out;
+  for (const auto& der : material.certificatesDer) {
+    auto certificate = Certificate::fromDer(der);
+    if (!certificate) {
+      return certificate.error();
+    }
+    out.push_back(std::move(*certificate));
+  }
+  if (!material.certificatePem.empty()) {
+    auto certificate = Certificate::fromPem(material.certificatePem);
+    if (!certificate) {
+      return certificate.error();
+    }
+    out.push_back(std::move(*certificate));
+    if (!material.chainPem.empty()) {
+      auto chain = Certificate::allFromPem(material.chainPem);
+      if (!chain) {
+        return chain.error();
+      }
+      out.insert(out.end(), chain->begin(), chain->end());
+    }
+  }
+  return out;
+}
+
+// A keyless signer: the certificate that came with the signature, whose key made it, which chains
+// to the policy's roots at the signing time, for one of the policy's identities.
+Result<std::string> keylessSigner(const KeylessTrust& trust, std::string_view signedBytes,
+                                  std::string_view signature, std::string_view coveredPayload,
+                                  const SignerMaterial& material, const VerifyOptions& options) {
+  auto certificates = signerCertificates(material);
+  if (!certificates) {
+    return makeError(ErrorKind::Terminal, fmt::format("its certificate cannot be read: {}",
+                                                      certificates.error().message));
+  }
+  if (certificates->empty()) {
+    return makeError(ErrorKind::Terminal, "it carries no certificate for a keyless signer");
+  }
+  const Certificate& leaf = certificates->front();
+  auto key = leaf.publicKey();
+  if (!key) {
+    return makeError(ErrorKind::Terminal,
+                     fmt::format("{}: {}", leaf.describe(), key.error().message));
+  }
+  if (auto made = key->verifyBytes(signedBytes, signature); !made) {
+    return makeError(ErrorKind::Terminal,
+                     fmt::format("{} did not make it: {}", leaf.describe(), made.reason));
+  }
+  std::vector<std::string> notes;
+  auto signedAt = trustedSigningTime(trust, material, signature, coveredPayload, leaf, notes);
+  std::vector<Certificate> intermediates(certificates->begin() + 1, certificates->end());
+  auto at = signedAt ? signedAt->at : options.now;
+  if (auto chained = verifyChain(leaf, intermediates, trust.roots, at); !chained) {
+    if (!signedAt && (at > leaf.notAfter() || at < leaf.notBefore())) {
+      return makeError(
+          ErrorKind::Terminal,
+          fmt::format("{} is valid from {} to {}, not now, and no trusted signing time proves "
+                      "it signed while valid: no transparency-log entry or RFC 3161 timestamp "
+                      "the policy trusts{}",
+                      leaf.describe(), formatTime(leaf.notBefore()), formatTime(leaf.notAfter()),
+                      notes.empty() ? std::string(" came with it")
+                                    : fmt::format(" ({})", fmt::join(notes, "; "))));
+    }
+    return chained.error();
+  }
+  std::vector<std::string> mismatches;
+  for (const auto& identity : trust.identities) {
+    auto matched = matchIdentity(leaf, identity);
+    if (matched) {
+      return signedAt ? fmt::format("{}, signed at {} ({})", leaf.describe(),
+                                    formatTime(signedAt->at), signedAt->provedBy)
+                      : leaf.describe();
+    }
+    mismatches.push_back(matched.error().message);
+  }
+  return makeError(ErrorKind::Terminal, fmt::format("{}", fmt::join(mismatches, "; ")));
+}
+
 // Who among the policy's trusted signers made `signature` over `signedBytes`, as the signer's
-// description; otherwise why none did, in the error's message.
+// description; otherwise why none did, in the error's message. `coveredPayload` is what a
+// transparency-log entry records a hash of: the payload itself, not a DSSE envelope's encoding.
 Result<std::string> trustedSigner(const TrustPolicy& policy, std::string_view signedBytes,
-                                  std::string_view signature, const SignerMaterial& /*material*/,
-                                  const VerifyOptions& /*options*/) {
-  if (policy.keys.empty()) {
+                                  std::string_view signature, std::string_view coveredPayload,
+                                  const SignerMaterial& material, const VerifyOptions& options) {
+  if (policy.keys.empty() && !policy.keyless) {
     return makeError(ErrorKind::Terminal, "no trusted key to check it with");
   }
   std::vector<std::string> reasons;
@@ -27,6 +199,16 @@ Result<std::string> trustedSigner(const TrustPolicy& policy, std::string_view si
       return key.describe();
     }
     reasons.push_back(checked.reason);
+  }
+  // A key's signature may carry a certificate too (cosign sign --certificate): keys first, then
+  // the certificate, each judged on its own.
+  if (policy.keyless && (material.hasCertificate() || policy.keys.empty())) {
+    auto signer =
+        keylessSigner(*policy.keyless, signedBytes, signature, coveredPayload, material, options);
+    if (signer) {
+      return signer;
+    }
+    reasons.push_back(signer.error().message);
   }
   return makeError(ErrorKind::Terminal, fmt::format("{}", fmt::join(reasons, "; ")));
 }
@@ -67,7 +249,10 @@ Result<std::string> checkSimpleSigning(std::string_view digest, const FetchedSig
   SignerMaterial material;
   material.certificatePem = fetched.layer.certificate;
   material.chainPem = fetched.layer.chain;
-  auto signer = trustedSigner(policy, fetched.payload, *signature, material, options);
+  material.cosignBundle = fetched.layer.rekorBundle;
+  material.rfc3161Annotation = fetched.layer.rfc3161;
+  auto signer =
+      trustedSigner(policy, fetched.payload, *signature, fetched.payload, material, options);
   if (!signer) {
     return signer.error();
   }
@@ -102,7 +287,8 @@ Result<Statement> checkEnvelope(std::string_view digest, const DsseEnvelope& env
   const std::string signedBytes = envelope.preAuthEncoding();
   Result<std::string> signer = makeError(ErrorKind::Terminal, "the envelope has no signature");
   for (const auto& signature : envelope.signatures) {
-    signer = trustedSigner(policy, signedBytes, signature.signature, material, options);
+    signer = trustedSigner(policy, signedBytes, signature.signature, envelope.payload, material,
+                           options);
     if (signer) {
       break;
     }
@@ -274,6 +460,67 @@ bool globMatches(std::string_view pattern, std::string_view text) {
 
 }  // namespace
 
+Result<KeylessTrust> KeylessTrust::make(std::vector<CertificateIdentity> identities,
+                                        const std::vector<std::string>& authorities,
+                                        std::vector<PublicKey> transparencyLogKeys,
+                                        std::vector<std::string> timestampAuthorities) {
+  KeylessTrust trust;
+  if (identities.empty()) {
+    return fieldError("identities", "is empty: no one could sign");
+  }
+  for (size_t i = 0; i < identities.size(); ++i) {
+    if (auto valid = validateIdentity(identities[i], fmt::format("identities[{}]", i)); !valid) {
+      return valid.error();
+    }
+  }
+  trust.identities = std::move(identities);
+  for (size_t i = 0; i < authorities.size(); ++i) {
+    auto certificates = Certificate::allFromPem(authorities[i]);
+    if (!certificates) {
+      auto error = certificates.error();
+      error.field = fmt::format("roots[{}]", i);
+      return error;
+    }
+    trust.roots.insert(trust.roots.end(), certificates->begin(), certificates->end());
+  }
+  if (trust.roots.empty()) {
+    return fieldError("roots", "is empty: nothing to anchor a chain");
+  }
+  for (size_t i = 0; i < timestampAuthorities.size(); ++i) {
+    if (auto chain = Certificate::allFromPem(timestampAuthorities[i]); !chain) {
+      auto error = chain.error();
+      error.field = fmt::format("timestampAuthorities[{}]", i);
+      return error;
+    }
+  }
+  trust.transparencyLogKeys = std::move(transparencyLogKeys);
+  trust.timestampAuthorities = std::move(timestampAuthorities);
+  return trust;
+}
+
+namespace {
+
+std::string keylessCacheKey(const KeylessTrust& trust) {
+  std::vector<std::string> parts;
+  for (const auto& identity : trust.identities) {
+    parts.push_back(fmt::format("id={}\x1f{}\x1f{}\x1f{}", identity.subject, identity.subjectRegExp,
+                                identity.issuer, identity.issuerRegExp));
+  }
+  for (const auto& certificate : trust.roots) {
+    parts.push_back("ca=" + certificate.fingerprint());
+  }
+  for (const auto& key : trust.transparencyLogKeys) {
+    parts.push_back("log=" + key.fingerprint());
+  }
+  for (const auto& chain : trust.timestampAuthorities) {
+    parts.push_back("tsa=" + digestOf(chain));
+  }
+  std::sort(parts.begin(), parts.end());
+  return fmt::format("{}", fmt::join(parts, ","));
+}
+
+}  // namespace
+
 std::string TrustPolicy::cacheKey() const {
   std::vector<std::string> fingerprints;
   fingerprints.reserve(keys.size());
@@ -283,7 +530,8 @@ std::string TrustPolicy::cacheKey() const {
   std::sort(fingerprints.begin(), fingerprints.end());
   std::vector<std::string> types = attestations;
   std::sort(types.begin(), types.end());
-  return fmt::format("{}|{}|{}", fmt::join(fingerprints, ","), matchRepository ? "repo" : "any",
+  return fmt::format("{}|{}|{}|{}", fmt::join(fingerprints, ","),
+                     keyless ? keylessCacheKey(*keyless) : "-", matchRepository ? "repo" : "any",
                      fmt::join(types, ","));
 }
 

@@ -267,7 +267,8 @@ TEST_F(RegistryClientIntegrationTest, VerifiesWhatTheRegistryHoldsForADigest) {
   test::FakeClock clock;
   Verifier verifier(source, clock);
   auto verify = [&](const std::string& digest, const KeyPair& trusted) {
-    TrustPolicy policy{{PublicKey::fromPem(trusted.publicPem(), "ns/cosign-pub").value()}, false};
+    TrustPolicy policy;
+    policy.keys.push_back(PublicKey::fromPem(trusted.publicPem(), "ns/cosign-pub").value());
     return io_.run(verifier.verify(ref("@" + digest), std::move(policy)));
   };
 

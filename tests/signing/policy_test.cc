@@ -362,7 +362,9 @@ const KeyPair& otherSigner() {
 TrustPolicy keysOf(const KeyPair& pair, std::string name) {
   auto key = PublicKey::fromPem(pair.publicPem(), std::move(name));
   EXPECT_TRUE(key) << key.error().message;
-  return TrustPolicy{{*key}, false};
+  TrustPolicy trust;
+  trust.keys.push_back(*key);
+  return trust;
 }
 
 // The registry as checkImage sees it: a tag's digest (or a failure), and a verdict per key.

@@ -120,7 +120,7 @@ TEST_F(Rfc3161TimestampTest, ResponseFromAnotherTsaIsRefused) {
 
 TEST_F(Rfc3161TimestampTest, AnotherTimestampingCertificateUnderTheSameRootIsRefused) {
   auto sibling = issue({"sibling timestamping", kGenTime - kDay, kGenTime + kDay, false,
-                        CertSpec::Eku::TimeStamping},
+                        TsaCertSpec::Eku::TimeStamping},
                        &tsa_.root);
   auto response = timestampResponse(sibling, signature_, kGenTime);
   auto time = verifyRfc3161Timestamp(response, signature_, tsa_.chainPem());
@@ -184,10 +184,10 @@ TEST_F(Rfc3161TimestampTest, ChainWithoutCertificatesOrRootIsInvalid) {
 TEST_F(Rfc3161TimestampTest, IntermediatesAreChainedAndTheirUsageChecked) {
   auto root = issue({"TSA root", kGenTime - kDay, kGenTime + kDay, true}, nullptr);
   auto intermediate = issue({"TSA intermediate", kGenTime - kDay, kGenTime + kDay, true,
-                             CertSpec::Eku::TimeStampingNotCritical},
+                             TsaCertSpec::Eku::TimeStampingNotCritical},
                             &root);
   auto leaf =
-      issue({"TSA leaf", kGenTime - kDay, kGenTime + kDay, false, CertSpec::Eku::TimeStamping},
+      issue({"TSA leaf", kGenTime - kDay, kGenTime + kDay, false, TsaCertSpec::Eku::TimeStamping},
             &intermediate);
   TimestampRequest request;
   request.certReq = false;  // the intermediate comes from the configured chain alone
@@ -202,10 +202,10 @@ TEST_F(Rfc3161TimestampTest, IntermediatesAreChainedAndTheirUsageChecked) {
   EXPECT_EQ(withoutIntermediate.error().kind, ErrorKind::Terminal);
 
   auto codeSigningCa = issue({"code-signing intermediate", kGenTime - kDay, kGenTime + kDay, true,
-                              CertSpec::Eku::CodeSigning},
+                              TsaCertSpec::Eku::CodeSigning},
                              &root);
   auto underIt =
-      issue({"TSA leaf 2", kGenTime - kDay, kGenTime + kDay, false, CertSpec::Eku::TimeStamping},
+      issue({"TSA leaf 2", kGenTime - kDay, kGenTime + kDay, false, TsaCertSpec::Eku::TimeStamping},
             &codeSigningCa);
   auto refused =
       verifyRfc3161Timestamp(timestampResponse(underIt, signature_, kGenTime), signature_,

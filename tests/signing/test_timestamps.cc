@@ -125,7 +125,7 @@ std::string IssuedCert::pem() const {
   return bioText(bio.get());
 }
 
-IssuedCert issue(const CertSpec& spec, const IssuedCert* issuer) {
+IssuedCert issue(const TsaCertSpec& spec, const IssuedCert* issuer) {
   static long serial = 1000;
   IssuedCert out{X509Ptr(X509_new()), generate("EC", "P-256")};
   X509* cert = out.cert.get();
@@ -148,15 +148,15 @@ IssuedCert issue(const CertSpec& spec, const IssuedCert* issuer) {
     addExtension(cert, signerCert, NID_key_usage, "critical,digitalSignature");
   }
   switch (spec.eku) {
-    case CertSpec::Eku::None:
+    case TsaCertSpec::Eku::None:
       break;
-    case CertSpec::Eku::TimeStamping:
+    case TsaCertSpec::Eku::TimeStamping:
       addExtension(cert, signerCert, NID_ext_key_usage, "critical,timeStamping");
       break;
-    case CertSpec::Eku::TimeStampingNotCritical:
+    case TsaCertSpec::Eku::TimeStampingNotCritical:
       addExtension(cert, signerCert, NID_ext_key_usage, "timeStamping");
       break;
-    case CertSpec::Eku::CodeSigning:
+    case TsaCertSpec::Eku::CodeSigning:
       addExtension(cert, signerCert, NID_ext_key_usage, "codeSigning");
       break;
   }
@@ -171,7 +171,7 @@ Tsa makeTsa(std::string_view name, std::time_t notBefore, std::time_t notAfter) 
   Tsa tsa;
   tsa.root = issue({fmt::format("{} root", name), notBefore, notAfter, true}, nullptr);
   tsa.leaf = issue({fmt::format("{} timestamping", name), notBefore, notAfter, false,
-                    CertSpec::Eku::TimeStamping},
+                    TsaCertSpec::Eku::TimeStamping},
                    &tsa.root);
   return tsa;
 }

@@ -31,7 +31,7 @@ struct IssuedCert {
   std::string pem() const;
 };
 
-struct CertSpec {
+struct TsaCertSpec {
   std::string commonName;
   std::time_t notBefore = 0;
   std::time_t notAfter = 0;
@@ -41,7 +41,7 @@ struct CertSpec {
 };
 
 // Signed by `issuer`, or self-signed when it is null. EC P-256 keys.
-IssuedCert issue(const CertSpec& spec, const IssuedCert* issuer);
+IssuedCert issue(const TsaCertSpec& spec, const IssuedCert* issuer);
 
 // A TSA: a root and a leaf it issued for time stamping, both valid in [notBefore, notAfter].
 struct Tsa {

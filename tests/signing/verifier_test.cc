@@ -69,7 +69,9 @@ class VerifierTest : public ::testing::Test {
     return io_.run(verifier_.verify(image_, policy, std::move(credentials)));
   }
   static TrustPolicy trusting(const KeyPair& pair) {
-    return TrustPolicy{{*PublicKey::fromPem(pair.publicPem(), "ns/cosign-pub")}, false};
+    TrustPolicy policy;
+    policy.keys.push_back(*PublicKey::fromPem(pair.publicPem(), "ns/cosign-pub"));
+    return policy;
   }
 
   test::IoThread io_;

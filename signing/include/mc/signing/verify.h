@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mc/signing/certificate.h"
 #include "mc/signing/cosign.h"
 #include "mc/signing/image_reference.h"
 #include "mc/signing/public_key.h"
@@ -58,9 +59,31 @@ struct SignedArtifacts {
   std::vector<FetchedBundle> bundles;            // v3 referrers (signatures and attestations)
 };
 
+// Keyless signers a policy trusts: a certificate for one of `identities` that chains to one of
+// `roots` (each a trust anchor: a CA's root, or an intermediate a policy pins; the signature's own
+// chain only helps build the path) and was valid when it signed. That time comes from a
+// transparency-log entry signed by one of `transparencyLogKeys` or an RFC 3161 timestamp by one
+// of `timestampAuthorities` (PEM chains, one per authority); without either, the certificate
+// must be valid at the check.
+struct KeylessTrust {
+  std::vector<CertificateIdentity> identities;
+  std::vector<Certificate> roots;
+  std::vector<PublicKey> transparencyLogKeys;
+  std::vector<std::string> timestampAuthorities;
+
+  // Trust from a policy's documents: `authorities` are PEM bundles whose certificates all become
+  // roots. Invalid, naming the field, when an identity has a bad regular expression or lacks a
+  // rule, a document holds no certificate or a malformed one, or there is no root at all.
+  static Result<KeylessTrust> make(std::vector<CertificateIdentity> identities,
+                                   const std::vector<std::string>& authorities,
+                                   std::vector<PublicKey> transparencyLogKeys,
+                                   std::vector<std::string> timestampAuthorities);
+};
+
 // Who a policy trusts to sign, and what it asks of what they signed.
 struct TrustPolicy {
   std::vector<PublicKey> keys;
+  std::optional<KeylessTrust> keyless;
   // cosign does not check the payload's docker-reference (a signature follows its digest across
   // repositories); a policy that wants it checked says so, and then a mismatch refuses.
   bool matchRepository = false;
@@ -68,8 +91,9 @@ struct TrustPolicy {
   // carry a verified attestation, signed by a signer the policy trusts.
   std::vector<std::string> attestations;
 
-  // What the verdict depends on, for the cache: the keys' fingerprints (in any order), the flag
-  // and the predicate types. Key names are left out: renaming a Secret changes no verdict.
+  // What the verdict depends on, for the cache: the keys' fingerprints (in any order), the
+  // keyless identities, roots and proofs of time, the flag and the predicate types. Key names are
+  // left out: renaming a Secret changes no verdict.
   std::string cacheKey() const;
 };
 
