@@ -177,21 +177,21 @@ class BenchEnvironment : public ::testing::Environment {
     }
     std::string out = fmt::format(
         "\nMC against cosign verify (v3.1.3; v2.6.5 for reference on .sig rows)\n"
-        "{:<36} {:<10} {:<7} {:<15} {:<15} {:<6} {}\n",
+        "{:<40} {:<10} {:<7} {:<15} {:<15} {:<6} {}\n",
         "row", "format", "expect", "cosign3 (exit)", "cosign2 (exit)", "MC", "MC's reason");
     for (const auto& r : bench->results) {
       std::string v2 =
           r.cosign2 ? fmt::format("{} ({})", word(r.cosign2->verified), r.cosign2->exitCode) : "-";
       out += fmt::format(
-          "{:<36} {:<10} {:<7} {:<15} {:<15} {:<6} {}{}\n", r.name, toString(r.format),
+          "{:<40} {:<10} {:<7} {:<15} {:<15} {:<6} {}{}\n", r.name, toString(r.format),
           word(r.expected), fmt::format("{} ({})", word(r.cosign3.verified), r.cosign3.exitCode),
           v2, word(r.mc.verified), r.mc.reason,
           r.mc.verified == r.cosign3.verified ? "" : "   <-- DISAGREES WITH COSIGN3");
       if (!r.cosign3.verified) {
-        out += fmt::format("{:<36} cosign3: {}\n", "", r.cosign3.reason);
+        out += fmt::format("{:<40} cosign3: {}\n", "", r.cosign3.reason);
       }
       if (r.cosign2 && !r.cosign2->verified && r.cosign2->reason != r.cosign3.reason) {
-        out += fmt::format("{:<36} cosign2: {}\n", "", r.cosign2->reason);
+        out += fmt::format("{:<40} cosign2: {}\n", "", r.cosign2->reason);
       }
     }
     std::cout << out << std::flush;
