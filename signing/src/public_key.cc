@@ -193,16 +193,40 @@ Result<PublicKey> PublicKey::fromPem(std::string_view pem, std::string name) {
     return invalidKey(name,
                       fmt::format("the \"{}\" block does not hold a valid public key", blockType));
   }
-  auto kind = classify(key.get(), name);
+  auto impl = std::make_shared<Impl>();
+  impl->key = std::move(key);
+  impl->name = std::move(name);
+  return fromDecoded(std::move(impl));
+}
+
+Result<PublicKey> PublicKey::fromSpkiDer(std::string_view der, std::string name) {
+  ClearErrorsOnExit clearErrors;
+  if (der.empty()) {
+    return invalidKey(name, "no key: the SubjectPublicKeyInfo is empty");
+  }
+  if (der.size() > static_cast<size_t>(std::numeric_limits<long>::max())) {
+    return invalidKey(name, "too large to be a public key");
+  }
+  PkeyPtr key = decodeWhole(
+      reinterpret_cast<const unsigned char*>(der.data()), static_cast<long>(der.size()),
+      [](const unsigned char** cursor, long size) { return d2i_PUBKEY(nullptr, cursor, size); });
+  if (!key) {
+    return invalidKey(name, "not a well-formed DER SubjectPublicKeyInfo");
+  }
+  auto impl = std::make_shared<Impl>();
+  impl->key = std::move(key);
+  impl->name = std::move(name);
+  return fromDecoded(std::move(impl));
+}
+
+Result<PublicKey> PublicKey::fromDecoded(std::shared_ptr<Impl> impl) {
+  auto kind = classify(impl->key.get(), impl->name);
   if (!kind) {
     return kind.error();
   }
-  auto impl = std::make_shared<Impl>();
   impl->algorithm = kind->first;
   impl->bits = kind->second;
-  impl->fingerprint = fingerprintOf(key.get());
-  impl->name = std::move(name);
-  impl->key = std::move(key);
+  impl->fingerprint = fingerprintOf(impl->key.get());
   return PublicKey(std::move(impl));
 }
 

@@ -1,6 +1,7 @@
 // libFuzzer target for everything MC reads from a registry or a Secret before it trusts it:
 // manifests and indexes, cosign signature manifests, simple-signing payloads, public keys, image
-// references, docker config JSON and WWW-Authenticate challenges. The first byte of an input picks
+// references, docker config JSON, WWW-Authenticate challenges, DSSE envelopes with their in-toto
+// statements, and Sigstore bundles. The first byte of an input picks
 // the parser, the rest is its input. Beyond "no crash, no sanitizer report" it checks what the
 // callers rely on: what parses once parses the same way again, and derived values keep the
 // invariants their readers assume.
@@ -10,12 +11,15 @@
 #include <string_view>
 
 #include "mc/signing/auth_challenge.h"
+#include "mc/signing/bundle.h"
 #include "mc/signing/cosign.h"
 #include "mc/signing/digest.h"
 #include "mc/signing/docker_config.h"
+#include "mc/signing/dsse.h"
 #include "mc/signing/image_reference.h"
 #include "mc/signing/manifest.h"
 #include "mc/signing/public_key.h"
+#include "mc/signing/verify.h"
 
 namespace {
 
@@ -121,6 +125,59 @@ void fuzzAuthChallenge(std::string_view input) {
   }
 }
 
+constexpr std::string_view kDigest =
+    "sha256:d2b6b33ffe8d3588aaaebdf774c65b43de6e6edcb4636c47d3e094a74a28be9a";
+
+// A key whose private half was thrown away when it was made: whatever verifies with it is a
+// broken check.
+const TrustPolicy& fuzzPolicy() {
+  static const TrustPolicy policy = [] {
+    TrustPolicy p;
+    p.keys.push_back(
+        PublicKey::fromPem("-----BEGIN PUBLIC KEY-----\n"
+                           "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEr3nGcENaEdh5CeSQNreCXqBwMuYI\n"
+                           "1blpaY9fn9RgU4d7whb7H+TOMykRGTFgvhQaZmG+CpiO5aZbXG1pyqSxlA==\n"
+                           "-----END PUBLIC KEY-----\n",
+                           "fuzz")
+            .value());
+    p.attestations = {std::string(kSlsaProvenanceV1)};
+    return p;
+  }();
+  return policy;
+}
+
+void fuzzEnvelope(std::string_view input) {
+  auto envelope = parseDsseEnvelope(input);
+  if (envelope) {
+    require(!envelope->signatures.empty());
+    for (const auto& signature : envelope->signatures) {
+      require(!signature.signature.empty());
+    }
+    auto encoded = envelope->preAuthEncoding();
+    require(encoded.size() > envelope->payload.size());
+  }
+  auto statement = parseInTotoStatement(input);
+  if (statement) {
+    require(!statement->subjects.empty() && !statement->predicateType.empty());
+    (void)checkStatementSubject(*statement, kDigest);
+  }
+  mc::signing::SignedArtifacts artifacts;
+  artifacts.attestations.push_back({0, std::string(input), {}});
+  auto verdict = verifyArtifacts(kDigest, artifacts, fuzzPolicy(), {"r", {}});
+  require(!verdict.verified && !verdict.attestations.at(0).verified);
+}
+
+void fuzzBundle(std::string_view input) {
+  auto bundle = parseSigstoreBundle(input);
+  if (bundle) {
+    require(bundle->dsse.has_value() != bundle->messageSignature.has_value());
+  }
+  mc::signing::SignedArtifacts artifacts;
+  artifacts.bundles.push_back({"sha256:fuzz", std::string(input)});
+  auto verdict = verifyArtifacts(kDigest, artifacts, fuzzPolicy(), {"r", {}});
+  require(!verdict.verified && verdict.verifiedBy.empty());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -128,7 +185,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 6) {
+  switch (data[0] % 8) {
     case 0:
       fuzzManifest(input);
       break;
@@ -146,6 +203,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 5:
       fuzzAuthChallenge(input);
+      break;
+    case 6:
+      fuzzEnvelope(input);
+      break;
+    case 7:
+      fuzzBundle(input);
       break;
   }
   return 0;

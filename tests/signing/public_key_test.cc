@@ -268,6 +268,31 @@ TEST(PublicKey, RefusesWhatIsNotAKeyCosignUses) {
   }
 }
 
+TEST(PublicKey, FromSpkiDerIsHeldToTheSameKeyTypes) {
+  auto pair = generate("EC", "P-384");
+  auto key = PublicKey::fromSpkiDer(pair.publicDer(), "a certificate");
+  ASSERT_TRUE(key) << key.error().describe();
+  EXPECT_EQ(key->algorithm(), KeyAlgorithm::EcdsaP384);
+  EXPECT_EQ(key->fingerprint(), PublicKey::fromPem(pair.publicPem())->fingerprint());
+  EXPECT_TRUE(key->verifyBytes(kPayload, pair.sign(kPayload, EVP_sha384())));
+
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"", "empty"},
+      {"not DER", "not a well-formed DER SubjectPublicKeyInfo"},
+      {pair.publicDer() + std::string(1, '\0'), "not a well-formed DER SubjectPublicKeyInfo"},
+      {pair.publicDer().substr(0, 40), "not a well-formed DER SubjectPublicKeyInfo"},
+      {generate("EC", "P-224").publicDer(), "curve secp224r1"},
+      {generate("RSA", nullptr, 1024).publicDer(), "1024 bits"},
+  };
+  for (const auto& [der, problem] : cases) {
+    auto refused = PublicKey::fromSpkiDer(der, "a certificate");
+    ASSERT_FALSE(refused) << problem;
+    EXPECT_EQ(refused.error().kind, ErrorKind::Invalid) << problem;
+    EXPECT_THAT(refused.error().message, HasSubstr(problem));
+    EXPECT_THAT(refused.error().message, HasSubstr("\"a certificate\""));
+  }
+}
+
 TEST(PublicKey, OneKeyChecksFromManyThreads) {
   auto pair = generate("EC", "P-256");
   auto key = PublicKey::fromPem(pair.publicPem());

@@ -457,3 +457,68 @@ TEST_F(RegistryClientTest, ResolvesAnIndexToItsOwnDigestAndThePlatformsManifest)
 
 }  // namespace
 }  // namespace mc::signing
+
+namespace mc::signing {
+namespace {
+
+asio::awaitable<Result<Manifest>> referrersOfOn(RegistryClient& client, ImageReference pinned) {
+  auto result = co_await referrersOf(client, std::move(pinned), std::nullopt);
+  co_return result;
+}
+
+TEST_F(RegistryClientTest, ReferrersComeFromTheApiElseFromTheTagFallback) {
+  const std::string hex(64, 'a');
+  const std::string digest = "sha256:" + hex;
+  auto listing = [](std::string_view referrer) {
+    return fmt::format(
+        R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{}","size":10,"artifactType":"application/vnd.dev.sigstore.bundle.v0.3+json"}}]}})",
+        std::string(64, referrer.front()));
+  };
+  auto index = [](std::string body) {
+    return http::Response{
+        200, {{"Content-Type", "application/vnd.oci.image.index.v1+json"}}, std::move(body)};
+  };
+  std::atomic<int> apiCalls{0};
+  registry_->routeAny("/v2/mc/app/referrers/" + digest, [&](const http::Request&) {
+    ++apiCalls;
+    return index(listing("b"));
+  });
+  auto viaApi = io_.run(referrersOfOn(*client_, ref("mc/app@" + digest)));
+  ASSERT_TRUE(viaApi) << viaApi.error().describe();
+  ASSERT_EQ(viaApi->manifests.size(), 1u);
+  EXPECT_EQ(viaApi->manifests[0].digest, "sha256:" + std::string(64, 'b'));
+  EXPECT_EQ(apiCalls.load(), 1);
+
+  // distribution 2.x: no referrers API (404), the pusher's fallback index at sha256-<hex>.
+  registry_->routeAny("/v2/mc/web/referrers/" + digest, [](const http::Request&) {
+    return registryError(404, "NOT_FOUND", "page not found");
+  });
+  registry_->routeAny("/v2/mc/web/manifests/sha256-" + hex,
+                      [&](const http::Request&) { return index(listing("c")); });
+  auto viaTag = io_.run(referrersOfOn(*client_, ref("mc/web@" + digest)));
+  ASSERT_TRUE(viaTag) << viaTag.error().describe();
+  ASSERT_EQ(viaTag->manifests.size(), 1u);
+  EXPECT_EQ(viaTag->manifests[0].digest, "sha256:" + std::string(64, 'c'));
+
+  // Neither: no referrers, which is no error.
+  registry_->routeAny("/v2/mc/none/referrers/" + digest, [](const http::Request&) {
+    return registryError(404, "NOT_FOUND", "page not found");
+  });
+  registry_->routeAny("/v2/mc/none/manifests/sha256-" + hex, [](const http::Request&) {
+    return registryError(404, "MANIFEST_UNKNOWN", "manifest unknown");
+  });
+  auto none = io_.run(referrersOfOn(*client_, ref("mc/none@" + digest)));
+  ASSERT_TRUE(none) << none.error().describe();
+  EXPECT_TRUE(none->manifests.empty());
+
+  // A registry that fails is an Error, never "no referrers".
+  registry_->routeAny("/v2/mc/down/referrers/" + digest, [](const http::Request&) {
+    return registryError(503, "UNAVAILABLE", "try later");
+  });
+  auto down = io_.run(referrersOfOn(*client_, ref("mc/down@" + digest)));
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().kind, ErrorKind::Transient);
+}
+
+}  // namespace
+}  // namespace mc::signing

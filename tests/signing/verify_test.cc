@@ -4,8 +4,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include "mc/runtime/secret.h"
+#include "mc/signing/dsse.h"
 #include "test_keys.h"
+#include "testdata.h"
 
 namespace mc::signing {
 namespace {
@@ -208,6 +212,152 @@ TEST(FindWaiverTest, AValidWaiverWinsAndAnExpiredOneIsNamed) {
       << "a waiver ends at its expiry";
   EXPECT_EQ(findWaiver(kDigest, {valid}, now + 2h).state, WaiverState::Expired)
       << "the clock decides, not the waiver's presence";
+}
+
+}  // namespace
+}  // namespace mc::signing
+
+namespace mc::signing {
+namespace {
+
+// What the real cosign wrote for image v1 of tests/signing/testdata/cosign: a v3 signature
+// bundle, a v3 provenance bundle and a v2 provenance attestation, all by cosign.pub's key.
+class CosignFixturesTest : public ::testing::Test {
+ protected:
+  static constexpr std::string_view kV1 =
+      "sha256:d2b6b33ffe8d3588aaaebdf774c65b43de6e6edcb4636c47d3e094a74a28be9a";
+
+  static FetchedBundle bundle(const std::string& file) {
+    return {"sha256:fixture-" + file, readTestdata("cosign/" + file)};
+  }
+  static FetchedAttestation v2Attestation() {
+    return {0, readTestdata("cosign/att-v2-envelope.json"), {}};
+  }
+  static TrustPolicy trusting(std::vector<std::string> attestations = {}) {
+    TrustPolicy policy;
+    policy.keys.push_back(
+        PublicKey::fromPem(readTestdata("cosign/cosign.pub"), "ns/cosign").value());
+    policy.attestations = std::move(attestations);
+    return policy;
+  }
+  static DigestVerdict judge(std::string_view digest, const SignedArtifacts& artifacts,
+                             const TrustPolicy& policy) {
+    return verifyArtifacts(digest, artifacts, policy,
+                           {"127.0.0.1:34429/demo/app", std::chrono::system_clock::now()});
+  }
+};
+
+TEST_F(CosignFixturesTest, AV3SignatureBundleVerifiesWithTheKey) {
+  SignedArtifacts artifacts;
+  artifacts.bundles = {bundle("bundle-v3-sign.json")};
+  auto verdict = judge(kV1, artifacts, trusting());
+  ASSERT_TRUE(verdict.verified) << verdict.describe(kV1);
+  EXPECT_THAT(verdict.verifiedBy, HasSubstr("ns/cosign"));
+}
+
+TEST_F(CosignFixturesTest, AV3BundleRefusesAnotherKeyAnotherDigestAndATamperedStatement) {
+  SignedArtifacts artifacts;
+  artifacts.bundles = {bundle("bundle-v3-sign.json")};
+  TrustPolicy stranger;
+  stranger.keys.push_back(PublicKey::fromPem(generate("EC", "P-256").publicPem(), "x").value());
+  auto wrongKey = judge(kV1, artifacts, stranger);
+  EXPECT_FALSE(wrongKey.verified);
+  EXPECT_THAT(wrongKey.describe(kV1), HasSubstr("no signature of"));
+
+  auto otherDigest = judge(kOtherDigest, artifacts, trusting());
+  EXPECT_FALSE(otherDigest.verified);
+  EXPECT_THAT(otherDigest.describe(kOtherDigest), HasSubstr("another artifact"));
+
+  // The statement re-encoded to name another digest, the signature left as it was.
+  auto json = boost::json::parse(artifacts.bundles[0].bundle).as_object();
+  auto& envelope = json["dsseEnvelope"].as_object();
+  auto statement = kube::base64Decode(envelope["payload"].as_string()).value();
+  auto at = statement.find(kV1.substr(7));
+  ASSERT_NE(at, std::string::npos);
+  statement.replace(at, 64, kOtherDigest.substr(7));
+  envelope["payload"] = kube::base64Encode(statement);
+  artifacts.bundles[0].bundle = boost::json::serialize(json);
+  auto tampered = judge(kOtherDigest, artifacts, trusting());
+  EXPECT_FALSE(tampered.verified);
+  EXPECT_THAT(tampered.describe(kOtherDigest), HasSubstr("ns/cosign"))
+      << "refused at the signature, which no longer covers the statement";
+}
+
+TEST_F(CosignFixturesTest, AnAttestationIsNoSignature) {
+  // cosign v3's verify accepts any bundle about the digest; MC wants cosign's signature statement.
+  SignedArtifacts artifacts;
+  artifacts.bundles = {bundle("bundle-v3-attest.json")};
+  artifacts.attestations = {v2Attestation()};
+  auto verdict = judge(kV1, artifacts, trusting());
+  EXPECT_FALSE(verdict.verified);
+  EXPECT_EQ(verdict.describe(kV1), std::string(kV1) + " has no signature");
+}
+
+TEST_F(CosignFixturesTest, ARequiredAttestationIsFoundInEitherFormat) {
+  for (bool v3 : {true, false}) {
+    SignedArtifacts artifacts;
+    artifacts.bundles = {bundle("bundle-v3-sign.json")};
+    if (v3) {
+      artifacts.bundles.push_back(bundle("bundle-v3-attest.json"));
+    } else {
+      artifacts.attestations = {v2Attestation()};
+    }
+    auto verdict = judge(kV1, artifacts, trusting({std::string(kSlsaProvenanceV1)}));
+    ASSERT_TRUE(verdict.verified) << verdict.describe(kV1);
+    ASSERT_EQ(verdict.attestations.size(), 1u);
+    EXPECT_TRUE(verdict.attestations[0].verified);
+    EXPECT_THAT(verdict.attestations[0].verifiedBy, HasSubstr("ns/cosign"));
+  }
+}
+
+TEST_F(CosignFixturesTest, AMissingAttestationRefusesNamingItsType) {
+  SignedArtifacts artifacts;
+  artifacts.bundles = {bundle("bundle-v3-sign.json"), bundle("bundle-v3-attest.json")};
+  auto verdict = judge(kV1, artifacts,
+                       trusting({std::string(kSlsaProvenanceV1), "https://spdx.dev/Document"}));
+  EXPECT_FALSE(verdict.verified);
+  EXPECT_THAT(verdict.describe(kV1),
+              HasSubstr("no attestation of type https://spdx.dev/Document (none found)"));
+  EXPECT_THAT(verdict.describe(kV1), ::testing::Not(HasSubstr("slsa")));
+
+  // Signed, but the provenance is by a key the policy does not trust.
+  TrustPolicy other = trusting({std::string(kSlsaProvenanceV1)});
+  artifacts.bundles = {bundle("bundle-v3-sign.json")};
+  auto v2 = v2Attestation();
+  auto json = boost::json::parse(v2.envelope).as_object();
+  json["signatures"].as_array()[0].as_object()["sig"] =
+      kube::base64Encode(generate("EC", "P-256").sign("x", EVP_sha256()));
+  v2.envelope = boost::json::serialize(json);
+  artifacts.attestations = {v2};
+  auto untrusted = judge(kV1, artifacts, other);
+  EXPECT_FALSE(untrusted.verified);
+  EXPECT_THAT(untrusted.describe(kV1),
+              HasSubstr("no attestation of type https://slsa.dev/provenance/v1 verifies: "
+                        "attestation 1:"));
+}
+
+TEST_F(CosignFixturesTest, V2AndV3SignaturesAreAcceptedSideBySide) {
+  // A bad v3 bundle (another digest's) beside a good v2 signature: one good signature suffices.
+  auto pair = generate("EC", "P-256");
+  TrustPolicy policy = trusting();
+  policy.keys.push_back(PublicKey::fromPem(pair.publicPem(), "ns/v2").value());
+  SignedArtifacts artifacts;
+  artifacts.bundles = {bundle("bundle-v3-sign.json")};
+  artifacts.signatures = {signedBy(pair, payloadFor(kOtherDigest))};
+  auto verdict = judge(kOtherDigest, artifacts, policy);
+  ASSERT_TRUE(verdict.verified) << verdict.describe(kOtherDigest);
+  EXPECT_THAT(verdict.verifiedBy, HasSubstr("ns/v2"));
+}
+
+TEST_F(CosignFixturesTest, MatchRepositoryRefusesAV3SignatureThatNamesNoRepository) {
+  // cosign v3's signature statement names only the digest: nothing to match a repository with.
+  SignedArtifacts artifacts;
+  artifacts.bundles = {bundle("bundle-v3-sign.json")};
+  TrustPolicy strict = trusting();
+  strict.matchRepository = true;
+  auto verdict = judge(kV1, artifacts, strict);
+  EXPECT_FALSE(verdict.verified);
+  EXPECT_THAT(verdict.describe(kV1), HasSubstr("signed for no repository"));
 }
 
 }  // namespace

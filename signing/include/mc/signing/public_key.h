@@ -41,6 +41,9 @@ class PublicKey {
   // P-384 or P-521, RSA of 2048 to 8192 bits, or Ed25519 are Invalid. `name` (a Secret's
   // namespace/name and key, say) names the key in messages; the fingerprint does without one.
   static Result<PublicKey> fromPem(std::string_view pem, std::string name = "");
+  // A DER SubjectPublicKeyInfo, as a certificate carries its key (Certificate::publicKey), held to
+  // the same key types as fromPem. Trailing bytes after the key are Invalid, as Go refuses them.
+  static Result<PublicKey> fromSpkiDer(std::string_view der, std::string name = "");
 
   KeyAlgorithm algorithm() const;
   int bits() const;
@@ -63,6 +66,9 @@ class PublicKey {
  private:
   struct Impl;
   explicit PublicKey(std::shared_ptr<const Impl> impl);
+  // The one home of the key-type checks: every decoded key becomes a PublicKey here, classified
+  // (or refused) and fingerprinted, whichever encoding it came in.
+  static Result<PublicKey> fromDecoded(std::shared_ptr<Impl> impl);
 
   std::shared_ptr<const Impl> impl_;
 };
