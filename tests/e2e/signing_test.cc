@@ -138,6 +138,53 @@ class SigningE2ETest : public OperatorSuite<SigningE2ETest> {
     ASSERT_EQ(signedImage.exitCode, 0) << signedImage.output;
   }
 
+  // `cosign3 sign` (v3: a Sigstore bundle referrer in the fallback index sha256-<hex>, no `.sig`).
+  static void signV3(const std::string& repo, const std::string& digest, const char* pair) {
+    auto signedImage =
+        run({"env", fmt::format("COSIGN_PASSWORD={}", kPassword), cosign3(), "sign", "--key",
+             key(pair, "cosign.key"), "--use-signing-config=false", "--tlog-upload=false", "--yes",
+             "--allow-insecure-registry", pinned(repo, digest)},
+            120s);
+    ASSERT_EQ(signedImage.exitCode, 0) << signedImage.output;
+  }
+
+  // `cosign attest --type slsaprovenance1` of REGISTRY/repo@digest with the fixtures' SLSA
+  // predicate, offline: by cosign v2 (a layer of the `.att` manifest) or, with `v3`, by cosign3
+  // (a bundle referrer).
+  static void attestProvenance(const std::string& repo, const std::string& digest, const char* pair,
+                               bool v3) {
+    std::vector<std::string> argv{
+        "env",
+        fmt::format("COSIGN_PASSWORD={}", kPassword),
+        v3 ? cosign3() : tool("cosign"),
+        "attest",
+        "--key",
+        key(pair, "cosign.key"),
+        "--type",
+        "slsaprovenance1",
+        "--predicate",
+        (sourceDir() / "tests/signing/testdata/cosign/slsa-predicate.json").string(),
+        "--tlog-upload=false",
+        "--yes",
+        "--allow-insecure-registry"};
+    if (v3) {
+      argv.push_back("--use-signing-config=false");
+    }
+    argv.push_back(pinned(repo, digest));
+    auto attested = run(argv, 120s);
+    ASSERT_EQ(attested.exitCode, 0) << attested.output;
+  }
+
+  // Whether `cosign verify-attestation --type slsaprovenance1` (v3.1.3, which reads both formats)
+  // with the good key passes REGISTRY/repo@digest.
+  static bool cosignVerifiesProvenance(const std::string& repo, const std::string& digest) {
+    auto verified = run({cosign3(), "verify-attestation", "--key", key("good", "cosign.pub"),
+                         "--type", "slsaprovenance1", "--insecure-ignore-tlog=true",
+                         "--allow-insecure-registry", pinned(repo, digest)},
+                        120s);
+    return verified.exitCode == 0;
+  }
+
   // Whether `cosign verify` with the good key passes REGISTRY/repo@digest: MC's verdict must
   // agree.
   static bool cosignVerifies(const std::string& repo, const std::string& digest) {
@@ -365,8 +412,9 @@ spec:
 
   friend OperatorSuite<SigningE2ETest>;
   static constexpr const char* kSuiteName = "signing-e2e";
-  static constexpr const char* kSuiteNamespaces[] = {"signed", "refused", "platform", "waiver",
-                                                     "outage", "bake",    "revoked"};
+  static constexpr const char* kSuiteNamespaces[] = {"signed",  "refused",    "platform",
+                                                     "waiver",  "outage",     "bake",
+                                                     "revoked", "provenance", "bundle"};
   static inline std::filesystem::path* tools_ = nullptr;
   static inline OciRegistry* registry_ = nullptr;
 };
@@ -689,6 +737,106 @@ TEST_F(SigningE2ETest, ARollbackPassesOverAKnownGoodWhoseKeyWasRemoved) {
       << json::serialize(rolledBack[0]);
   EXPECT_NE(text(rolledBack[0], {"evidence", "passedOver"}).find(d2), std::string::npos)
       << "names the known-good passed over and why: " << json::serialize(rolledBack[0]);
+}
+
+// A policy that requires SLSA provenance (spec.attestations): a new template whose image is signed
+// but carries no provenance is refused before it gets a ReplicaSet, naming the predicate type;
+// once `cosign attest` adds the provenance, MC (which asks again about a refusal after 30 s) lets
+// the canary start, its ReplicaSet pinned to the digest. v1's provenance is cosign v2's `.att`,
+// v2's a cosign v3 bundle beside a v2 `.sig`, as cosign3 verify-attestation reads them both.
+TEST_F(SigningE2ETest, RequiredProvenanceHoldsTheCanaryUntilAttested) {
+  const std::string ns = "provenance";
+  const std::string repo = "mc/provenance";
+  const std::string predicateType = "https://slsa.dev/provenance/v1";
+  ASSERT_NO_FATAL_FAILURE(createKeySecret(ns, "cosign-pub"));
+  apply(ns, fmt::format(R"yaml(apiVersion: mc.maestro.dev/v1alpha1
+kind: VerificationPolicy
+metadata:
+  name: team
+spec:
+  images: ["{}/**"]
+  keys: [{{secretRef: {{name: cosign-pub}}}}]
+  attestations: [{{predicateType: "{}"}}]
+)yaml",
+                        registry_->host(), predicateType));
+
+  std::string d1 = pushImage(repo + ":v1");
+  ASSERT_NO_FATAL_FAILURE(sign(repo, d1, "good"));
+  ASSERT_NO_FATAL_FAILURE(attestProvenance(repo, d1, "good", false));
+  EXPECT_TRUE(cosignVerifiesProvenance(repo, d1));
+  applyRollout(ns, repo + ":v1");
+  ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+  std::string v1 = text(rollout(ns), {"status", "stablePodHash"});
+  ASSERT_FALSE(v1.empty());
+  EXPECT_EQ(replicaSetImages(ns)[v1], pinned(repo, d1));
+
+  std::string d2 = pushImage(repo + ":v2");
+  ASSERT_NO_FATAL_FAILURE(sign(repo, d2, "good"));
+  EXPECT_TRUE(cosignVerifies(repo, d2)) << "signed";
+  EXPECT_FALSE(cosignVerifiesProvenance(repo, d2)) << "but without provenance";
+  applyRollout(ns, repo + ":v2");
+  ASSERT_TRUE(waitForVerdict(ns, "False", "SignatureRejected", d2)) << diagnostics(ns);
+  auto refused = conditionOf(rollout(ns), "Verified");
+  std::cout << "signed, no provenance: " << refused.message << "\n";
+  EXPECT_NE(refused.message.find(predicateType), std::string::npos) << refused.message;
+  auto sets = replicaSets(ns);
+  EXPECT_EQ(sets.size(), 1u) << "no ReplicaSet for the refused template: " << diagnostics(ns);
+  EXPECT_EQ(sets[v1].replicas, kReplicas);
+  EXPECT_EQ(text(rollout(ns), {"status", "stablePodHash"}), v1);
+
+  ASSERT_NO_FATAL_FAILURE(attestProvenance(repo, d2, "good", true));
+  EXPECT_TRUE(cosignVerifiesProvenance(repo, d2));
+  std::string v2;
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        v2 = text(rollout(ns), {"status", "currentPodHash"});
+        return v2 != v1 && !v2.empty() && replicaSetImages(ns).count(v2) == 1;
+      },
+      120s, 500ms))
+      << "the canary starts once the provenance is there: " << diagnostics(ns);
+  EXPECT_EQ(replicaSetImages(ns)[v2], pinned(repo, d2));
+  auto verified = conditionOf(rollout(ns), "Verified");
+  EXPECT_EQ(verified.status, "True") << verified.message;
+  ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+  EXPECT_EQ(text(rollout(ns), {"status", "stablePodHash"}), v2);
+}
+
+// A cosign v3 bundle alone (no v2 `.sig`) is a signature to MC as to cosign3 verify: the first
+// template runs, pinned to the digest, and a template signed by the other key in the same format
+// is refused.
+TEST_F(SigningE2ETest, BundleSignatureAloneLetsTheRolloutProceed) {
+  const std::string ns = "bundle";
+  const std::string repo = "mc/bundle";
+  ASSERT_NO_FATAL_FAILURE(applyTeamPolicy(ns));
+  std::string d1 = pushImage(repo + ":v1");
+  ASSERT_NO_FATAL_FAILURE(signV3(repo, d1, "good"));
+  auto sigTag = run({tool("crane"), "manifest", "--insecure",
+                     fmt::format("{}/{}:sha256-{}.sig", registry_->host(), repo, d1.substr(7))});
+  ASSERT_NE(sigTag.exitCode, 0) << "no v2 signature: " << sigTag.output;
+  auto referrers = run({tool("crane"), "manifest", "--insecure",
+                        fmt::format("{}/{}:sha256-{}", registry_->host(), repo, d1.substr(7))});
+  ASSERT_EQ(referrers.exitCode, 0) << "the bundle's fallback index: " << referrers.output;
+  EXPECT_FALSE(cosignVerifies(repo, d1)) << "cosign v2.6.5 reads only .sig";
+  auto v3 = run({cosign3(), "verify", "--key", key("good", "cosign.pub"),
+                 "--insecure-ignore-tlog=true", "--allow-insecure-registry", pinned(repo, d1)},
+                120s);
+  EXPECT_EQ(v3.exitCode, 0) << v3.output;
+
+  applyRollout(ns, repo + ":v1");
+  ASSERT_TRUE(waitForPhase(ns, "Healthy")) << diagnostics(ns);
+  auto r = rollout(ns);
+  auto verified = conditionOf(r, "Verified");
+  EXPECT_EQ(verified.status, "True") << verified.message;
+  EXPECT_EQ(verified.reason, "Verified");
+  std::string v1 = text(r, {"status", "stablePodHash"});
+  EXPECT_EQ(replicaSetImages(ns)[v1], pinned(repo, d1));
+  EXPECT_EQ(text(r, {"status", "verified", "images", "0", "digest"}), d1);
+
+  std::string d2 = pushImage(repo + ":v2");
+  ASSERT_NO_FATAL_FAILURE(signV3(repo, d2, "other"));
+  applyRollout(ns, repo + ":v2");
+  ASSERT_TRUE(waitForVerdict(ns, "False", "SignatureRejected", d2)) << diagnostics(ns);
+  EXPECT_EQ(replicaSets(ns).size(), 1u) << diagnostics(ns);
 }
 
 }  // namespace
