@@ -23,10 +23,12 @@
 #include <vector>
 
 #include "mc/common/clock.h"
+#include "mc/common/timefmt.h"
 #include "mc/e2e/process.h"
 #include "mc/e2e/servers.h"
 #include "mc/runtime/http_client.h"
 #include "mc/runtime/secret.h"
+#include "mc/signing/certificate.h"
 #include "mc/signing/digest.h"
 #include "mc/signing/image_reference.h"
 #include "mc/signing/public_key.h"
@@ -119,6 +121,8 @@ struct Bench {
 
 Bench* bench = nullptr;
 
+void makeKeylessCa();
+
 class BenchEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
@@ -140,6 +144,7 @@ class BenchEnvironment : public ::testing::Environment {
                                    (bench->dir / pair).string(), kPassword, bench->cosign)});
       ASSERT_EQ(made.exitCode, 0) << made.output;
     }
+    ASSERT_NO_FATAL_FAILURE(makeKeylessCa());
     auto key = signing::PublicKey::fromPem(readAll(bench->dir / "good" / "cosign.pub"), "good");
     ASSERT_TRUE(key) << key.error().describe();
     bench->goodKey = *key;
@@ -226,21 +231,39 @@ std::string pushImage(const std::string& repo, const std::string& tag) {
 }
 
 // `cosign sign` (v2.6.5, the .sig format) of repo@digest with key pair `pair`, offline.
-void signV2(const std::string& repo, const std::string& digest, const char* pair) {
-  auto signedImage = run({"env", fmt::format("COSIGN_PASSWORD={}", kPassword), bench->cosign,
-                          "sign", "--key", key(pair, "cosign.key"), "--tlog-upload=false", "--yes",
-                          "--allow-insecure-registry", pinned(repo, digest)},
-                         kToolTimeout);
+void signV2(const std::string& repo, const std::string& digest, const char* pair,
+            std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv{"env",
+                                fmt::format("COSIGN_PASSWORD={}", kPassword),
+                                bench->cosign,
+                                "sign",
+                                "--key",
+                                key(pair, "cosign.key"),
+                                "--tlog-upload=false",
+                                "--yes",
+                                "--allow-insecure-registry"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(pinned(repo, digest));
+  auto signedImage = run(argv, kToolTimeout);
   ASSERT_EQ(signedImage.exitCode, 0) << signedImage.output;
 }
 
 // `cosign3 sign` (v3.1.3, a bundle referrer in the fallback index), offline.
-void signV3(const std::string& repo, const std::string& digest, const char* pair) {
-  auto signedImage =
-      run({"env", fmt::format("COSIGN_PASSWORD={}", kPassword), bench->cosign3, "sign", "--key",
-           key(pair, "cosign.key"), "--use-signing-config=false", "--tlog-upload=false", "--yes",
-           "--allow-insecure-registry", pinned(repo, digest)},
-          kToolTimeout);
+void signV3(const std::string& repo, const std::string& digest, const char* pair,
+            std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv{"env",
+                                fmt::format("COSIGN_PASSWORD={}", kPassword),
+                                bench->cosign3,
+                                "sign",
+                                "--key",
+                                key(pair, "cosign.key"),
+                                "--use-signing-config=false",
+                                "--tlog-upload=false",
+                                "--yes",
+                                "--allow-insecure-registry"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(pinned(repo, digest));
+  auto signedImage = run(argv, kToolTimeout);
   ASSERT_EQ(signedImage.exitCode, 0) << signedImage.output;
 }
 
@@ -256,18 +279,100 @@ void attestV3(const std::string& repo, const std::string& digest, const char* pa
   ASSERT_EQ(attested.exitCode, 0) << attested.output;
 }
 
+constexpr const char* kIdentity = "ci@example.com";
+constexpr const char* kIssuer = "https://issuer.example.com";
+
+// A private CA as a keyless signer's (docs/cosign-formats.md): EC P-256, and a leaf certifying the
+// good key's public half for kIdentity, with the OIDC issuer as Fulcio writes it (.1.1, raw
+// bytes, which the .sig paths of both cosigns read; .1.8, a UTF8String, which sigstore-go reads),
+// valid for a day (the test's duration, and more). trusted_root.json names the CA for cosign3's
+// bundle path. Files in <dir>/ca.
+void makeKeylessCa() {
+  auto ca = bench->dir / "ca";
+  std::filesystem::create_directories(ca);
+  std::string issuerHex;
+  for (unsigned char c : std::string_view(kIssuer)) {
+    issuerHex += fmt::format("{:02x}", c);
+  }
+  std::ofstream(ca / "leaf.ext") << fmt::format(
+      "keyUsage=critical,digitalSignature\n"
+      "extendedKeyUsage=codeSigning\n"
+      "subjectAltName=critical,email:{}\n"
+      "1.3.6.1.4.1.57264.1.1=DER:{}\n"
+      "1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:{}\n",
+      kIdentity, issuerHex, kIssuer);
+  auto made =
+      run({"sh", "-ec",
+           fmt::format(
+               "cd '{}'\n"
+               "openssl ecparam -name prime256v1 -genkey -noout -out ca.key\n"
+               "openssl req -x509 -new -key ca.key -sha256 -days 1 -subj '/O=MC e2e/CN=MC e2e CA' "
+               "-addext basicConstraints=critical,CA:TRUE -addext "
+               "keyUsage=critical,keyCertSign,cRLSign "
+               "-out ca.crt\n"
+               "openssl ecparam -name prime256v1 -genkey -noout -out csr.key\n"
+               "openssl req -new -key csr.key -subj '/O=MC e2e' -out leaf.csr\n"
+               "openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 "
+               "-sha256 -extfile leaf.ext -force_pubkey '{}' -out leaf.crt\n"
+               "openssl x509 -in ca.crt -outform DER | base64 -w0 > ca.der.b64\n",
+               ca.string(), key("good", "cosign.pub"))});
+  ASSERT_EQ(made.exitCode, 0) << made.output;
+  json::object root{
+      {"mediaType", "application/vnd.dev.sigstore.trustedroot+json;version=0.1"},
+      {"tlogs", json::array{}},
+      {"certificateAuthorities",
+       json::array{json::object{
+           {"subject", {{"organization", "MC e2e"}, {"commonName", "MC e2e CA"}}},
+           {"uri", "https://ca.example.com"},
+           {"certChain",
+            {{"certificates",
+              json::array{json::object{{"rawBytes", readAll(ca / "ca.der.b64")}}}}}},
+           {"validFor", {{"start", formatTime(std::chrono::system_clock::now() - 1h)}}}}}},
+      {"ctlogs", json::array{}},
+      {"timestampAuthorities", json::array{}}};
+  std::ofstream(ca / "trusted_root.json") << json::serialize(root);
+}
+
+// The certificate options of `cosign sign` that make a keyless-style signature offline.
+std::vector<std::string> certificateFlags() {
+  return {"--certificate", (bench->dir / "ca" / "leaf.crt").string(), "--certificate-chain",
+          (bench->dir / "ca" / "ca.crt").string()};
+}
+
 Verdict toolVerdict(const CommandResult& result) {
   return {result.exitCode == 0, result.exitCode,
           result.exitCode == 0 ? std::string("verified") : errorLine(result.output)};
 }
 
-// `cosign verify --key good` of repo@digest with `cosign` (either version), offline.
-Verdict cosignVerify(const std::string& cosign, const std::string& repo,
-                     const std::string& digest) {
-  return toolVerdict(
-      run({cosign, "verify", "--key", key("good", "cosign.pub"), "--insecure-ignore-tlog=true",
-           "--allow-insecure-registry", pinned(repo, digest)},
-          kToolTimeout));
+// Whom a keyless row's policy trusts: the certificate's subject and OIDC issuer, exactly.
+struct KeylessIdentity {
+  std::string subject;
+  std::string issuer;
+};
+
+// `cosign verify --key good` of repo@digest with `cosign` (either version), offline; with
+// `keyless`, `cosign verify` of a certificate signature instead: the CA as the chain for a `.sig`,
+// as trusted_root.json for a bundle (docs/cosign-formats.md), no transparency log, no SCT.
+Verdict cosignVerify(const std::string& cosign, const std::string& repo, const std::string& digest,
+                     const std::optional<KeylessIdentity>& keyless = std::nullopt,
+                     Format format = Format::V2Sig) {
+  std::vector<std::string> argv{cosign, "verify"};
+  if (!keyless) {
+    argv.insert(argv.end(), {"--key", key("good", "cosign.pub")});
+  } else if (format == Format::V2Sig) {
+    argv.insert(argv.end(), {"--certificate-chain", (bench->dir / "ca" / "ca.crt").string()});
+  } else {
+    argv.insert(argv.end(), {"--trusted-root", (bench->dir / "ca" / "trusted_root.json").string(),
+                             "--allow-certificate-chain"});
+  }
+  if (keyless) {
+    argv.insert(argv.end(),
+                {"--certificate-identity", keyless->subject, "--certificate-oidc-issuer",
+                 keyless->issuer, "--insecure-ignore-sct=true"});
+  }
+  argv.insert(argv.end(),
+              {"--insecure-ignore-tlog=true", "--allow-insecure-registry", pinned(repo, digest)});
+  return toolVerdict(run(argv, kToolTimeout));
 }
 
 // MC's verdict on repo@digest under a policy trusting the good key: the whole path the operator
@@ -287,6 +392,21 @@ Verdict mcVerify(const std::string& repo, const std::string& digest, signing::Tr
 signing::TrustPolicy keyedPolicy() {
   signing::TrustPolicy policy;
   policy.keys = {*bench->goodKey};
+  return policy;
+}
+
+// MC's policy for a keyless row: certificates for `identity` chaining to the test's CA (PEM), no
+// key, no proof of time (the certificate is judged at the check, as cosign judges it).
+signing::TrustPolicy mcKeylessPolicy(const KeylessIdentity& identity, const std::string& caPem) {
+  signing::CertificateIdentity trusted;
+  trusted.subject = identity.subject;
+  trusted.issuer = identity.issuer;
+  auto keyless = signing::KeylessTrust::make({trusted}, {caPem}, {}, {});
+  EXPECT_TRUE(keyless) << keyless.error().describe();
+  signing::TrustPolicy policy;
+  if (keyless) {
+    policy.keyless = std::move(*keyless);
+  }
   return policy;
 }
 
@@ -420,6 +540,8 @@ struct Row {
   Format format;
   bool expected;
   std::function<void(const std::string& repo, std::string* digest)> make;
+  // Set for a keyless row: whom both tools are told to trust, instead of the good key.
+  std::optional<KeylessIdentity> keyless;
 };
 
 void PrintTo(const Row& row, std::ostream* os) { *os << row.name; }
@@ -537,6 +659,31 @@ std::vector<Row> keyedRows() {
   return rows;
 }
 
+// Keyless-style rows: the good key's signature with a certificate from the test's CA for
+// kIdentity, issued by kIssuer; the policy names the right identity, another one, or the right one
+// with another issuer.
+std::vector<Row> keylessRows() {
+  const KeylessIdentity right{kIdentity, kIssuer};
+  const KeylessIdentity wrongSubject{"other@example.com", kIssuer};
+  const KeylessIdentity wrongIssuer{kIdentity, "https://wrong.example.com"};
+  auto v2 = [](const std::string& repo, std::string* d) {
+    *d = pushImage(repo, "a");
+    signV2(repo, *d, "good", certificateFlags());
+  };
+  auto v3 = [](const std::string& repo, std::string* d) {
+    *d = pushImage(repo, "a");
+    signV3(repo, *d, "good", certificateFlags());
+  };
+  return {
+      {"v2 keyless right identity", Format::V2Sig, true, v2, right},
+      {"v2 keyless wrong identity", Format::V2Sig, false, v2, wrongSubject},
+      {"v2 keyless right identity wrong issuer", Format::V2Sig, false, v2, wrongIssuer},
+      {"v3 keyless right identity", Format::V3Bundle, true, v3, right},
+      {"v3 keyless wrong identity", Format::V3Bundle, false, v3, wrongSubject},
+      {"v3 keyless right identity wrong issuer", Format::V3Bundle, false, v3, wrongIssuer},
+  };
+}
+
 // "v2 right key" → "v2-right-key": a repository of its own for each row.
 std::string slug(const std::string& name, char separator) {
   std::string out;
@@ -566,11 +713,14 @@ TEST_P(CosignDifferentialTest, McAgreesWithCosign) {
   ASSERT_EQ(digest.rfind("sha256:", 0), 0u) << digest;
 
   RowResult result{row.name, row.format, row.expected, {}, std::nullopt, {}};
-  result.cosign3 = cosignVerify(bench->cosign3, repo, digest);
+  result.cosign3 = cosignVerify(bench->cosign3, repo, digest, row.keyless, row.format);
   if (row.format == Format::V2Sig) {
-    result.cosign2 = cosignVerify(bench->cosign, repo, digest);
+    result.cosign2 = cosignVerify(bench->cosign, repo, digest, row.keyless, row.format);
   }
-  result.mc = mcVerify(repo, digest, keyedPolicy());
+  result.mc =
+      mcVerify(repo, digest,
+               row.keyless ? mcKeylessPolicy(*row.keyless, readAll(bench->dir / "ca" / "ca.crt"))
+                           : keyedPolicy());
   bench->results.push_back(result);
 
   EXPECT_EQ(result.cosign3.verified, row.expected)
@@ -582,6 +732,8 @@ TEST_P(CosignDifferentialTest, McAgreesWithCosign) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Keyed, CosignDifferentialTest, ::testing::ValuesIn(keyedRows()),
+                         [](const auto& info) { return slug(info.param.name, '_'); });
+INSTANTIATE_TEST_SUITE_P(Keyless, CosignDifferentialTest, ::testing::ValuesIn(keylessRows()),
                          [](const auto& info) { return slug(info.param.name, '_'); });
 
 // A known, deliberate difference, so not a row of the table: cosign v3's `verify` counts any
