@@ -1,10 +1,12 @@
 // libFuzzer target for everything MC reads from a registry or a Secret before it trusts it:
 // manifests and indexes, cosign signature manifests, simple-signing payloads, public keys, image
 // references, docker config JSON, WWW-Authenticate challenges, DSSE envelopes with their in-toto
-// statements, and Sigstore bundles. The first byte of an input picks
+// statements, Sigstore bundles, X.509 certificates, transparency-log entries and RFC 3161
+// timestamps. The first byte of an input picks
 // the parser, the rest is its input. Beyond "no crash, no sanitizer report" it checks what the
 // callers rely on: what parses once parses the same way again, and derived values keep the
 // invariants their readers assume.
+#include <boost/json/parse.hpp>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -12,6 +14,7 @@
 
 #include "mc/signing/auth_challenge.h"
 #include "mc/signing/bundle.h"
+#include "mc/signing/certificate.h"
 #include "mc/signing/cosign.h"
 #include "mc/signing/digest.h"
 #include "mc/signing/docker_config.h"
@@ -19,6 +22,7 @@
 #include "mc/signing/image_reference.h"
 #include "mc/signing/manifest.h"
 #include "mc/signing/public_key.h"
+#include "mc/signing/signing_time.h"
 #include "mc/signing/verify.h"
 
 namespace {
@@ -178,6 +182,45 @@ void fuzzBundle(std::string_view input) {
   require(!verdict.verified && verdict.verifiedBy.empty());
 }
 
+// PEM or DER certificates: what parses has a fingerprint and a key or a reason, never a crash;
+// a fuzzed leaf never chains to a root it was not issued by.
+void fuzzCertificate(std::string_view input) {
+  auto certificates = Certificate::allFromPem(input);
+  auto der = Certificate::fromDer(input);
+  std::vector<Certificate> parsed = certificates ? *certificates : std::vector<Certificate>{};
+  if (der) {
+    parsed.push_back(*der);
+  }
+  for (const auto& certificate : parsed) {
+    require(certificate.fingerprint().rfind("sha256:", 0) == 0);
+    (void)certificate.publicKey();
+    (void)certificate.describe();
+    auto again = Certificate::fromDer(certificate.der());
+    require(again && again->fingerprint() == certificate.fingerprint());
+    (void)matchIdentity(certificate, {"", "^ci@", "", ".*"});
+  }
+}
+
+// Transparency-log entries (a bundle's JSON, cosign v2's annotation) and RFC 3161 responses: no
+// fuzzed entry is promised by a log whose private key is gone, no fuzzed timestamp verifies.
+void fuzzSigningTime(std::string_view input) {
+  boost::system::error_code ec;
+  auto json = boost::json::parse(input, ec);
+  std::vector<mc::Result<TlogEntry>> entries;
+  if (!ec) {
+    entries.push_back(parseBundleTlogEntry(json, "entry"));
+  }
+  entries.push_back(parseCosignBundleAnnotation(input));
+  for (const auto& entry : entries) {
+    if (entry) {
+      auto verified = verifyTlogEntry(*entry, fuzzPolicy().keys);
+      require(!verified);
+      (void)entryCoversSignature(*entry, "sig", "payload");
+    }
+  }
+  require(!verifyRfc3161Timestamp(input, "sig", ""));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -185,7 +228,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 8) {
+  switch (data[0] % 10) {
     case 0:
       fuzzManifest(input);
       break;
@@ -209,6 +252,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 7:
       fuzzBundle(input);
+      break;
+    case 8:
+      fuzzCertificate(input);
+      break;
+    case 9:
+      fuzzSigningTime(input);
       break;
   }
   return 0;
