@@ -271,6 +271,81 @@ TEST(RolloutVerifyJsonTest, WithoutVerifyNothingIsReadOrWritten) {
       << "reset verification is absent, not an empty object";
 }
 
+// Keyless signers (every identity form, PEMs in Secrets and inline, logs, authorities) and
+// required attestations.
+constexpr const char* kKeylessPolicy = R"({
+  "apiVersion": "mc.maestro.dev/v1alpha1",
+  "kind": "ClusterVerificationPolicy",
+  "metadata": {"name": "keyless"},
+  "spec": {
+    "keyless": {
+      "identities": [
+        {"subject": "ci@example.com", "issuer": "https://issuer.example.com"},
+        {"subjectRegExp": "^https://github.com/acme/", "issuerRegExp": "^https://token\\."}
+      ],
+      "roots": [{"secretRef": {"name": "fulcio", "namespace": "mc-system", "key": "ca.pem"}},
+                {"pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}],
+      "transparencyLogKeys": [{"secretRef": {"name": "rekor", "namespace": "mc-system",
+                                             "key": "rekor.pub"}}],
+      "timestampAuthorities": [{"secretRef": {"name": "tsa", "namespace": "mc-system",
+                                              "key": "chain.pem"}}]
+    },
+    "attestations": [{"predicateType": "https://slsa.dev/provenance/v1"}]
+  }
+})";
+
+TEST(VerificationPolicyJsonTest, KeylessSignersAndAttestationsRoundTrip) {
+  auto in = json::parse(kKeylessPolicy);
+  auto spec = readPolicyOrFail(in);
+  ASSERT_TRUE(spec.keyless.has_value());
+  const auto& keyless = *spec.keyless;
+  ASSERT_EQ(keyless.identities.size(), 2u);
+  EXPECT_EQ(keyless.identities[0].subject, "ci@example.com");
+  EXPECT_FALSE(keyless.identities[0].subjectRegExp.has_value());
+  EXPECT_EQ(keyless.identities[1].subjectRegExp, "^https://github.com/acme/");
+  EXPECT_EQ(keyless.identities[1].issuerRegExp, "^https://token\\.");
+  ASSERT_EQ(keyless.roots.size(), 2u);
+  EXPECT_EQ(keyless.roots[0].secretName, "fulcio");
+  EXPECT_EQ(keyless.roots[0].secretKey, "ca.pem");
+  EXPECT_TRUE(keyless.roots[1].pem.has_value());
+  ASSERT_EQ(keyless.transparencyLogKeys.size(), 1u);
+  EXPECT_EQ(keyless.transparencyLogKeys[0].secretKey, "rekor.pub");
+  ASSERT_EQ(keyless.timestampAuthorities.size(), 1u);
+  EXPECT_EQ(spec.attestations, std::vector<std::string>{"https://slsa.dev/provenance/v1"});
+  EXPECT_EQ(json::value_from(spec), in.at("spec")) << "nothing dropped, nothing added";
+}
+
+TEST(VerificationPolicyJsonTest, KeylessAndAttestationMistakesNameTheField) {
+  struct Case {
+    const char* json;
+    const char* fieldMessage;
+  };
+  for (
+      const auto& c : {
+          Case{R"({"spec": {"keyless": {"roots": [{"pem": "P"}]}}})",
+               "spec.keyless.identities: missing"},
+          Case{
+              R"({"spec": {"keyless": {"identities": [{"subject": "a"}], "roots": [{"pem": "P"}]}}})",
+              "spec.keyless.identities[0].issuer: missing"},
+          Case{
+              R"({"spec": {"keyless": {"identities": [{"issuer": "i"}], "roots": [{"pem": "P"}]}}})",
+              "spec.keyless.identities[0].subject: missing"},
+          Case{R"({"spec": {"keyless": {"identities": [{"subject": "a", "issuer": "i"}]}}})",
+               "spec.keyless.roots: missing"},
+          Case{
+              R"({"spec": {"keyless": {"identities": [{"subject": "a", "issuer": "i"}], "roots": [{"secretRef": {"name": "ca"}}]}}})",
+              "spec.keyless.roots[0].secretRef.key: missing"},
+          Case{R"({"spec": {"attestations": [{}]}})",
+               "spec.attestations[0].predicateType: missing"},
+          Case{R"({"spec": {"attestations": ["https://slsa.dev/provenance/v1"]}})",
+               "spec.attestations[0]: expected an object"},
+      }) {
+    auto read = readVerificationPolicy(json::parse(c.json).as_object());
+    ASSERT_FALSE(read) << c.json;
+    EXPECT_EQ(read.error().fieldMessage(), c.fieldMessage) << c.json;
+  }
+}
+
 TEST(VerificationJsonTest, MalformedFormsAreInvalidNamingTheField) {
   // Read as a policy object (readVerificationPolicy) or as a Rollout (readRollout).
   enum class As { Policy, Rollout };
