@@ -169,6 +169,36 @@ boost::asio::awaitable<Result<std::optional<signing::KeylessTrust>>> readKeyless
   co_return std::optional<signing::KeylessTrust>(std::move(*trust));
 }
 
+// The first Secret a namespace's policy names in another namespace; nullopt when none. The CRD's
+// rule refuses such a policy, but an object stored before the rule was in place is read here, and
+// a namespace's policy must never make MC read another namespace's Secrets.
+std::optional<std::string> foreignSecret(const crds::VerificationPolicySpec& spec,
+                                         const std::string& ns) {
+  auto foreign = [&](const std::optional<std::string>& secretNs) {
+    return secretNs && *secretNs != ns;
+  };
+  for (const auto& key : spec.keys) {
+    if (foreign(key.secretNamespace)) {
+      return fmt::format("{}/{}", *key.secretNamespace, key.secretName.value_or(""));
+    }
+  }
+  if (spec.keyless) {
+    for (const auto* sources : {&spec.keyless->roots, &spec.keyless->timestampAuthorities}) {
+      for (const auto& source : *sources) {
+        if (foreign(source.secretNamespace)) {
+          return fmt::format("{}/{}", *source.secretNamespace, source.secretName.value_or(""));
+        }
+      }
+    }
+    for (const auto& key : spec.keyless->transparencyLogKeys) {
+      if (foreign(key.secretNamespace)) {
+        return fmt::format("{}/{}", *key.secretNamespace, key.secretName.value_or(""));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 // A policy as the verifier applies it: its keys and keyless trust read from their Secrets (or
 // inline) and its waivers parsed. What cannot be read becomes the policy's problem: an Error for
 // every image it covers, never a pass.
@@ -185,6 +215,13 @@ boost::asio::awaitable<Result<signing::Policy>> resolvePolicy(SecretReader& secr
   policy.trust.matchRepository = spec.matchRepository.value_or(false);
   policy.trust.attestations = spec.attestations;
   policy.waivers = readWaivers(spec, policy.problem);
+  if (auto foreign = cluster ? std::nullopt : foreignSecret(spec, ns)) {
+    policy.problem = fmt::format(
+        "names Secret {} of another namespace; a namespace's policy reads "
+        "only its own Secrets",
+        *foreign);
+    co_return policy;
+  }
   auto keys = co_await readKeys(secrets, spec.keys, policy.name, ns, policy.problem);
   if (!keys) {
     co_return keys.error();

@@ -175,7 +175,8 @@ Result<InTotoStatement> parseInTotoStatement(std::string_view bytes) {
   return out;
 }
 
-Result<void> checkStatementSubject(const InTotoStatement& statement, std::string_view digest) {
+Result<StatementSubject> checkStatementSubject(const InTotoStatement& statement,
+                                               std::string_view digest) {
   if (auto valid = checkSha256Digest(digest); !valid) {
     return valid.error();
   }
@@ -187,7 +188,7 @@ Result<void> checkStatementSubject(const InTotoStatement& statement, std::string
       continue;
     }
     if (found->second == hex) {
-      return {};
+      return subject;
     }
     named.push_back(fmt::format("sha256:{}", found->second));
   }

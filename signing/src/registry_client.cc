@@ -578,7 +578,11 @@ asio::awaitable<Result<Manifest>> HttpRegistryClient::referrers(
 asio::awaitable<Result<Manifest>> referrersOf(RegistryClient& client, ImageReference pinned,
                                               std::optional<RegistryCredentials> credentials) {
   auto listed = co_await client.referrers(pinned, credentials);
-  if (listed || listed.error().kind != ErrorKind::NotFound) {
+  // Registries without the API answer 404 (distribution), 405 or 400 (some proxies); one with it
+  // answers 200 even for a digest it does not hold.
+  bool noApi = !listed && (listed.error().kind == ErrorKind::NotFound ||
+                           listed.error().httpStatus == 400 || listed.error().httpStatus == 405);
+  if (!noApi) {
     co_return listed;
   }
   auto digest = pinned.digest();
@@ -601,9 +605,11 @@ asio::awaitable<Result<Manifest>> referrersOf(RegistryClient& client, ImageRefer
     co_return index.error();
   }
   if (!index->manifest.isIndex()) {
-    co_return makeError(ErrorKind::Invalid,
-                        fmt::format("the referrers tag {} holds a {}, not an index",
-                                    fallback->str(), index->mediaType));
+    // Something else pushed under that tag: it lists no referrers.
+    Manifest empty;
+    empty.kind = ManifestKind::OciIndex;
+    empty.mediaType = std::string(kOciIndexType);
+    co_return empty;
   }
   co_return std::move(index->manifest);
 }

@@ -13,9 +13,11 @@ namespace {
 // attestation or bundle with a large predicate (provenance, an SBOM's summary) more.
 constexpr uint64_t kMaxPayloadBytes = 1024 * 1024;
 constexpr uint64_t kMaxEnvelopeBytes = 8 * 1024 * 1024;
-// A digest's bundles MC reads at most: a handful in practice, and a registry must not make one
-// verification fetch without end.
+// A digest's bundles MC reads at most, and the referrers it looks into to find them: a handful in
+// practice, and a registry must not make one verification fetch without end (nor junk referrers
+// crowd a real bundle out, up to that bound).
 constexpr size_t kMaxBundles = 16;
+constexpr size_t kMaxReferrersLooked = 64;
 
 // Errors that say MC could not ask, not that the answer was bad: retried, never a verdict.
 bool unreadable(const Error& error) {
@@ -29,15 +31,6 @@ Result<ImageReference> atTag(const ImageReference& pinned, const Result<std::str
     return tag.error();
   }
   return ImageReference::parse(fmt::format("{}:{}", pinned.name(), *tag));
-}
-
-SignerMaterial layerMaterial(const SignatureLayer& layer) {
-  SignerMaterial material;
-  material.certificatePem = layer.certificate;
-  material.chainPem = layer.chain;
-  material.cosignBundle = layer.rekorBundle;
-  material.rfc3161Annotation = layer.rfc3161;
-  return material;
 }
 
 }  // namespace
@@ -115,7 +108,7 @@ boost::asio::awaitable<Result<void>> RegistrySignatures::addAttestations(
       }
       continue;
     }
-    out.attestations.push_back({layer.index, std::move(*envelope), layerMaterial(layer)});
+    out.attestations.push_back({layer.index, std::move(*envelope), SignerMaterial::of(layer)});
   }
   co_return Result<void>{};
 }
@@ -124,20 +117,19 @@ boost::asio::awaitable<Result<void>> RegistrySignatures::addBundles(
     ImageReference pinned, std::optional<RegistryCredentials> credentials, SignedArtifacts& out) {
   auto index = co_await referrersOf(registry_, pinned, credentials);
   if (!index) {
-    // A fallback tag that holds something else is no bundle; the rest is MC failing to ask.
-    if (unreadable(index.error())) {
-      co_return index.error();
-    }
-    co_return Result<void>{};
+    co_return index.error();  // MC could not ask: never "no bundles"
   }
-  size_t read = 0;
+  size_t looked = 0;
   for (const auto& listed : index->manifests) {
     // An index may leave a descriptor's artifactType out; the manifest's layers then decide.
     bool bundle = listed.artifactType == kBundleV03MediaType || listed.artifactType.empty();
-    if (!bundle || read == kMaxBundles) {
+    if (!bundle) {
       continue;
     }
-    ++read;
+    if (out.bundles.size() == kMaxBundles || looked == kMaxReferrersLooked) {
+      break;
+    }
+    ++looked;
     auto ref = ImageReference::parse(fmt::format("{}@{}", pinned.name(), listed.digest));
     if (!ref) {
       continue;

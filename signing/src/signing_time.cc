@@ -23,6 +23,7 @@
 #include "mc/common/timefmt.h"
 #include "mc/runtime/hash.h"
 #include "mc/runtime/secret.h"
+#include "mc/signing/dsse.h"
 
 namespace mc::signing {
 namespace {
@@ -125,18 +126,6 @@ std::optional<std::string> fromHex(std::string_view hex) {
     out += static_cast<char>(high << 4 | low);
   }
   return out;
-}
-
-// protobuf's JSON mapping writes bytes as standard base64 with padding, and reads URL-safe and
-// unpadded base64 too; MC reads what protobuf reads, through runtime's one decoder.
-std::optional<std::string> protoBase64Decode(std::string_view text) {
-  std::string standard(text);
-  std::replace(standard.begin(), standard.end(), '-', '+');
-  std::replace(standard.begin(), standard.end(), '_', '/');
-  if (standard.find('=') == std::string::npos) {
-    standard.append((4 - standard.size() % 4) % 4, '=');
-  }
-  return kube::base64Decode(standard);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,7 +312,7 @@ Result<std::string> base64Field(const json::object& object, std::string_view key
   if (!text) {
     return text.error();
   }
-  auto decoded = protoBase64Decode(*text);
+  auto decoded = decodeBase64Lenient(*text);
   if (!decoded) {
     return fieldError(join(parent, key), "is not base64");
   }
@@ -899,7 +888,7 @@ Result<TlogEntry> parseBundleTlogEntry(const json::value& value, std::string_vie
       for (size_t i = 0; i < items.size(); ++i) {
         std::string hashField = fmt::format("{}.hashes[{}]", proofField, i);
         auto decoded =
-            items[i].is_string() ? protoBase64Decode(items[i].get_string()) : std::nullopt;
+            items[i].is_string() ? decodeBase64Lenient(items[i].get_string()) : std::nullopt;
         if (!decoded || decoded->size() != kSha256Size) {
           return fieldError(hashField, "is not a base64 SHA-256 hash (32 bytes)");
         }

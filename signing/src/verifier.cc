@@ -45,7 +45,14 @@ struct Verifier::Impl {
         return a.second.expires < b.second.expires;
       }));
     }
-    auto lifetime = verdict.verified ? options.verifiedFor : options.refusedFor;
+    auto lifetime = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        verdict.verified ? options.verifiedFor : options.refusedFor);
+    if (verdict.verified && verdict.validUntil) {
+      // A certificate trusted for being valid now is not trusted past its expiry.
+      auto left = *verdict.validUntil - clock.wallNow();
+      lifetime = std::clamp(std::chrono::duration_cast<std::chrono::steady_clock::duration>(left),
+                            std::chrono::steady_clock::duration::zero(), lifetime);
+    }
     entries.insert_or_assign(key, Entry{verdict, now + lifetime});
   }
 

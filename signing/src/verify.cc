@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/json/parse.hpp>
+#include <boost/json.hpp>
 
 #include "mc/common/text.h"
 #include "mc/common/timefmt.h"
@@ -130,11 +130,18 @@ Result<std::vector<Certificate>> signerCertificates(const SignerMaterial& materi
   return out;
 }
 
+// Who made a signature the policy trusts, and until when that holds: a keyless certificate
+// trusted only because it is valid now (no trusted signing time) stops vouching when it expires.
+struct Signer {
+  std::string who;
+  std::optional<std::chrono::system_clock::time_point> until;
+};
+
 // A keyless signer: the certificate that came with the signature, whose key made it, which chains
 // to the policy's roots at the signing time, for one of the policy's identities.
-Result<std::string> keylessSigner(const KeylessTrust& trust, std::string_view signedBytes,
-                                  std::string_view signature, std::string_view coveredPayload,
-                                  const SignerMaterial& material, const VerifyOptions& options) {
+Result<Signer> keylessSigner(const KeylessTrust& trust, std::string_view signedBytes,
+                             std::string_view signature, std::string_view coveredPayload,
+                             const SignerMaterial& material, const VerifyOptions& options) {
   auto certificates = signerCertificates(material);
   if (!certificates) {
     return makeError(ErrorKind::Terminal, fmt::format("its certificate cannot be read: {}",
@@ -174,9 +181,12 @@ Result<std::string> keylessSigner(const KeylessTrust& trust, std::string_view si
   for (const auto& identity : trust.identities) {
     auto matched = matchIdentity(leaf, identity);
     if (matched) {
-      return signedAt ? fmt::format("{}, signed at {} ({})", leaf.describe(),
-                                    formatTime(signedAt->at), signedAt->provedBy)
-                      : leaf.describe();
+      if (signedAt) {
+        return Signer{fmt::format("{}, signed at {} ({})", leaf.describe(),
+                                  formatTime(signedAt->at), signedAt->provedBy),
+                      std::nullopt};
+      }
+      return Signer{leaf.describe(), leaf.notAfter()};
     }
     mismatches.push_back(matched.error().message);
   }
@@ -186,9 +196,9 @@ Result<std::string> keylessSigner(const KeylessTrust& trust, std::string_view si
 // Who among the policy's trusted signers made `signature` over `signedBytes`, as the signer's
 // description; otherwise why none did, in the error's message. `coveredPayload` is what a
 // transparency-log entry records a hash of: the payload itself, not a DSSE envelope's encoding.
-Result<std::string> trustedSigner(const TrustPolicy& policy, std::string_view signedBytes,
-                                  std::string_view signature, std::string_view coveredPayload,
-                                  const SignerMaterial& material, const VerifyOptions& options) {
+Result<Signer> trustedSigner(const TrustPolicy& policy, std::string_view signedBytes,
+                             std::string_view signature, std::string_view coveredPayload,
+                             const SignerMaterial& material, const VerifyOptions& options) {
   if (policy.keys.empty() && !policy.keyless) {
     return makeError(ErrorKind::Terminal, "no trusted key to check it with");
   }
@@ -196,7 +206,7 @@ Result<std::string> trustedSigner(const TrustPolicy& policy, std::string_view si
   for (const auto& key : policy.keys) {
     auto checked = key.verifyBytes(signedBytes, signature);
     if (checked) {
-      return key.describe();
+      return Signer{key.describe(), std::nullopt};
     }
     reasons.push_back(checked.reason);
   }
@@ -234,9 +244,9 @@ Result<void> checkRepository(const TrustPolicy& policy, const std::string& signe
 
 // A v2 `.sig` signature: a trusted signer over the payload, which names this digest. Returns the
 // signer and sets the verdict's docker reference.
-Result<std::string> checkSimpleSigning(std::string_view digest, const FetchedSignature& fetched,
-                                       const TrustPolicy& policy, const VerifyOptions& options,
-                                       DigestVerdict& verdict) {
+Result<Signer> checkSimpleSigning(std::string_view digest, const FetchedSignature& fetched,
+                                  const TrustPolicy& policy, const VerifyOptions& options,
+                                  DigestVerdict& verdict) {
   if (fetched.layer.signature.empty()) {
     return makeError(ErrorKind::Terminal, "the signature is empty");
   }
@@ -246,11 +256,7 @@ Result<std::string> checkSimpleSigning(std::string_view digest, const FetchedSig
                      "the signature is not base64 (cosign writes it base64 in the layer's "
                      "dev.cosignproject.cosign/signature annotation)");
   }
-  SignerMaterial material;
-  material.certificatePem = fetched.layer.certificate;
-  material.chainPem = fetched.layer.chain;
-  material.cosignBundle = fetched.layer.rekorBundle;
-  material.rfc3161Annotation = fetched.layer.rfc3161;
+  auto material = SignerMaterial::of(fetched.layer);
   auto signer =
       trustedSigner(policy, fetched.payload, *signature, fetched.payload, material, options);
   if (!signer) {
@@ -275,8 +281,9 @@ Result<std::string> checkSimpleSigning(std::string_view digest, const FetchedSig
 
 // What a verified DSSE envelope says: its signer and its statement.
 struct Statement {
-  std::string signer;
+  Signer signer;
   InTotoStatement statement;
+  StatementSubject subject;  // the one that is this digest
 };
 
 // A DSSE envelope (a v2 attestation, or a v3 bundle's): one of its signatures by a trusted
@@ -285,7 +292,7 @@ Result<Statement> checkEnvelope(std::string_view digest, const DsseEnvelope& env
                                 const SignerMaterial& material, const TrustPolicy& policy,
                                 const VerifyOptions& options) {
   const std::string signedBytes = envelope.preAuthEncoding();
-  Result<std::string> signer = makeError(ErrorKind::Terminal, "the envelope has no signature");
+  Result<Signer> signer = makeError(ErrorKind::Terminal, "the envelope has no signature");
   for (const auto& signature : envelope.signatures) {
     signer = trustedSigner(policy, signedBytes, signature.signature, envelope.payload, material,
                            options);
@@ -306,10 +313,11 @@ Result<Statement> checkEnvelope(std::string_view digest, const DsseEnvelope& env
     return makeError(ErrorKind::Terminal, fmt::format("its statement cannot be read: {}",
                                                       statement.error().fieldMessage()));
   }
-  if (auto about = checkStatementSubject(*statement, digest); !about) {
+  auto about = checkStatementSubject(*statement, digest);
+  if (!about) {
     return about.error();
   }
-  return Statement{std::move(*signer), std::move(*statement)};
+  return Statement{std::move(*signer), std::move(*statement), std::move(*about)};
 }
 
 // The predicate type an envelope claims before it is verified: only to say, of a refusal, whether
@@ -337,15 +345,23 @@ class Judge {
     signatureResult(fmt::format("signature {}", fetched.layer.index + 1), std::move(signer));
   }
 
-  // An envelope of `label`: a signature when its statement is cosign's, an attestation when of a
-  // required predicate type; anything else is not asked for.
+  // An envelope of `label`: a signature when its statement is cosign's (and it came where
+  // signatures are: a bundle, not v2's `.att` tag, which is read only when attestations are
+  // asked for, so reading a signature there would make the verdict depend on that), an
+  // attestation when of a required predicate type; anything else is not asked for.
   void envelope(const std::string& label, const DsseEnvelope& envelope,
-                const SignerMaterial& material) {
+                const SignerMaterial& material, bool maySign) {
     std::string claimed = claimedPredicateType(envelope);
     AttestationVerdict* attestation = required(claimed);
-    bool signature = claimed == kCosignSignPredicateType || claimed.empty();
-    if ((signature && verdict_.verified) || (!signature && attestation == nullptr) ||
-        (attestation != nullptr && attestation->verified)) {
+    bool signature = maySign && (claimed == kCosignSignPredicateType || claimed.empty());
+    if (!signature && attestation == nullptr) {
+      auto& seen = verdict_.unaskedStatements;
+      if (!claimed.empty() && std::find(seen.begin(), seen.end(), claimed) == seen.end()) {
+        seen.push_back(claimed);
+      }
+      return;
+    }
+    if ((signature && verdict_.verified) || (attestation != nullptr && attestation->verified)) {
       return;
     }
     auto checked = checkEnvelope(digest_, envelope, material, policy_, options_);
@@ -354,8 +370,8 @@ class Judge {
       return;
     }
     if (checked) {
-      const auto& subjects = checked->statement.subjects;
-      std::string signedName = subjects.empty() ? "" : signedRepository(subjects.front().name);
+      // The repository the signer named for this digest, not for another subject.
+      std::string signedName = signedRepository(checked->subject.name);
       if (auto matched = checkRepository(policy_, signedName, options_); !matched) {
         signatureResult(label, matched.error());
         return;
@@ -391,25 +407,33 @@ class Judge {
     return nullptr;
   }
 
-  void signatureResult(const std::string& label, Result<std::string> signer) {
+  void signatureResult(const std::string& label, Result<Signer> signer) {
     if (signer) {
       verdict_.verified = true;
-      verdict_.verifiedBy = std::move(*signer);
+      verdict_.verifiedBy = std::move(signer->who);
+      holdsUntil(signer->until);
       verdict_.refusals.clear();
       return;
     }
     verdict_.refusals.push_back(fmt::format("{}: {}", label, signer.error().message));
   }
 
-  static void attestationResult(AttestationVerdict& attestation, const std::string& label,
-                                Result<Statement> checked) {
+  void attestationResult(AttestationVerdict& attestation, const std::string& label,
+                         Result<Statement> checked) {
     if (checked) {
       attestation.verified = true;
-      attestation.verifiedBy = std::move(checked->signer);
+      attestation.verifiedBy = std::move(checked->signer.who);
+      holdsUntil(checked->signer.until);
       attestation.refusals.clear();
       return;
     }
     attestation.refusals.push_back(fmt::format("{}: {}", label, checked.error().message));
+  }
+
+  void holdsUntil(std::optional<std::chrono::system_clock::time_point> until) {
+    if (until && (!verdict_.validUntil || *until < *verdict_.validUntil)) {
+      verdict_.validUntil = until;
+    }
   }
 
   std::string_view digest_;
@@ -460,6 +484,15 @@ bool globMatches(std::string_view pattern, std::string_view text) {
 
 }  // namespace
 
+SignerMaterial SignerMaterial::of(const SignatureLayer& layer) {
+  SignerMaterial material;
+  material.certificatePem = layer.certificate;
+  material.chainPem = layer.chain;
+  material.cosignBundle = layer.rekorBundle;
+  material.rfc3161Annotation = layer.rfc3161;
+  return material;
+}
+
 Result<KeylessTrust> KeylessTrust::make(std::vector<CertificateIdentity> identities,
                                         const std::vector<std::string>& authorities,
                                         std::vector<PublicKey> transparencyLogKeys,
@@ -500,39 +533,53 @@ Result<KeylessTrust> KeylessTrust::make(std::vector<CertificateIdentity> identit
 
 namespace {
 
-std::string keylessCacheKey(const KeylessTrust& trust) {
-  std::vector<std::string> parts;
-  for (const auto& identity : trust.identities) {
-    parts.push_back(fmt::format("id={}\x1f{}\x1f{}\x1f{}", identity.subject, identity.subjectRegExp,
-                                identity.issuer, identity.issuerRegExp));
-  }
-  for (const auto& certificate : trust.roots) {
-    parts.push_back("ca=" + certificate.fingerprint());
-  }
-  for (const auto& key : trust.transparencyLogKeys) {
-    parts.push_back("log=" + key.fingerprint());
-  }
-  for (const auto& chain : trust.timestampAuthorities) {
-    parts.push_back("tsa=" + digestOf(chain));
-  }
+// Each part of what a verdict depends on as one JSON string, sorted: a user's regular expression
+// or predicate type may hold any separator, and two policies must never share a key.
+void addSorted(boost::json::array& key, std::string_view kind, std::vector<std::string> parts) {
   std::sort(parts.begin(), parts.end());
-  return fmt::format("{}", fmt::join(parts, ","));
+  key.emplace_back(kind);
+  boost::json::array list;
+  for (auto& part : parts) {
+    list.emplace_back(std::move(part));
+  }
+  key.emplace_back(std::move(list));
 }
 
 }  // namespace
 
 std::string TrustPolicy::cacheKey() const {
+  boost::json::array key;
   std::vector<std::string> fingerprints;
-  fingerprints.reserve(keys.size());
-  for (const auto& key : keys) {
-    fingerprints.push_back(key.fingerprint());
+  for (const auto& k : keys) {
+    fingerprints.push_back(k.fingerprint());
   }
-  std::sort(fingerprints.begin(), fingerprints.end());
-  std::vector<std::string> types = attestations;
-  std::sort(types.begin(), types.end());
-  return fmt::format("{}|{}|{}|{}", fmt::join(fingerprints, ","),
-                     keyless ? keylessCacheKey(*keyless) : "-", matchRepository ? "repo" : "any",
-                     fmt::join(types, ","));
+  addSorted(key, "keys", std::move(fingerprints));
+  if (keyless) {
+    std::vector<std::string> identities;
+    for (const auto& id : keyless->identities) {
+      identities.push_back(boost::json::serialize(
+          boost::json::array{id.subject, id.subjectRegExp, id.issuer, id.issuerRegExp}));
+    }
+    addSorted(key, "identities", std::move(identities));
+    std::vector<std::string> roots;
+    for (const auto& root : keyless->roots) {
+      roots.push_back(root.fingerprint());
+    }
+    addSorted(key, "roots", std::move(roots));
+    std::vector<std::string> logs;
+    for (const auto& log : keyless->transparencyLogKeys) {
+      logs.push_back(log.fingerprint());
+    }
+    addSorted(key, "logs", std::move(logs));
+    std::vector<std::string> authorities;
+    for (const auto& chain : keyless->timestampAuthorities) {
+      authorities.push_back(digestOf(chain));
+    }
+    addSorted(key, "authorities", std::move(authorities));
+  }
+  key.emplace_back(matchRepository);
+  addSorted(key, "attestations", attestations);
+  return boost::json::serialize(key);
 }
 
 std::string DigestVerdict::describe(std::string_view digest) const {
@@ -540,6 +587,10 @@ std::string DigestVerdict::describe(std::string_view digest) const {
     return fmt::format("{} verified by {}", digest, verifiedBy);
   }
   if (verifiedBy.empty()) {
+    if (refusals.empty() && !unaskedStatements.empty()) {
+      return fmt::format("{} has no signature, only attestations ({}), which are no signatures",
+                         digest, fmt::join(unaskedStatements, ", "));
+    }
     if (refusals.empty()) {
       return fmt::format("{} has no signature", digest);
     }
@@ -575,7 +626,7 @@ DigestVerdict verifyArtifacts(std::string_view digest, const SignedArtifacts& ar
       judge.unreadable(label, "it signs a message digest, not a statement about an image");
       continue;
     }
-    judge.envelope(label, *parsed->dsse, bundleMaterial(*parsed));
+    judge.envelope(label, *parsed->dsse, bundleMaterial(*parsed), true);
   }
   for (const auto& signature : artifacts.signatures) {
     judge.simpleSigning(signature);
@@ -586,7 +637,7 @@ DigestVerdict verifyArtifacts(std::string_view digest, const SignedArtifacts& ar
     if (!envelope) {
       continue;  // says nothing of the signature, and its type is unknown
     }
-    judge.envelope(label, *envelope, attestation.material);
+    judge.envelope(label, *envelope, attestation.material, false);
   }
   return std::move(judge).finish();
 }

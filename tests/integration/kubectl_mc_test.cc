@@ -184,10 +184,12 @@ class KubectlMcTest : public ::testing::Test {
   }
 
   // An AnalysisRun as MC makes it (labelled with the Rollout's name and its analysis, controlled
-  // by it, or by `ownerUid`), with `status` written as the AnalysisRun controller writes it.
+  // by it, or by `controller`), with `status` written as the AnalysisRun controller writes it.
+  // The controller is a real object: the garbage collector deletes what an absent one owns.
   void createRun(const json::object& rollout, const std::string& name, const std::string& analysis,
-                 const std::string& status, const std::string& ownerUid = "") {
+                 const std::string& status, const json::object* controller = nullptr) {
     std::string rolloutName = kube::nameOf(rollout);
+    const json::object& owner = controller != nullptr ? *controller : rollout;
     auto object = json::parse(R"json({
       "apiVersion": "mc.maestro.dev/v1alpha1", "kind": "AnalysisRun",
       "spec": {
@@ -202,12 +204,11 @@ class KubectlMcTest : public ::testing::Test {
         {"name", name},
         {"labels",
          {{"mc.maestro.dev/rollout", rolloutName}, {"mc.maestro.dev/analysis", analysis}}},
-        {"ownerReferences",
-         json::array{{{"apiVersion", crds::kApiVersion},
-                      {"kind", "Rollout"},
-                      {"name", rolloutName},
-                      {"uid", ownerUid.empty() ? kube::uidOf(rollout) : ownerUid},
-                      {"controller", true}}}}};
+        {"ownerReferences", json::array{{{"apiVersion", owner.at("apiVersion")},
+                                         {"kind", owner.at("kind")},
+                                         {"name", kube::nameOf(owner)},
+                                         {"uid", kube::uidOf(owner)},
+                                         {"controller", true}}}}};
     auto created = io_.run(client_->create(kAnalysisRuns, ns_, std::move(object)));
     ASSERT_TRUE(created) << created.error().describe();
     setRunStatus(name, status);
@@ -471,8 +472,12 @@ TEST_F(KubectlMcTest, GetAnalysisRunAndTheRunsOfGetRollout) {
                         "finishedAt": "2026-03-01T11:41:01Z", "message": "NaN"}]}]})");
   createRun(rollout, "web-1-1", "step-1", R"({"phase": "Failed"})");
   // Labelled as this Rollout's but controlled by another object: not its run.
-  createRun(rollout, "web-2-9", "step-9", R"({"phase": "Failed"})",
-            "00000000-0000-0000-0000-000000000009");
+  auto other = io_.run(client_->create(
+      kube::resources::kConfigMaps, ns_,
+      json::object{
+          {"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "other"}}}}));
+  ASSERT_TRUE(other) << other.error().describe();
+  createRun(rollout, "web-2-9", "step-9", R"({"phase": "Failed"})", &*other);
 
   using Row = std::vector<std::string>;
   for (const char* alias : {"analysisrun", "analysisruns", "ar", "mcar"}) {

@@ -511,6 +511,21 @@ TEST_F(RegistryClientTest, ReferrersComeFromTheApiElseFromTheTagFallback) {
   ASSERT_TRUE(none) << none.error().describe();
   EXPECT_TRUE(none->manifests.empty());
 
+  // A registry answering 405 to the API has none either; a tag holding an image lists nothing.
+  registry_->routeAny("/v2/mc/old/referrers/" + digest, [](const http::Request&) {
+    return registryError(405, "UNSUPPORTED", "method not allowed");
+  });
+  registry_->routeAny("/v2/mc/old/manifests/sha256-" + hex, [](const http::Request&) {
+    return http::Response{
+        200,
+        {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}},
+        R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:)" +
+            std::string(64, 'd') + R"(","size":2},"layers":[]})"};
+  });
+  auto old = io_.run(referrersOfOn(*client_, ref("mc/old@" + digest)));
+  ASSERT_TRUE(old) << old.error().describe();
+  EXPECT_TRUE(old->manifests.empty());
+
   // A registry that fails is an Error, never "no referrers".
   registry_->routeAny("/v2/mc/down/referrers/" + digest, [](const http::Request&) {
     return registryError(503, "UNAVAILABLE", "try later");

@@ -123,6 +123,9 @@ TEST_F(KeylessVerifyTest, ACertificateValidNowForTheIdentityVerifies) {
   ASSERT_TRUE(verdict.verified) << verdict.describe(kDigest);
   EXPECT_THAT(verdict.verifiedBy, HasSubstr("certificate for ci@example.com"));
   EXPECT_THAT(verdict.verifiedBy, HasSubstr(kIssuer));
+  // Trusted for being valid now, so only until it expires (the verifier caches no longer).
+  ASSERT_TRUE(verdict.validUntil.has_value());
+  EXPECT_EQ(Clock::to_time_t(*verdict.validUntil), toTimeT(now_ - 2min + 10min));
 }
 
 TEST_F(KeylessVerifyTest, WrongIdentityWrongIssuerOrAnotherRootIsRefused) {
@@ -166,6 +169,7 @@ TEST_F(KeylessVerifyTest, AnRfc3161TimestampInsideTheWindowProvesTheSigningTime)
   auto verdict = judge(fetched, policy());
   ASSERT_TRUE(verdict.verified) << verdict.describe(kDigest);
   EXPECT_THAT(verdict.verifiedBy, HasSubstr("RFC 3161"));
+  EXPECT_FALSE(verdict.validUntil.has_value()) << "a proved signing time does not expire";
 
   // Stamped after the certificate expired: it proves the signature came too late.
   auto late = signedWith(signer, ca_);

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "mc/runtime/secret.h"
+#include "mc/signing/bundle.h"
 #include "mc/signing/dsse.h"
 #include "test_keys.h"
 #include "testdata.h"
@@ -290,7 +291,9 @@ TEST_F(CosignFixturesTest, AnAttestationIsNoSignature) {
   artifacts.attestations = {v2Attestation()};
   auto verdict = judge(kV1, artifacts, trusting());
   EXPECT_FALSE(verdict.verified);
-  EXPECT_EQ(verdict.describe(kV1), std::string(kV1) + " has no signature");
+  EXPECT_EQ(verdict.describe(kV1), std::string(kV1) + " has no signature, only attestations (" +
+                                       std::string(kSlsaProvenanceV1) +
+                                       "), which are no signatures");
 }
 
 TEST_F(CosignFixturesTest, ARequiredAttestationIsFoundInEitherFormat) {
@@ -358,6 +361,96 @@ TEST_F(CosignFixturesTest, MatchRepositoryRefusesAV3SignatureThatNamesNoReposito
   auto verdict = judge(kV1, artifacts, strict);
   EXPECT_FALSE(verdict.verified);
   EXPECT_THAT(verdict.describe(kV1), HasSubstr("signed for no repository"));
+}
+
+}  // namespace
+}  // namespace mc::signing
+
+namespace mc::signing {
+namespace {
+
+// A v3 bundle of `statement`, signed by `signer` as cosign signs one (DSSE over the PAE).
+std::string bundleOf(const std::string& statement, const KeyPair& signer) {
+  DsseEnvelope envelope{std::string(kInTotoPayloadType), statement, {}};
+  auto sig = signer.sign(envelope.preAuthEncoding(), EVP_sha256());
+  boost::json::object bundle{
+      {"mediaType", kBundleV03MediaType},
+      {"verificationMaterial", {{"publicKey", {{"hint", ""}}}}},
+      {"dsseEnvelope",
+       {{"payloadType", kInTotoPayloadType},
+        {"payload", kube::base64Encode(statement)},
+        {"signatures", boost::json::array{{{"sig", kube::base64Encode(sig)}}}}}}};
+  return boost::json::serialize(bundle);
+}
+
+std::string statementOf(std::string_view predicateType, std::string_view subjects) {
+  return fmt::format(
+      R"({{"_type":"https://in-toto.io/Statement/v1","subject":{},"predicateType":"{}","predicate":{{}}}})",
+      subjects, predicateType);
+}
+
+class SignedStatementsTest : public ::testing::Test {
+ protected:
+  static const KeyPair& signer() {
+    static const KeyPair pair = generate("EC", "P-256");
+    return pair;
+  }
+  static TrustPolicy trusting() {
+    TrustPolicy policy;
+    policy.keys.push_back(PublicKey::fromPem(signer().publicPem(), "ns/cosign").value());
+    return policy;
+  }
+  static DigestVerdict judge(const SignedArtifacts& artifacts, const TrustPolicy& policy) {
+    return verifyArtifacts(kDigest, artifacts, policy,
+                           {"ghcr.io/acme/app", std::chrono::system_clock::now()});
+  }
+  static std::string hex() { return std::string(kDigest.substr(7)); }
+};
+
+TEST_F(SignedStatementsTest, MatchRepositoryReadsTheSubjectThatIsThisDigest) {
+  // The signer bound this digest to evil/x; another subject names the wanted repository.
+  auto subjects = fmt::format(
+      R"([{{"name":"ghcr.io/acme/app","digest":{{"sha256":"{}"}}}},{{"name":"ghcr.io/evil/x","digest":{{"sha256":"{}"}}}}])",
+      std::string(64, '9'), hex());
+  SignedArtifacts artifacts;
+  artifacts.bundles = {
+      {"sha256:b", bundleOf(statementOf(kCosignSignPredicateType, subjects), signer())}};
+  auto strict = trusting();
+  strict.matchRepository = true;
+  auto verdict = judge(artifacts, strict);
+  EXPECT_FALSE(verdict.verified);
+  EXPECT_THAT(verdict.describe(kDigest), HasSubstr("signed for ghcr.io/evil/x"));
+
+  auto right = fmt::format(R"([{{"name":"ghcr.io/acme/app","digest":{{"sha256":"{}"}}}}])", hex());
+  artifacts.bundles = {
+      {"sha256:b", bundleOf(statementOf(kCosignSignPredicateType, right), signer())}};
+  EXPECT_TRUE(judge(artifacts, strict).verified);
+}
+
+TEST_F(SignedStatementsTest, AV2AttestationNeverCountsAsASignature) {
+  // A `.att` envelope claiming cosign's signature type: read only when attestations are asked
+  // for, so counting it would make the verdict depend on the policy asking.
+  auto subjects = fmt::format(R"([{{"digest":{{"sha256":"{}"}}}}])", hex());
+  auto bundle =
+      boost::json::parse(bundleOf(statementOf(kCosignSignPredicateType, subjects), signer()));
+  FetchedAttestation att{0, boost::json::serialize(bundle.at("dsseEnvelope")), {}};
+  SignedArtifacts artifacts;
+  artifacts.attestations = {att};
+  EXPECT_FALSE(judge(artifacts, trusting()).verified);
+}
+
+TEST(TrustPolicyTest, CacheKeysOfDifferentPoliciesDiffer) {
+  TrustPolicy joined;
+  joined.attestations = {"a,b"};
+  TrustPolicy split;
+  split.attestations = {"a", "b"};
+  EXPECT_NE(joined.cacheKey(), split.cacheKey());
+  TrustPolicy reordered;
+  reordered.attestations = {"b", "a"};
+  EXPECT_EQ(split.cacheKey(), reordered.cacheKey()) << "order says nothing";
+  TrustPolicy strict = split;
+  strict.matchRepository = true;
+  EXPECT_NE(split.cacheKey(), strict.cacheKey());
 }
 
 }  // namespace

@@ -61,9 +61,11 @@ struct InTotoStatement {
 // predicate type or the subjects are missing, or a subject's digest is not a map of strings.
 Result<InTotoStatement> parseInTotoStatement(std::string_view bytes);
 
-// Whether one of the statement's subjects is `digest` ("sha256:<hex>"). Terminal, naming what the
+// The statement's first subject that is `digest` ("sha256:<hex>"): what the signer said about
+// this digest (its name, say, is the repository it was signed for). Terminal, naming what the
 // statement is about, when none is: a statement of another image says nothing of this one.
-Result<void> checkStatementSubject(const InTotoStatement& statement, std::string_view digest);
+Result<StatementSubject> checkStatementSubject(const InTotoStatement& statement,
+                                               std::string_view digest);
 
 // Decodes base64 as Go's DSSE and protobuf-JSON readers accept it: standard or URL-safe
 // alphabet, with or without padding; nullopt when it is not base64.

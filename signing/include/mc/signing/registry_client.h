@@ -66,7 +66,8 @@ using RegistryClientPtr = std::unique_ptr<RegistryClient>;
 // The index of a digest's OCI 1.1 referrers (signatures, attestations, SBOMs pushed with
 // `subject` = the digest): the registry's referrers API when it has one, else the tag fallback
 // `sha256-<hex>` that pushers write on registries without it (cosign v3 does). An empty index when
-// there are none. Errors as RegistryClient::manifest, except NotFound, which is never returned.
+// there are none (or the tag holds no index). Errors as RegistryClient::manifest, except NotFound,
+// which is never returned: a registry that fails is never "no referrers".
 boost::asio::awaitable<Result<Manifest>> referrersOf(
     RegistryClient& client, ImageReference pinned, std::optional<RegistryCredentials> credentials);
 

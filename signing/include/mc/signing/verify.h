@@ -30,6 +30,8 @@ struct SignerMaterial {
   std::string rfc3161Annotation;                // v2: the layer's RFC 3161 annotation (JSON)
 
   bool hasCertificate() const { return !certificatePem.empty() || !certificatesDer.empty(); }
+  // What a v2 layer's annotations carry.
+  static SignerMaterial of(const SignatureLayer& layer);
 };
 
 // One v2 signature as fetched: its layer and the payload blob's bytes, which the fetcher has
@@ -123,6 +125,12 @@ struct DigestVerdict {
   std::string dockerReference;  // what the verified payload names, normalised; reported
   std::vector<std::string> refusals;
   std::vector<AttestationVerdict> attestations;
+  // When a verified verdict stops holding: the earliest expiry of a keyless certificate that
+  // vouched only because it is valid now (no trusted signing time). nullopt: no such limit.
+  std::optional<std::chrono::system_clock::time_point> validUntil;
+  // Predicate types of statements found that are neither signatures nor asked for (claimed, not
+  // verified): only to tell "no signature" from "only attestations" in messages.
+  std::vector<std::string> unaskedStatements;
 
   // One line for a condition or Event: "verified by key ... " or "no signature of sha256:...
   // verifies: signature 1: ...; signature 2: ..." or "... but no attestation of type ...".
