@@ -373,7 +373,8 @@ std::string perCanary(CountingRegistry::Counts before, CountingRegistry::Counts 
 
 int runBench(int count) {
   const auto signer = generate("EC", "P-256");
-  TrustPolicy policy{{PublicKey::fromPem(signer.publicPem(), "bench/cosign.pub").value()}, false};
+  TrustPolicy policy;
+  policy.keys.push_back(PublicKey::fromPem(signer.publicPem(), "bench/cosign.pub").value());
   e2e::OciRegistry registry;
   const auto images = pushSignedImages(registry, count, signer);
 
