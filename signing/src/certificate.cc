@@ -17,6 +17,7 @@
 
 #include "mc/common/timefmt.h"
 #include "mc/signing/digest.h"
+#include "openssl_owners.h"
 
 namespace mc::signing {
 namespace {
@@ -35,15 +36,6 @@ constexpr size_t kMaxRegexSubject = 4096;
 // Subjects quoted in messages are cut here, so a long one does not bury the reason.
 constexpr size_t kMaxQuoted = 200;
 
-struct X509Free {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct OpensslFree {
-  void operator()(void* memory) const { OPENSSL_free(memory); }
-};
 struct ObjectFree {
   void operator()(ASN1_OBJECT* object) const { ASN1_OBJECT_free(object); }
 };
@@ -58,24 +50,12 @@ struct KeyUsagesFree {
     sk_ASN1_OBJECT_pop_free(usages, ASN1_OBJECT_free);
   }
 };
-struct StoreFree {
-  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
-};
 struct StoreCtxFree {
   void operator()(X509_STORE_CTX* ctx) const { X509_STORE_CTX_free(ctx); }
 };
 struct StackFree {
   // The stack only borrows its certificates: the Certificates passed in own them.
   void operator()(STACK_OF(X509) * stack) const { sk_X509_free(stack); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-template <class T>
-using OpensslPtr = std::unique_ptr<T, OpensslFree>;
-
-// As in public_key.cc: no refusal here may leave errors on the thread's queue for its next user.
-struct ClearErrorsOnExit {
-  ~ClearErrorsOnExit() { ERR_clear_error(); }
 };
 
 Error invalidCertificate(std::string_view problem) {
@@ -554,7 +534,7 @@ Result<void> verifyChain(const Certificate& leaf, const std::vector<Certificate>
         ErrorKind::Invalid,
         fmt::format("no trusted root certificates to check {} against", leaf.describe()));
   }
-  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+  X509StorePtr store(X509_STORE_new());
   std::unique_ptr<STACK_OF(X509), StackFree> untrusted(sk_X509_new_null());
   std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
   if (!store || !untrusted || !ctx) {

@@ -14,6 +14,7 @@
 
 #include "mc/runtime/secret.h"
 #include "mc/signing/digest.h"
+#include "openssl_owners.h"
 
 namespace mc::signing {
 namespace {
@@ -30,23 +31,8 @@ struct PkeyFree {
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct OpensslFree {
-  void operator()(void* memory) const { OPENSSL_free(memory); }
-};
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-template <class T>
-using OpensslPtr = std::unique_ptr<T, OpensslFree>;
-
-// OpenSSL keeps failures on a per-thread queue; a refusal here must not leave them for the next
-// user of the thread (a TLS handshake on the io thread would report them as its own).
-struct ClearErrorsOnExit {
-  ~ClearErrorsOnExit() { ERR_clear_error(); }
-};
 
 Error invalidKey(std::string_view name, std::string_view problem) {
   return makeError(ErrorKind::Invalid, name.empty()

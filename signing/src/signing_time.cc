@@ -24,6 +24,7 @@
 #include "mc/runtime/hash.h"
 #include "mc/runtime/secret.h"
 #include "mc/signing/dsse.h"
+#include "openssl_owners.h"
 
 namespace mc::signing {
 namespace {
@@ -38,17 +39,8 @@ constexpr size_t kKeyHintSize = 4;
 constexpr size_t kMaxTimestampBytes = 64 * 1024;
 constexpr size_t kMaxProofHashes = 64;
 
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct X509Free {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
 struct X509StackFree {
   void operator()(STACK_OF(X509) * certs) const { sk_X509_pop_free(certs, X509_free); }
-};
-struct X509StoreFree {
-  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
 };
 struct TsRespFree {
   void operator()(TS_RESP* response) const { TS_RESP_free(response); }
@@ -59,19 +51,10 @@ struct TsVerifyCtxFree {
 struct Pkcs7Free {
   void operator()(PKCS7* p7) const { PKCS7_free(p7); }
 };
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
-using X509StorePtr = std::unique_ptr<X509_STORE, X509StoreFree>;
 using TsRespPtr = std::unique_ptr<TS_RESP, TsRespFree>;
 using TsVerifyCtxPtr = std::unique_ptr<TS_VERIFY_CTX, TsVerifyCtxFree>;
 using Pkcs7Ptr = std::unique_ptr<PKCS7, Pkcs7Free>;
-
-// OpenSSL keeps failures on a per-thread queue; a refusal here must not leave them for the next
-// user of the thread.
-struct ClearErrorsOnExit {
-  ~ClearErrorsOnExit() { ERR_clear_error(); }
-};
 
 const unsigned char* bytesOf(std::string_view text) {
   return reinterpret_cast<const unsigned char*>(text.data());
